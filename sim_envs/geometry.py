@@ -1,0 +1,149 @@
+"""Camera and rotation maths shared by the environment, its privileged helper and the agents.
+
+Camera frame convention (OpenCV): x right, y down, z forward (into the scene). Pixels are
+(row, col) with (0, 0) the centre of the top-left pixel. `cam2world` is the 4x4 pose of that frame
+in the world (z up).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# SAPIEN's render camera frame (OpenGL): x right, y up, z backward. Columns of this matrix are the
+# OpenCV axes expressed in that frame.
+GL_FROM_CV = np.diag([1.0, -1.0, -1.0])
+
+
+def normalize(v: np.ndarray, axis: int = -1, eps: float = 1e-9) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)
+    n = np.linalg.norm(v, axis=axis, keepdims=True)
+    return v / np.maximum(n, eps)
+
+
+def gram_schmidt(up: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """Gripper rotation from approach axis `up` and x axis `forward`: columns [f, up x f, up].
+
+    `forward` is made orthogonal to `up`; raises ValueError if either is zero/non-finite or they are
+    parallel.
+    """
+    up = np.asarray(up, dtype=np.float64)
+    fw = np.asarray(forward, dtype=np.float64)
+    if not (np.all(np.isfinite(up)) and np.all(np.isfinite(fw))):
+        raise ValueError("up/forward contain NaN or inf")
+    nu = np.linalg.norm(up)
+    if nu < 1e-6:
+        raise ValueError("up has zero length")
+    u = up / nu
+    f = fw - u * np.dot(fw, u)
+    nf = np.linalg.norm(f)
+    if nf < 1e-6:
+        raise ValueError("forward is zero or parallel to up")
+    f = f / nf
+    return np.stack([f, np.cross(u, f), u], axis=1)
+
+
+def pixel_to_camera(row: float, col: float, depth: float, K: np.ndarray) -> np.ndarray:
+    """Lift pixel (row, col) with metric depth (along z) to a 3D point in the OpenCV camera frame."""
+    x = (col - K[0, 2]) / K[0, 0] * depth
+    y = (row - K[1, 2]) / K[1, 1] * depth
+    return np.array([x, y, depth], dtype=np.float64)
+
+
+def camera_to_pixel(p_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Project camera-frame points (..., 3) to (row, col)."""
+    p = np.asarray(p_cam, dtype=np.float64)
+    col = K[0, 0] * p[..., 0] / p[..., 2] + K[0, 2]
+    row = K[1, 1] * p[..., 1] / p[..., 2] + K[1, 2]
+    return np.stack([row, col], axis=-1)
+
+
+def transform_points(T: np.ndarray, p: np.ndarray) -> np.ndarray:
+    p = np.asarray(p, dtype=np.float64)
+    return p @ T[:3, :3].T + T[:3, 3]
+
+
+def normals_from_points(points: np.ndarray, valid: np.ndarray, step: int = 2) -> np.ndarray:
+    """Unit surface normals (H, W, 3) from an organised point map in the camera frame.
+
+    Central differences `step` pixels apart, crossed; oriented to face the camera; zero where a
+    neighbour has no surface. What a depth-sensing agent can compute: noisy at edges and where depth
+    is quantised; `privileged.true_normals` gives the geometry's own normals.
+    """
+    P = np.asarray(points, dtype=np.float32)
+    H, W, _ = P.shape
+    pad = np.pad(P, ((step, step), (step, step), (0, 0)), mode="edge")
+    vpad = np.pad(valid, ((step, step), (step, step)), mode="constant")
+    dx = pad[step:step + H, 2 * step:, :] - pad[step:step + H, :W, :]
+    dy = pad[2 * step:, step:step + W, :] - pad[:H, step:step + W, :]
+    ok = (valid & vpad[step:step + H, 2 * step:] & vpad[step:step + H, :W]
+          & vpad[2 * step:, step:step + W] & vpad[:H, step:step + W])
+    n = np.cross(dx, dy)
+    norm = np.linalg.norm(n, axis=-1, keepdims=True)
+    ok &= norm[..., 0] > 1e-12
+    n = n / np.maximum(norm, 1e-12)
+    facing = np.sum(n * P, axis=-1) > 0  # should point back toward the camera origin
+    n[facing] *= -1
+    n[~ok] = 0
+    return n.astype(np.float32)
+
+
+def look_at_cv(eye: np.ndarray, target: np.ndarray, world_up=(0.0, 0.0, 1.0)) -> np.ndarray:
+    """4x4 OpenCV cam2world looking from `eye` at `target`, image 'up' toward world_up."""
+    eye = np.asarray(eye, dtype=np.float64)
+    z = normalize(np.asarray(target, dtype=np.float64) - eye)
+    x = np.cross(z, np.asarray(world_up, dtype=np.float64))
+    if np.linalg.norm(x) < 1e-6:  # looking straight up/down
+        x = np.cross(z, np.array([0.0, 1.0, 0.0]))
+    x = normalize(x)
+    y = np.cross(z, x)
+    T = np.eye(4)
+    T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = x, y, z, eye
+    return T
+
+
+def euler_xyz_from_matrix(R: np.ndarray) -> np.ndarray:
+    """Angles (a, b, c) with R = Rx(a) @ Ry(b) @ Rz(c): the floating gripper's joint chain."""
+    R = np.asarray(R, dtype=np.float64)
+    sb = np.clip(R[0, 2], -1.0, 1.0)
+    b = np.arcsin(sb)
+    if abs(sb) < 1 - 1e-9:
+        a = np.arctan2(-R[1, 2], R[2, 2])
+        c = np.arctan2(-R[0, 1], R[0, 0])
+    else:  # gimbal lock: c absorbed into a
+        a = np.arctan2(R[2, 1], R[1, 1])
+        c = 0.0
+    return np.array([a, b, c])
+
+
+def rot_x(a):
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+
+
+def rot_y(a):
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+
+
+def rot_z(a):
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
+def quat_wxyz_from_matrix(R: np.ndarray) -> np.ndarray:
+    """Unit quaternion (w, x, y, z) of a rotation matrix (SAPIEN's order)."""
+    R = np.asarray(R, dtype=np.float64)
+    tr = np.trace(R)
+    if tr > 0:
+        s = np.sqrt(tr + 1.0) * 2
+        q = [0.25 * s, (R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s]
+    elif R[0, 0] > R[1, 1] and R[0, 0] > R[2, 2]:
+        s = np.sqrt(1.0 + R[0, 0] - R[1, 1] - R[2, 2]) * 2
+        q = [(R[2, 1] - R[1, 2]) / s, 0.25 * s, (R[0, 1] + R[1, 0]) / s, (R[0, 2] + R[2, 0]) / s]
+    elif R[1, 1] > R[2, 2]:
+        s = np.sqrt(1.0 + R[1, 1] - R[0, 0] - R[2, 2]) * 2
+        q = [(R[0, 2] - R[2, 0]) / s, (R[0, 1] + R[1, 0]) / s, 0.25 * s, (R[1, 2] + R[2, 1]) / s]
+    else:
+        s = np.sqrt(1.0 + R[2, 2] - R[0, 0] - R[1, 1]) * 2
+        q = [(R[1, 0] - R[0, 1]) / s, (R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, 0.25 * s]
+    q = np.array(q)
+    return q / np.linalg.norm(q)
