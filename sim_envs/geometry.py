@@ -1,7 +1,8 @@
 """Camera and rotation maths shared by the environment, its privileged helper and the agents.
 
 Camera frame convention (OpenCV): x right, y down, z forward (into the scene). Pixels are
-(row, col) with (0, 0) the centre of the top-left pixel. `cam2world` is the 4x4 pose of that frame
+(row, col); the intrinsics K use continuous image coordinates in which integer pixel (r, c) covers
+[r, r+1) x [c, c+1), i.e. its centre is at (r + 0.5, c + 0.5). `cam2world` is the 4x4 pose of that frame
 in the world (z up).
 """
 from __future__ import annotations

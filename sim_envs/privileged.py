@@ -19,6 +19,7 @@ class PrivilegedView:
     target_mask: np.ndarray  # (H, W) bool
     object_mask: np.ndarray
     cam2world: np.ndarray  # (4, 4)
+    intrinsics: np.ndarray  # (3, 3)
     joint_type: str
     axis_point_cam: np.ndarray  # a point on the target joint axis, camera frame
     axis_dir_cam: np.ndarray  # unit axis direction, camera frame
@@ -32,6 +33,7 @@ class PrivilegedView:
         Rinv, t = T[:3, :3].T, T[:3, 3]
         pt, d = env._target.axis_world()
         return cls(env._points_cam, env._obs["target_mask"], env._obs["object_mask"], T,
+                   env._obs["intrinsics"].astype(np.float64),
                    env._target.type, Rinv @ (pt - t), Rinv @ d,
                    env._sscene.physx_system.raycast, env._target.link)
 
@@ -55,16 +57,19 @@ class PrivilegedView:
 
     def true_normals(self, pixels) -> np.ndarray:
         """Outward unit surface normals (N, 3) in the camera frame at (row, col) pixels, from a
-        ray cast against the collision geometry. Zero where the ray hits nothing."""
+        ray cast through the pixel's centre against the collision geometry. Zero where the ray
+        hits nothing."""
         px = np.atleast_2d(np.asarray(pixels, dtype=np.int64))
         R, t = self.cam2world[:3, :3], self.cam2world[:3, 3]
+        Kinv = np.linalg.inv(self.intrinsics)
         out = np.zeros((len(px), 3))
         for i, (r, c) in enumerate(px):
             p = self.points_cam[r, c]
             if p[2] <= 0:
                 continue
-            direction = normalize(R @ p)
-            hit = self._raycast(t.astype(np.float32), direction.astype(np.float32), float(np.linalg.norm(p) + 0.05))
+            ray = Kinv @ np.array([c + 0.5, r + 0.5, 1.0])
+            direction = normalize(R @ ray)
+            hit = self._raycast(t.astype(np.float32), direction.astype(np.float32), float(2 * np.linalg.norm(p) + 1.0))
             if hit is None:
                 continue
             n = R.T @ np.asarray(hit.normal, dtype=np.float64)

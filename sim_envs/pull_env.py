@@ -410,9 +410,10 @@ class PullArticulatedEnv(BaseEnv):
         return out
 
     def _touched_link(self, p):
-        """The object link in contact with the gripper (most impulse) and the contact point."""
+        """The object link the gripper touches nearest to the intended point p, and that contact
+        point (the fingertips reach p; the hand may also brush a neighbouring part)."""
         obj_links = set(self._object.links)
-        best, best_imp, best_pt = None, -1.0, None
+        best, best_d, best_pt = None, np.inf, None
         for contact in self._sscene.physx_system.get_contacts():
             b0, b1 = contact.bodies
             if b0 in self._gripper_links and b1 in obj_links:
@@ -421,13 +422,12 @@ class PullArticulatedEnv(BaseEnv):
                 link = b0
             else:
                 continue
-            pts = [pt for pt in contact.points if pt.separation < self.cfg.contact_max_distance]
-            if not pts:
-                continue
-            imp = sum(float(np.linalg.norm(pt.impulse)) for pt in pts)
-            if imp > best_imp:
-                best, best_imp = link, imp
-                best_pt = np.mean([pt.position for pt in pts], axis=0)
+            for pt in contact.points:
+                if pt.separation >= self.cfg.contact_max_distance:
+                    continue
+                d = float(np.linalg.norm(np.asarray(pt.position) - p))
+                if d < best_d:
+                    best, best_d, best_pt = link, d, np.asarray(pt.position, dtype=np.float64)
         return best, best_pt
 
     def _attach(self, link, point):

@@ -19,7 +19,8 @@ GAP = 0.004  # clearance around fronts
 def generate(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
     W = rng.uniform(0.4, 1.4)
     H = rng.uniform(0.3, 1.8)
-    D = rng.uniform(0.3, 0.6)
+    # deep enough that drawers can travel a useful fraction of the normalised size (>= ~0.2)
+    D = max(rng.uniform(0.35, 0.7), 0.3 * float(np.hypot(W, H)))
     body_color = parts.PALETTES[rng.choice(["wood", "light_wood", "white", "grey", "dark", "blue"])]
     front_color = body_color if rng.random() < 0.6 else parts.PALETTES[rng.choice(list(parts.PALETTES))]
     handle_style = rng.choice(["bar", "knob", "none"], p=[0.55, 0.25, 0.2])
@@ -81,7 +82,7 @@ def _handle(anchor, vertical, size, style, color) -> list:
 def _drawer(idx, y0, y1, z0, z1, D, color, style, hcolor, rng) -> LinkSpec:
     fx = -D / 2  # front face plane of the carcass
     ya, yb, za, zb = y0 + GAP, y1 - GAP, z0 + GAP, z1 - GAP
-    depth = 0.85 * (D - 2 * T)
+    depth = 0.9 * (D - 2 * T)
     wall = 0.012
     box_top = za + 0.75 * (zb - za)
     shapes = [
@@ -93,7 +94,7 @@ def _drawer(idx, y0, y1, z0, z1, D, color, style, hcolor, rng) -> LinkSpec:
     ]
     hz = za + (zb - za) * (0.5 if zb - za < 0.3 else 0.75)
     shapes += _handle((fx - T, (ya + yb) / 2, hz), False, yb - ya, style, hcolor)
-    travel = rng.uniform(0.6, 0.85) * depth
+    travel = rng.uniform(0.75, 0.9) * depth
     joint = parts.slider(origin=(fx, (ya + yb) / 2, (za + zb) / 2), direction=(-1, 0, 0), travel=travel)
     return LinkSpec(f"drawer_{idx}", tuple(shapes), parent="base", joint=joint, semantic="drawer")
 

@@ -1,0 +1,1 @@
+"""RoboMamba and baseline agents behind one interface (issue: agents). Not implemented yet."""

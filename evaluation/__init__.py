@@ -1,0 +1,1 @@
+"""Batched evaluator and paper tables (issue: evaluation). Not implemented yet."""

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Set up everything this project needs on a fresh Debian/Ubuntu machine, idempotently:
+#   1. the Vulkan driver SAPIEN renders with (Mesa >= 24.3 lavapipe on CPU-only machines; on
+#      Debian bookworm it comes from bookworm-backports),
+#   2. a virtual environment .venv with the project installed (editable) and its dependencies.
+# Usage: bash scripts/setup.sh [--dev]     (--dev adds the test tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXTRAS=""
+[ "${1:-}" = "--dev" ] && EXTRAS="[dev]"
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+
+have_nvidia() { [ -e /proc/driver/nvidia/version ] || command -v nvidia-smi >/dev/null 2>&1; }
+mesa_version() { dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null | sed -E 's/^[0-9]+://; s/[^0-9.].*//'; }
+mesa_ok() {
+  local v; v=$(mesa_version)
+  [ -n "$v" ] && [ -e /usr/share/vulkan/icd.d/lvp_icd.json ] && \
+    [ "$(printf '%s\n24.3\n' "$v" | sort -V | head -n1)" = "24.3" ]
+}
+
+if ! have_nvidia && ! mesa_ok; then
+  echo "setup: installing Mesa lavapipe (CPU Vulkan) for SAPIEN rendering"
+  . /etc/os-release
+  if [ "${ID:-}" = "debian" ] && [ "${VERSION_CODENAME:-}" = "bookworm" ]; then
+    echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee /etc/apt/sources.list.d/bookworm-backports.list >/dev/null
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
+  else
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >/dev/null
+  fi
+  mesa_ok || { echo "setup: Mesa >= 24.3 lavapipe is needed for CPU rendering; got '$(mesa_version)'" >&2; exit 1; }
+fi
+# libegl/libgl are not needed by SAPIEN's Vulkan renderer; vulkan loader is.
+ldconfig -p | grep -q libvulkan.so.1 || { $SUDO apt-get install -y -qq libvulkan1 >/dev/null; }
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".${EXTRAS}"
+echo "setup: ok ($(.venv/bin/python -c 'import sapien, mani_skill, torch; print("sapien", sapien.__version__, "mani_skill", mani_skill.__version__, "torch", torch.__version__)' 2>/dev/null))"
