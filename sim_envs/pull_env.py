@@ -209,8 +209,7 @@ class PullArticulatedEnv(BaseEnv):
         for attempt in range(self.cfg.max_resamples):
             rng = np.random.default_rng([seed, attempt])
             ep = self._sample_and_build(rng, task, split, opts)
-            settled = self._settle()
-            if not settled:
+            if not self._settle():
                 resamples["settle"] += 1
                 continue
             obs = self._render(ep)
@@ -218,7 +217,8 @@ class PullArticulatedEnv(BaseEnv):
                 resamples["visibility"] += 1
                 continue
             break
-        else:
+        else:  # counted, not hidden: the episode exists and its step is a recorded failure
+            obs = self._render(ep)
             ep["failure_reason"] = "scene_invalid: no settled scene with a visible target part"
         ep.update(episode_seed=seed, attempt=attempt, settle_resamples=resamples["settle"],
                   visibility_resamples=resamples["visibility"],
@@ -233,7 +233,13 @@ class PullArticulatedEnv(BaseEnv):
         pool = self.source.instances(task, split)
         if not pool:
             raise UnknownCategoryError(f"no {split} instances of {task.name!r} in the {self.source.name} source")
-        instance = opts.get("instance_id", pool[int(rng.integers(len(pool)))])
+        instance = pool[int(rng.integers(len(pool)))]
+        if "instance_id" in opts:
+            instance = opts["instance_id"]
+            if instance not in pool:
+                shown = ", ".join(map(str, list(pool)[:20])) + (" ..." if len(pool) > 20 else "")
+                raise ValueError(f"instance_id {instance!r} is not a {split} instance of {task.name!r} "
+                                 f"with a {task.joint_type or 'movable'} part; allowed: {shown}")
         scale = float(rng.uniform(*c.scale_range))
         if self._object is not None:
             self._object.remove(self._sscene)
@@ -249,6 +255,8 @@ class PullArticulatedEnv(BaseEnv):
             q[j.dof] = lo if all_closed or rng.random() < c.p_joint_closed else rng.uniform(lo, hi)
         obj.set_qpos(q)
         candidates = obj.joints_of_type(task.joint_type)
+        if not candidates:
+            raise ValueError(f"{obj.object_id} has no {task.joint_type or 'movable'} joint with finite limits")
         if "target_joint" in opts:
             candidates = [j for j in candidates if j.name == opts["target_joint"]] or candidates
         target = candidates[int(rng.integers(len(candidates)))]

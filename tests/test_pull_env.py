@@ -175,3 +175,24 @@ def test_privileged_affordance_respects_hinge_distance(env):
         n = view.true_normals(np.argwhere(aff > 0)[:5])
         assert np.allclose(np.linalg.norm(n, axis=1), 1.0)
         assert np.all(np.einsum("ij,ij->i", n, view.points_cam[tuple(np.argwhere(aff > 0)[:5].T)]) < 0)
+
+
+def test_object_swap_keeps_the_scene_and_leaks_nothing(env):
+    e = env.unwrapped
+    scene = e._sscene
+    for seed in range(9200, 9230):
+        env.reset(seed=seed)
+        assert e._sscene is scene  # no scene rebuild between episodes
+        assert len(scene.get_all_articulations()) == 2  # the gripper and the current object only
+    counts = []
+    for seed in range(9230, 9260):  # the same object again and again: entity count stays put
+        env.reset(seed=seed, options={"instance_id": 80})
+        env.step(expert(env, seed))
+        counts.append(len(scene.get_entities()))
+    assert len(set(counts)) == 1, counts
+
+
+def test_pinned_instance_outside_the_split_is_rejected(env):
+    with pytest.raises(ValueError, match="not a test instance"):
+        env.reset(seed=0, options={"instance_id": 3})
+    env.reset(seed=1)  # still usable
