@@ -16,5 +16,5 @@ def make_env(config=None, **overrides):
     from . import pull_env  # noqa: F401  (registers ENV_ID)
     from .config import PullEnvConfig
 
-    cfg = (config or PullEnvConfig()).replace(**overrides) if overrides else (config or PullEnvConfig())
+    cfg = (config or PullEnvConfig()).replace(**overrides)
     return gym.make(ENV_ID, config=cfg)
