@@ -12,6 +12,28 @@ def die(message: str, code: int = 2):
     raise SystemExit(code)
 
 
+def resolve_or_die(name: str):
+    """The Task for a category name or alias; exit 2 with the allowed names otherwise.
+    Cheap (no simulator import), so CLIs reject bad input before loading SAPIEN."""
+    from .categories import UnknownCategoryError, resolve
+
+    try:
+        return resolve(name)
+    except UnknownCategoryError as e:
+        die(str(e))
+
+
+def make_env_or_die(config, **reset_kwargs):
+    """Build the environment (and, given reset_kwargs, reset it); exit 2 on bad config or input."""
+    from . import make_env
+
+    try:
+        env = make_env(config)
+        return (env, env.reset(**reset_kwargs)) if reset_kwargs else env
+    except (ValueError, FileNotFoundError) as e:
+        die(str(e))
+
+
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write to a temp file in the same folder, then rename over `path`."""
     path = Path(path)

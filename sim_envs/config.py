@@ -6,7 +6,7 @@ closed interval sampled uniformly per episode.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -29,27 +30,20 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from .categories import UnknownCategoryError, resolve
-    from .cli import atomic_write_text, die
+    from .cli import atomic_write_text, die, make_env_or_die, resolve_or_die
 
     if args.episodes <= 0:
         die(f"--episodes {args.episodes}: must be a positive integer")
-    try:
-        resolve(args.category)
-    except UnknownCategoryError as e:
-        die(str(e))
+    resolve_or_die(args.category)
+    import matplotlib.pyplot as plt
     import numpy as np
     from tqdm import tqdm
 
-    from . import make_env
     from .config import PullEnvConfig
     from .snapshot import render_panel
 
     cfg = PullEnvConfig(task=args.category, split=args.split, partnet_dir=args.partnet_dir)
-    try:
-        env = make_env(cfg)
-    except (ValueError, FileNotFoundError) as e:
-        die(str(e))
+    env = make_env_or_die(cfg)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -61,6 +55,7 @@ def main(argv=None) -> int:
         if i == 0:
             fig = render_panel(obs, info)
             fig.savefig(out / "snapshot.png", dpi=100)
+            plt.close(fig)
         action = env.unwrapped.privileged().expert_action(np.random.default_rng(seed))
         _, _, _, _, info = env.step(action)
         rows.append(info)
@@ -68,7 +63,7 @@ def main(argv=None) -> int:
     elapsed = time.time() - t0
     atomic_write_text(out / "episodes.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     summary = {
-        "command": "python -m sim_envs.demo " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
+        "command": "python -m sim_envs.demo " + " ".join(argv if argv is not None else sys.argv[1:]),
         "task": args.category, "split": args.split, "episodes": len(rows),
         "success_rate": float(np.mean([r["success"] for r in rows])),
         "success_manipllm_rate": float(np.mean([r["success_manipllm"] for r in rows])),

@@ -258,7 +258,11 @@ class PullArticulatedEnv(BaseEnv):
         if not candidates:
             raise ValueError(f"{obj.object_id} has no {task.joint_type or 'movable'} joint with finite limits")
         if "target_joint" in opts:
-            candidates = [j for j in candidates if j.name == opts["target_joint"]] or candidates
+            chosen = [j for j in candidates if j.name == opts["target_joint"]]
+            if not chosen:
+                raise ValueError(f"target_joint {opts['target_joint']!r} is not a candidate joint of "
+                                 f"{obj.object_id}; allowed: {', '.join(j.name for j in candidates)}")
+            candidates = chosen
         target = candidates[int(rng.integers(len(candidates)))]
         self._target = target
         # camera

@@ -52,31 +52,16 @@ def render_panel(obs: dict, info: dict):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from .categories import UnknownCategoryError, resolve
-    from .cli import atomic_write_bytes, die
-
-    try:
-        resolve(args.category)
-    except UnknownCategoryError as e:
-        die(str(e))
-    from . import make_env
+    from .cli import atomic_write_bytes, die, make_env_or_die, resolve_or_die
     from .config import PullEnvConfig
 
-    try:
-        cfg = PullEnvConfig(task=args.category, split=args.split, partnet_dir=args.partnet_dir,
-                            image_size=args.image_size)
-        env = make_env(cfg)
-    except (ValueError, FileNotFoundError) as e:
-        die(str(e))
+    resolve_or_die(args.category)
     options = {}
     if args.instance is not None:
-        pool = env.unwrapped.source.instances(env.unwrapped.task, args.split)
-        inst = args.instance if args.partnet_dir else _int_or_die(args.instance, die)
-        if inst not in pool:
-            shown = ", ".join(map(str, list(pool)[:20])) + (" ..." if len(pool) > 20 else "")
-            die(f"instance {args.instance!r} is not a {args.split} instance of {args.category}; allowed: {shown}")
-        options["instance_id"] = inst
-    obs, info = env.reset(seed=args.seed, options=options)
+        options["instance_id"] = args.instance if args.partnet_dir else _int_or_die(args.instance, die)
+    cfg = PullEnvConfig(task=args.category, split=args.split, partnet_dir=args.partnet_dir,
+                        image_size=args.image_size)
+    env, (obs, info) = make_env_or_die(cfg, seed=args.seed, options=options)
     fig = render_panel(obs, info)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)

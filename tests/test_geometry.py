@@ -38,7 +38,6 @@ def test_pixel_lift_and_projection_round_trip():
 def test_normals_of_a_plane_face_the_camera():
     H = W = 20
     rows, cols = np.mgrid[0:H, 0:W].astype(float)
-    K = np.array([[30.0, 0, 10], [0, 30.0, 10], [0, 0, 1]])
     # plane z = 3 + 0.1 x (tilted), sampled through the pinhole
     z = 3.0 / (1 - 0.1 * (cols - 10) / 30)
     pts = np.stack([(cols - 10) / 30 * z, (rows - 10) / 30 * z, z], -1)
