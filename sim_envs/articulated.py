@@ -42,8 +42,10 @@ class ArticulatedObject:
             j.set_drive_properties(stiffness=0.0, damping=float(damping))
             j.set_friction(float(friction))
             lo, hi = (float(v) for v in j.get_limits()[0])
-            if j.type in ("prismatic", "revolute") and np.isfinite(lo) and np.isfinite(hi) and hi > lo:
-                joints.append(MovableJoint(j.name, j.type, dof, j, j.get_child_link(), (lo, hi)))
+            # SAPIEN's URDF loader names limited revolute joints "revolute_unwrapped"
+            jtype = "revolute" if j.type.startswith("revolute") else j.type
+            if jtype in ("prismatic", "revolute") and np.isfinite(lo) and np.isfinite(hi) and hi > lo:
+                joints.append(MovableJoint(j.name, jtype, dof, j, j.get_child_link(), (lo, hi)))
         return cls(articulation, category, object_id, source, joints)
 
     @property

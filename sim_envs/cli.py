@@ -23,6 +23,19 @@ def resolve_or_die(name: str):
         die(str(e))
 
 
+def resolve_many_or_die(spec: str, instances: int | None = None) -> list:
+    """Tasks for 'all', 'all-seen', 'all-unseen' or a comma-separated list, after checking an
+    optional --instances count; exit 2 with a one-line message otherwise."""
+    from .categories import UnknownCategoryError, resolve_many
+
+    if instances is not None and instances < 1:
+        die(f"--instances {instances}: must be >= 1")
+    try:
+        return resolve_many(spec)
+    except UnknownCategoryError as e:
+        die(str(e))
+
+
 def make_env_or_die(config, **reset_kwargs):
     """Build the environment (and, given reset_kwargs, reset it); exit 2 on bad config or input."""
     from . import make_env

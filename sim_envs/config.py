@@ -20,6 +20,10 @@ class PullEnvConfig:
     scale_range: tuple[float, float] = (0.7, 1.2)  # uniform scale of a diagonal-1 object
     joint_damping: float = 10.0  # passive object joints
     joint_friction: float = 0.0
+    # Gravity on the object's links. Off by default: with passive, frictionless joints (as PartNet-
+    # Mobility URDFs have them) lids, lamp arms and screens would fall to a limit while settling,
+    # so the sampled initial state would not be the one shown and pulled.
+    object_gravity: bool = False
     p_all_closed: float = 0.8  # probability that every joint starts at its lower limit
     p_joint_closed: float = 0.5  # otherwise, per joint: closed with this probability, else U(range)
     settle_steps: int = 10  # physics steps before the picture

@@ -148,3 +148,14 @@ def quat_wxyz_from_matrix(R: np.ndarray) -> np.ndarray:
         q = [(R[1, 0] - R[0, 1]) / s, (R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, 0.25 * s]
     q = np.array(q)
     return q / np.linalg.norm(q)
+
+
+def axis_frame_quat(axis) -> np.ndarray:
+    """Quaternion (wxyz) of a frame whose x axis is `axis` (SAPIEN joints act along/about x)."""
+    x = np.asarray(axis, dtype=np.float64)
+    x = x / np.linalg.norm(x)
+    helper = np.array([0.0, 0.0, 1.0]) if abs(x[2]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    y = np.cross(helper, x)
+    y /= np.linalg.norm(y)
+    z = np.cross(x, y)
+    return quat_wxyz_from_matrix(np.stack([x, y, z], axis=1))

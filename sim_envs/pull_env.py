@@ -247,6 +247,8 @@ class PullArticulatedEnv(BaseEnv):
         self._object = self.source.load(self._sscene, task.category, instance, scale,
                                         c.joint_damping, c.joint_friction)
         obj = self._object
+        for link in obj.links:
+            link.disable_gravity = not c.object_gravity
         # initial joint state: all closed, or per joint closed / uniform in range
         q = obj.qpos()
         all_closed = bool(rng.random() < c.p_all_closed)

@@ -40,3 +40,23 @@ def test_demo_bad_count_exits_2_and_writes_nothing(tmp_path):
 def test_help_explains_flags():
     r = run("-m", "sim_envs.snapshot", "--help")
     assert r.returncode == 0 and "--partnet-dir" in r.stdout and "default" in r.stdout
+
+
+def test_gallery_writes_a_labelled_grid(tmp_path):
+    out = tmp_path / "g.png"
+    r = run("-m", "sim_envs.gallery", "--categories", "Faucet,Laptop", "--instances", "2", "--tile", "64",
+            "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "4 objects" in r.stdout
+
+
+def test_gallery_and_openability_reject_bad_input(tmp_path):
+    out = tmp_path / "g.png"
+    for args, needle in ((["-m", "sim_envs.gallery", "--categories", "Sofa", "--out", str(out)], "'Sofa'"),
+                         (["-m", "sim_envs.gallery", "--instances", "0", "--out", str(out)], "--instances 0"),
+                         (["-m", "sim_envs.openability", "--categories", "Sofa"], "'Sofa'"),
+                         (["-m", "sim_envs.openability", "--instances", "-1"], "--instances -1")):
+        r = run(*args)
+        assert r.returncode == 2 and needle in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists()

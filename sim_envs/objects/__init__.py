@@ -1,8 +1,8 @@
 """Procedural articulated objects: one generator per category, a pure function of the instance id.
 
 `generate(category, instance_id)` returns a normalised `ObjectSpec` (bounding-box diagonal 1,
-centred at the origin, front facing -x). Add a category by writing a module with
-`generate(instance_id, rng) -> ObjectSpec` and listing it in `GENERATORS`.
+centred at the origin, front facing -x). Add a category by writing a function
+`(instance_id, rng) -> ObjectSpec` in one of the family modules and listing it in `GENERATORS`.
 """
 from __future__ import annotations
 
@@ -15,9 +15,38 @@ import numpy as np
 from ..categories import ALL, instance_range
 from .spec import Joint, LinkSpec, ObjectSpec, Shape
 
-# category -> module (relative to this package) exposing generate(instance_id, rng)
+# category -> "module:function" (module relative to this package); function(instance_id, rng)
 GENERATORS = {
-    "StorageFurniture": "storage_furniture",
+    "Safe": "appliances:safe",
+    "Door": "furniture:door",
+    "Display": "electronics:display",
+    "Refrigerator": "appliances:refrigerator",
+    "Laptop": "electronics:laptop",
+    "Lighter": "tools:lighter",
+    "Microwave": "appliances:microwave",
+    "Mouse": "electronics:mouse",
+    "Box": "containers:box_",
+    "TrashCan": "containers:trash_can",
+    "KitchenPot": "containers:kitchen_pot",
+    "Suitcase": "containers:suitcase",
+    "Pliers": "tools:pliers",
+    "StorageFurniture": "storage_furniture:generate",
+    "Remote": "electronics:remote",
+    "Bottle": "containers:bottle",
+    "FoldingChair": "furniture:folding_chair",
+    "Toaster": "appliances:toaster",
+    "Lamp": "electronics:lamp",
+    "Dispenser": "appliances:dispenser",
+    "Toilet": "furniture:toilet",
+    "Scissors": "tools:scissors",
+    "Table": "furniture:table",
+    "Stapler": "tools:stapler",
+    "Kettle": "containers:kettle",
+    "USB": "electronics:usb",
+    "Switch": "electronics:switch",
+    "WashingMachine": "appliances:washing_machine",
+    "Faucet": "tools:faucet",
+    "Phone": "electronics:phone",
 }
 
 
@@ -41,9 +70,12 @@ def generate(category: str, instance_id: int) -> ObjectSpec:
             f"no procedural generator for category {category!r} yet; available: "
             f"{', '.join(available_categories())}"
         )
-    module = importlib.import_module(f".{GENERATORS[category]}", __name__)
+    module, function = GENERATORS[category].split(":")
+    make = getattr(importlib.import_module(f".{module}", __name__), function)
     rng = np.random.default_rng(instance_seed(category, instance_id))
-    spec = module.generate(int(instance_id), rng).normalized()
+    spec = make(int(instance_id), rng).normalized()
+    if spec.category != category:
+        raise AssertionError(f"generator {GENERATORS[category]} made a {spec.category}, not a {category}")
     spec.validate()
     return spec
 

@@ -1,24 +1,12 @@
 """Turn an `ObjectSpec` into a SAPIEN articulation (fixed base at the origin)."""
 from __future__ import annotations
 
-import numpy as np
 import sapien
 
-from ..geometry import quat_wxyz_from_matrix
+from ..geometry import axis_frame_quat
 from .spec import ObjectSpec
 
 _MATERIAL_CACHE: dict = {}
-
-
-def axis_frame_quat(axis) -> np.ndarray:
-    """Quaternion (wxyz) of a frame whose x axis is `axis` (SAPIEN joints act along/about x)."""
-    x = np.asarray(axis, dtype=np.float64)
-    x = x / np.linalg.norm(x)
-    helper = np.array([0.0, 0.0, 1.0]) if abs(x[2]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    y = np.cross(helper, x)
-    y /= np.linalg.norm(y)
-    z = np.cross(x, y)
-    return quat_wxyz_from_matrix(np.stack([x, y, z], axis=1))
 
 
 def _physical_material(friction: float):
@@ -48,6 +36,9 @@ def build_articulation(scene: sapien.Scene, spec: ObjectSpec, scale: float = 1.0
                 r, hl = sh.size
                 lb.add_cylinder_collision(pose, radius=r, half_length=hl, material=mat)
                 lb.add_cylinder_visual(pose, radius=r, half_length=hl, material=rmat)
+            elif sh.kind == "sphere":
+                lb.add_sphere_collision(pose, radius=sh.size[0], material=mat)
+                lb.add_sphere_visual(pose, radius=sh.size[0], material=rmat)
             else:
                 raise ValueError(f"unknown shape kind {sh.kind!r}")
         if ls.parent is not None:

@@ -16,7 +16,7 @@ RGBA = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class Shape:
-    kind: str  # "box" (size = half extents xyz) or "cylinder" (size = radius, half length; axis x)
+    kind: str  # "box" (size = half extents xyz), "cylinder" (radius, half length; axis x), "sphere" (radius,)
     pos: tuple[float, float, float]
     size: tuple[float, ...]
     color: RGBA
@@ -29,6 +29,8 @@ class Shape:
         """Eight corners of the shape's bounding box in the object frame (for extents)."""
         if self.kind == "box":
             h = np.asarray(self.size)
+        elif self.kind == "sphere":
+            h = np.full(3, self.size[0])
         else:
             r, hl = self.size
             h = np.array([hl, r, r])

@@ -70,43 +70,13 @@ def generate(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
     return ObjectSpec(CATEGORY, instance_id, tuple(links), params)
 
 
-def _handle(anchor, vertical, size, style, color) -> list:
-    if style == "bar":
-        return parts.bar_handle(anchor, length=min(0.6 * size, 0.25), vertical=vertical,
-                                standoff=0.03, thickness=0.014, color=color)
-    if style == "knob":
-        return parts.knob(anchor, radius=0.014, length=0.03, color=color)
-    return []
-
-
 def _drawer(idx, y0, y1, z0, z1, D, color, style, hcolor, rng) -> LinkSpec:
-    fx = -D / 2  # front face plane of the carcass
-    ya, yb, za, zb = y0 + GAP, y1 - GAP, z0 + GAP, z1 - GAP
     depth = 0.9 * (D - 2 * T)
-    wall = 0.012
-    box_top = za + 0.75 * (zb - za)
-    shapes = [
-        parts.box((fx - T, ya, za), (fx, yb, zb), color),  # front panel, proud of the carcass
-        parts.box((fx, ya + GAP, za), (fx + depth, yb - GAP, za + wall), color),  # bottom
-        parts.box((fx, ya + GAP, za), (fx + depth, ya + GAP + wall, box_top), color),  # sides
-        parts.box((fx, yb - GAP - wall, za), (fx + depth, yb - GAP, box_top), color),
-        parts.box((fx + depth - wall, ya + GAP, za), (fx + depth, yb - GAP, box_top), color),  # back
-    ]
-    hz = za + (zb - za) * (0.5 if zb - za < 0.3 else 0.75)
-    shapes += _handle((fx - T, (ya + yb) / 2, hz), False, yb - ya, style, hcolor)
     travel = rng.uniform(0.75, 0.9) * depth
-    joint = parts.slider(origin=(fx, (ya + yb) / 2, (za + zb) / 2), direction=(-1, 0, 0), travel=travel)
-    return LinkSpec(f"drawer_{idx}", tuple(shapes), parent="base", joint=joint, semantic="drawer")
+    return parts.drawer(f"drawer_{idx}", -D / 2, y0 + GAP, y1 - GAP, z0 + GAP, z1 - GAP, depth,
+                        travel, color, style, hcolor, thickness=T)
 
 
 def _door(idx, y0, y1, z0, z1, D, hinge_side, color, style, hcolor, rng) -> LinkSpec:
-    fx = -D / 2
-    ya, yb, za, zb = y0 + GAP, y1 - GAP, z0 + GAP, z1 - GAP
-    shapes = [parts.box((fx - T, ya, za), (fx, yb, zb), color)]
-    free_y = yb - 0.08 * (yb - ya) if hinge_side == "left" else ya + 0.08 * (yb - ya)
-    hz = (za + zb) / 2 if zb - za < 0.5 else za + 0.6 * (zb - za)
-    shapes += _handle((fx - T, free_y, hz), True, zb - za, style, hcolor)
-    # Hinge on the outer front edge; the axis sign makes positive q swing the free edge out (-x).
-    hinge_y, axis = (ya, (0, 0, 1)) if hinge_side == "left" else (yb, (0, 0, -1))
-    joint = parts.hinge(origin=(fx - T, hinge_y, 0.0), axis=axis, max_angle=rng.uniform(1.5, 2.2))
-    return LinkSpec(f"door_{idx}", tuple(shapes), parent="base", joint=joint, semantic="door")
+    return parts.door(f"door_{idx}", -D / 2, y0 + GAP, y1 - GAP, z0 + GAP, z1 - GAP, hinge_side,
+                      rng.uniform(1.5, 2.2), color, style, hcolor, thickness=T)
