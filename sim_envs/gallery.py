@@ -75,6 +75,7 @@ def grid_figure(tiles, columns):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from .categories import UNSEEN
     from .cli import atomic_write_bytes, die, make_env_or_die, resolve_many_or_die
     from .config import PullEnvConfig
 
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
         die(f"--tile {args.tile}: must be >= 16 pixels")
     tasks = resolve_many_or_die(args.categories, args.instances)
     if args.split == "train":
-        tasks = [t for t in tasks if t.category not in _unseen()]
+        tasks = [t for t in tasks if t.category not in UNSEEN]  # unseen categories have no train split
     p_all, p_joint = STATES[args.state]
     overrides = {} if p_all is None else dict(p_all_closed=p_all, p_joint_closed=p_joint)
     cfg = PullEnvConfig(task=tasks[0].name, split=args.split, partnet_dir=args.partnet_dir,
@@ -106,12 +107,6 @@ def main(argv=None) -> int:
     atomic_write_bytes(args.out, buf.getvalue())
     print(f"wrote {args.out}: {len(tiles)} objects")
     return 0
-
-
-def _unseen():
-    from .categories import UNSEEN
-
-    return set(UNSEEN)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ all; and no movable part jams on another part when driven through its range."""
 import numpy as np
 import pytest
 
-from sim_envs.categories import ALL
+from sim_envs.categories import ALL, resolve
 from sim_envs.openability import expert_trials, free_travel, summarize
 
 N_INSTANCES = 10
@@ -14,16 +14,10 @@ N_INSTANCES = 10
 def expert_records(env):
     records = []
     for cat in ALL:
-        ids = list(env.unwrapped.source.instances(_task(cat), "test"))[:N_INSTANCES]
+        ids = list(env.unwrapped.source.instances(resolve(cat), "test"))[:N_INSTANCES]
         assert len(ids) == N_INSTANCES
         records += expert_trials(env, cat, ids)
     return records
-
-
-def _task(cat):
-    from sim_envs.categories import resolve
-
-    return resolve(cat)
 
 
 def test_every_category_is_openable_by_the_expert(expert_records):
@@ -42,6 +36,6 @@ def test_no_trial_is_silently_broken(expert_records):
 
 @pytest.mark.parametrize("cat", ALL)
 def test_parts_travel_their_range_without_jamming(env, cat):
-    for inst in list(env.unwrapped.source.instances(_task(cat), "test"))[:3]:
+    for inst in list(env.unwrapped.source.instances(resolve(cat), "test"))[:3]:
         reached = free_travel(env, cat, inst)
         assert reached and min(reached.values()) > 0.9, (cat, inst, reached)

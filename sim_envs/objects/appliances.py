@@ -115,7 +115,7 @@ def washing_machine(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
     shapes = [box((-D / 2, -W / 2, -H / 2), (D / 2, W / 2, H / 2), body)]
     fx = -D / 2
     kind = "top" if rng.random() < 0.3 else "front"
-    links = [None]
+    movable = []  # movable links
     if kind == "front":
         r = rng.uniform(0.3, 0.4) * min(W, H)
         zc = -H / 2 + rng.uniform(0.38, 0.48) * H
@@ -124,10 +124,10 @@ def washing_machine(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
                        disk((fx - 0.055, 0, zc), 0.7 * r, 0.012, (0.15, 0.2, 0.25, 1.0), axis=(1, 0, 0)),
                        box((fx - 0.07, 0.75 * r, zc - 0.2 * r), (fx - 0.05, 0.95 * r, zc + 0.2 * r), trim))
         joint = parts.hinge((fx - 0.05, -r, zc), (0, 0, 1), rng.uniform(1.4, 1.9))
-        links.append(LinkSpec("door", door_shapes, parent="base", joint=joint, semantic="door"))
+        movable.append(LinkSpec("door", door_shapes, parent="base", joint=joint, semantic="door"))
         dw, dh = rng.uniform(0.25, 0.35) * W, rng.uniform(0.08, 0.12) * H
         y0, z1 = -W / 2 + 0.05, H / 2 - 0.04
-        links.append(parts.drawer("drawer_detergent", fx, y0, y0 + dw, z1 - dh, z1, 0.6 * D, 0.45 * D, body,
+        movable.append(parts.drawer("drawer_detergent", fx, y0, y0 + dw, z1 - dh, z1, 0.6 * D, 0.45 * D, body,
                                   "none", METALS["steel"], 0.02))
         # the drawer slides in a recess of the body: carve it as a dark inset
         shapes.append(box((fx - 0.001, y0, z1 - dh), (fx + 0.001, y0 + dw, z1), PALETTES["dark"]))
@@ -139,9 +139,9 @@ def washing_machine(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
         lx0, lx1 = -D / 2 + 0.03, D / 2 - 0.13
         lid_shapes = (box((lx0, -W / 2 + 0.03, H / 2 - 0.02), (lx1, W / 2 - 0.03, H / 2 + 0.01), trim),
                       box((lx0, -0.08, H / 2 + 0.01), (lx0 + 0.03, 0.08, H / 2 + 0.025), METALS["steel"]))
-        links.append(parts.lid("lid", lid_shapes, lx1, H / 2 - 0.02, rng.uniform(1.3, 1.7)))
-    links[0] = LinkSpec("base", tuple(shapes), semantic="body")
-    return ObjectSpec("WashingMachine", instance_id, tuple(links), dict(width=W, height=H, depth=D, kind=kind))
+        movable.append(parts.lid("lid", lid_shapes, lx1, H / 2 - 0.02, rng.uniform(1.3, 1.7)))
+    links = (LinkSpec("base", tuple(shapes), semantic="body"), *movable)
+    return ObjectSpec("WashingMachine", instance_id, links, dict(width=W, height=H, depth=D, kind=kind))
 
 
 def toaster(instance_id: int, rng: np.random.Generator) -> ObjectSpec:

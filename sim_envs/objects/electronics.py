@@ -180,25 +180,25 @@ def switch(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
     c = parts.color(rng, ["white", "white", "grey", "dark", "light_wood"])
     lc = c if rng.random() < 0.6 else METALS[pick(rng, METALS)]
     base = [box((0.0, -W / 2, -H / 2), (0.008, W / 2, H / 2), c)]
-    links = [LinkSpec("base", tuple(base), semantic="plate")]
+    toggles = []
     style = pick(rng, ["bat", "paddle"])
     L = rng.uniform(0.02, 0.03)
     tilt = rng.uniform(0.4, 0.6)  # rests tipped down
     for k in range(n):
         y = -W / 2 + (k + 0.5) * W / n
         base.append(box((-0.004, y - 0.012, -0.02), (0.0, y + 0.012, 0.02), c))
-        tip = np.array([-L * np.cos(tilt), y, -L * np.sin(tilt)])
+        tip = np.array([-L * np.cos(tilt), 0.0, -L * np.sin(tilt)])  # from the pivot
         pivot = np.array([-0.004, y, 0.0])
         if style == "bat":
-            shapes = (rod(pivot, pivot + tip - (0, y, 0), 0.005, lc),)
+            shapes = (rod(pivot, pivot + tip, 0.005, lc),)
         else:
             R = np.array([[np.cos(tilt), 0, -np.sin(tilt)], [0, 1, 0], [np.sin(tilt), 0, np.cos(tilt)]])
-            shapes = (parts.rotated_box(pivot + (tip - (0, y, 0)) / 2, (L / 2, 0.008, 0.003), R, lc),)
+            shapes = (parts.rotated_box(pivot + tip / 2, (L / 2, 0.008, 0.003), R, lc),)
         # axis +y: positive q lifts the tip (it swings up through horizontal)
-        links.append(LinkSpec(f"toggle_{k}", shapes, parent="base",
+        toggles.append(LinkSpec(f"toggle_{k}", shapes, parent="base",
                               joint=parts.hinge(pivot, (0, 1, 0), 2 * tilt), semantic="toggle"))
-    links[0] = LinkSpec("base", tuple(base), semantic="plate")
-    return ObjectSpec("Switch", instance_id, tuple(links), dict(gangs=n, style=style))
+    links = (LinkSpec("base", tuple(base), semantic="plate"), *toggles)
+    return ObjectSpec("Switch", instance_id, links, dict(gangs=n, style=style))
 
 
 def lamp(instance_id: int, rng: np.random.Generator) -> ObjectSpec:

@@ -137,13 +137,13 @@ def table(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
     n = int(rng.integers(1, 4 if W > 1.0 else 3))
     cw = 2 * inner / n
     handle = pick(rng, ["bar", "knob", "none"])
-    links = [None]
+    drawers = []
     for k in range(n):
         y0 = -inner + k * cw
         if k > 0:
             shapes.append(box((fx, y0 - 0.008, za), (D / 2 - leg - 0.015, y0 + 0.008, H - t), wood))
         depth = D - 2 * leg - 0.04
-        links.append(parts.drawer(f"drawer_{k}", fx, y0 + 0.01, y0 + cw - 0.01, za + 0.014, H - t - GAP, depth,
+        drawers.append(parts.drawer(f"drawer_{k}", fx, y0 + 0.01, y0 + cw - 0.01, za + 0.014, H - t - GAP, depth,
                                   rng.uniform(0.7, 0.85) * depth, front, handle, METALS["steel"]))
-    links[0] = LinkSpec("base", tuple(shapes), semantic="body")
-    return ObjectSpec("Table", instance_id, tuple(links), dict(width=W, depth=D, height=H, drawers=n, legs=legs))
+    links = (LinkSpec("base", tuple(shapes), semantic="body"), *drawers)
+    return ObjectSpec("Table", instance_id, links, dict(width=W, depth=D, height=H, drawers=n, legs=legs))
