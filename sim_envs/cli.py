@@ -1,6 +1,7 @@
 """Small helpers shared by the command-line tools: one-line errors with exit code 2, atomic writes."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -47,21 +48,36 @@ def make_env_or_die(config, **reset_kwargs):
         die(str(e))
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write to a temp file in the same folder, then rename over `path`."""
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a hidden temp path beside `path`; on success fsync it and rename it over `path`
+    (readers see the old file or the new one, never a partial one); on error remove it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        yield tmp
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write `data` to `path` atomically (temp file in the same folder, then rename)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
 
 
 def atomic_write_text(path, text: str) -> None:

@@ -1,0 +1,484 @@
+"""The collection engine: blocks of trials spread over worker processes, resumable, deterministic.
+
+Trials of a task are numbered 0, 1, 2, ... and grouped in blocks of `block_size`; a block is the unit
+of work and is written as one shard. The dataset of a task is, by definition, every trial up to the
+one that produced its N-th demo, so it does not depend on the number of workers or on the order in
+which blocks finished:
+
+- the scheduler hands out the lowest unfinished block of the first task that still needs demos,
+  keeping every worker busy (a block beyond what turns out to be needed may run: it is discarded);
+- a finished block is a shard on disk, so rerunning the same command after Ctrl-C or kill -9 skips
+  it; a block that was running is simply run again;
+- when a task has N demos in consecutive blocks from block 0, the last block is cut after its N-th
+  demo and later blocks are removed (both atomically), so the directory holds exactly N.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import multiprocessing as mp
+import os
+import platform
+import queue
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import CollectConfig
+from .dataset import (list_shards, read_block_meta, remove_stale_temp_files, shard_path, write_shard)
+
+FORMAT = "robomamba-bench/demos/v1"
+PRIOR_RATE = 0.5  # demo rate assumed for a task before any of its blocks finished
+
+
+class CollectError(ValueError):
+    """Bad settings or a directory that holds another dataset (the CLI exits 2 with the message)."""
+
+
+class WorkerDied(RuntimeError):
+    pass
+
+
+# ---------------------------------------------------------------------------------------- one block
+def run_block(env, cfg: CollectConfig, task: str, block: int, on_trial=None, should_stop=None) -> dict | None:
+    """Run the trials of one block and write its shard; returns the block metadata (None if
+    `should_stop()` became true, in which case nothing is written). The block starts on a fresh
+    scene, so its outcomes depend on (settings, task, block) alone."""
+    from .sampler import run_trial
+
+    first = block * cfg.block_size
+    rows, demo_flags, success_flags = [], "", ""
+    for trial in range(first, first + cfg.block_size):
+        if should_stop is not None and should_stop():
+            return None
+        row = run_trial(env, cfg, task, trial, fresh_scene=trial == first)
+        demo_flags += "1" if row["demo_success"] else "0"
+        success_flags += "1" if row["success"] else "0"
+        if row["demo_success"] or (cfg.keep_failures and row["executed"]):
+            rows.append(row)
+        if on_trial is not None:
+            on_trial(row["demo_success"])
+    meta = block_meta(cfg, task, block, first, demo_flags, success_flags, len(rows))
+    write_shard(shard_path(cfg.out, task, block), rows, meta)
+    return meta
+
+
+def block_meta(cfg: CollectConfig, task: str, block: int, first: int, demo_flags: str,
+               success_flags: str, rows: int) -> dict:
+    """What a shard's footer records: the trials it covers and each one's outcome (1/0 strings),
+    so counts stay exact for trials whose rows were not kept."""
+    return {"task": task, "block": block, "first_trial": first, "trials": len(demo_flags),
+            "planned_trials": cfg.block_size, "demos": demo_flags.count("1"),
+            "env_successes": success_flags.count("1"), "demo_flags": demo_flags,
+            "success_flags": success_flags, "rows": rows, "identity": cfg.identity()}
+
+
+def env_config(cfg: CollectConfig, first_task: str):
+    from sim_envs.config import PullEnvConfig
+
+    return PullEnvConfig(task=first_task, split=cfg.split, image_size=cfg.image_size,
+                         partnet_dir=cfg.partnet_dir)
+
+
+# ---------------------------------------------------------------------------------------- workers
+def _worker_main(rank: int, cfg_dict: dict, first_task: str, tasks_q, results_q, parent_pid: int):
+    """A simulation process: one environment, blocks from tasks_q, progress to results_q. Exits when
+    told to (None), or as soon as its parent is gone (a killed collector leaves no orphans)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    orphaned = lambda: os.getppid() != parent_pid  # noqa: E731
+    try:
+        cfg = CollectConfig(**cfg_dict)
+        from sim_envs import make_env
+
+        env = make_env(env_config(cfg, first_task))
+        while True:
+            try:
+                item = tasks_q.get(timeout=1.0)
+            except queue.Empty:
+                if orphaned():
+                    return
+                continue
+            if item is None or orphaned():
+                return
+            task, block = item
+            meta = run_block(env, cfg, task, block,
+                             on_trial=lambda ok, t=task: results_q.put(("trial", t, bool(ok))),
+                             should_stop=orphaned)
+            if meta is None:
+                return
+            results_q.put(("block", task, block, meta))
+    except BaseException:
+        results_q.put(("error", rank, traceback.format_exc()))
+
+
+@contextlib.contextmanager
+def _single_threaded_children():
+    """Worker processes inherit these: one BLAS/OpenMP thread each (the parallelism is processes)."""
+    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    old = {k: os.environ.get(k) for k in keys}
+    for k in keys:
+        os.environ[k] = "1"
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# ---------------------------------------------------------------------------------------- bookkeeping
+@dataclass
+class TaskState:
+    """What the scheduler knows about one task: finished blocks (their footers) and running ones."""
+
+    name: str
+    target: int  # demos wanted
+    limit: int  # trials after which the task is given up
+    block_size: int
+    done: dict = field(default_factory=dict)  # block -> metadata
+    inflight: set = field(default_factory=set)
+    base_trials: int = 0  # counts of the blocks found on disk at start (progress display)
+    base_demos: int = 0
+    live_trials: int = 0  # trials reported by workers during this run
+    live_demos: int = 0
+
+    def full(self, b: int) -> bool:
+        return b in self.done and self.done[b]["trials"] == self.done[b]["planned_trials"]
+
+    def prefix_demos(self) -> int:
+        """Demos over the consecutive finished blocks from block 0 (stopping at a cut block)."""
+        demos, b = 0, 0
+        while b in self.done and demos < self.target:
+            demos += self.done[b]["demos"]
+            if not self.full(b):
+                break
+            b += 1
+        return demos
+
+    @property
+    def complete(self) -> bool:
+        return self.prefix_demos() >= self.target
+
+    def trials_dispatched(self) -> int:
+        return sum(m["trials"] for m in self.done.values()) + len(self.inflight) * self.block_size
+
+    def rate(self) -> float:
+        trials = sum(m["trials"] for m in self.done.values())
+        return sum(m["demos"] for m in self.done.values()) / trials if trials else PRIOR_RATE
+
+    def next_block(self) -> int | None:
+        """The lowest block to run now, or None while finished and running blocks look enough."""
+        if self.complete or self.trials_dispatched() >= self.limit:
+            return None
+        expected = (sum(m["demos"] for m in self.done.values())
+                    + len(self.inflight) * self.block_size * max(self.rate(), 0.02))
+        if self.inflight and expected >= self.target:
+            return None
+        b = 0
+        while b in self.inflight or self.full(b):
+            b += 1
+        return b
+
+
+def _load_existing(cfg: CollectConfig, tasks: list[str]) -> dict[str, TaskState]:
+    states = {}
+    for t in tasks:
+        st = TaskState(t, cfg.samples, cfg.trial_limit, cfg.block_size)
+        for p in list_shards(cfg.out, t):
+            meta = read_block_meta(p)
+            if meta.get("identity") != cfg.identity():
+                raise CollectError(f"{p} was collected with other settings; use another --out")
+            st.done[int(meta["block"])] = meta
+        st.base_trials = sum(m["trials"] for m in st.done.values())
+        st.base_demos = sum(m["demos"] for m in st.done.values())
+        states[t] = st
+    return states
+
+
+def check_directory(cfg: CollectConfig) -> dict | None:
+    """The existing manifest if `cfg.out` holds a compatible dataset; CollectError otherwise."""
+    out = Path(cfg.out)
+    mpath = out / "manifest.json"
+    if out.exists() and not out.is_dir():
+        raise CollectError(f"--out {cfg.out}: exists and is not a directory")
+    if not mpath.exists():
+        if out.exists() and any(out.iterdir()):
+            raise CollectError(f"--out {cfg.out}: directory is not empty and has no manifest.json; "
+                               f"give an empty or new directory")
+        return None
+    try:
+        manifest = json.loads(mpath.read_text())
+    except json.JSONDecodeError as e:
+        raise CollectError(f"{mpath}: unreadable manifest ({e})") from None
+    if manifest.get("format") != FORMAT:
+        raise CollectError(f"{mpath}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+    old = manifest.get("identity", {})
+    diff = [f"{k}: {old.get(k)!r} there, {v!r} now" for k, v in cfg.identity().items() if old.get(k) != v]
+    if diff:
+        raise CollectError(f"--out {cfg.out} holds a dataset collected with other settings "
+                           f"({'; '.join(diff)}); rerun with those settings or use another --out")
+    return manifest
+
+
+def versions() -> dict:
+    from importlib import metadata
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("numpy", "sapien", "mani_skill", "gymnasium", "pyarrow", "pandas", "pillow", "robomamba-bench"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    with contextlib.suppress(Exception):
+        import subprocess
+
+        root = Path(__file__).resolve().parents[1]
+        out["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                           text=True, timeout=5).stdout.strip() or None
+    return out
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_manifest(cfg: CollectConfig, manifest: dict) -> None:
+    from sim_envs.cli import atomic_write_text
+
+    manifest["updated"] = _now()
+    atomic_write_text(Path(cfg.out) / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+
+
+# ---------------------------------------------------------------------------------------- finalise
+def finalize_task(cfg: CollectConfig, st: TaskState) -> dict:
+    """Cut the task to exactly its trials up to the N-th demo (see module doc) and return its
+    manifest entry. Only called on a task whose blocks are all finished."""
+    demos = trials = rows = env_successes = 0
+    kept, b = [], 0
+    while b in st.done and demos < st.target:
+        meta = st.done[b]
+        if demos + meta["demos"] >= st.target:
+            meta = _cut_block(cfg, st.name, meta, st.target - demos)
+            st.done[b] = meta
+        demos += meta["demos"]
+        trials += meta["trials"]
+        rows += meta["rows"]
+        env_successes += meta["env_successes"]
+        kept.append(b)
+        if not st.full(b):
+            break
+        b += 1
+    for extra in sorted(set(st.done) - set(kept)):
+        shard_path(cfg.out, st.name, extra).unlink(missing_ok=True)
+        del st.done[extra]
+    return {"samples_requested": st.target, "demos": demos, "trials": trials,
+            "failures_kept": rows - demos, "demo_rate": round(demos / trials, 4) if trials else None,
+            "env_success_rate": round(env_successes / trials, 4) if trials else None,
+            "complete": demos >= st.target, "shards": len(kept)}
+
+
+def _cut_block(cfg: CollectConfig, task: str, meta: dict, need: int) -> dict:
+    """Rewrite a block's shard to end at its `need`-th demo (no-op if it already does)."""
+    import pyarrow.parquet as pq
+
+    flags = meta["demo_flags"]
+    pos = [i for i, f in enumerate(flags) if f == "1"][need - 1]
+    if pos == len(flags) - 1:
+        return meta
+    path = shard_path(cfg.out, task, meta["block"])
+    last_trial = meta["first_trial"] + pos
+    rows = [r for r in pq.read_table(path).to_pylist() if r["trial"] <= last_trial]
+    new = block_meta(cfg, task, meta["block"], meta["first_trial"], flags[:pos + 1],
+                     meta["success_flags"][:pos + 1], len(rows))
+    new["planned_trials"] = meta["planned_trials"]
+    write_shard(path, rows, new)
+    return new
+
+
+# ---------------------------------------------------------------------------------------- main loop
+def collect(cfg: CollectConfig, tasks: list[str], env=None, progress: bool = True,
+            command: list[str] | None = None) -> dict:
+    """Collect `cfg.samples` demos for each task into `cfg.out`; returns the manifest.
+
+    workers=0 runs in this process (with `env` if given). Safe to rerun after any interruption.
+    """
+    cfg.validate()
+    existing = check_directory(cfg)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(out)
+    states = _load_existing(cfg, tasks)
+    started = time.time()
+    manifest = existing or {"format": FORMAT, "created": _now(), "identity": cfg.identity(), "tasks": {},
+                            "runs": []}
+    manifest.update(status="running", collect_config=cfg.to_dict(),
+                    env_config={k: v for k, v in env_config(cfg, tasks[0]).to_dict().items() if k != "task"},
+                    versions=versions())
+    for t in tasks:
+        manifest["tasks"].setdefault(t, {})
+    for run in manifest["runs"]:
+        if run["status"] == "running":  # that process never recorded its end
+            run["status"] = "killed"
+    run = {"command": command or sys.argv, "started": _now(), "seconds": None, "workers": cfg.workers,
+           "trials": 0, "demos": 0, "status": "running"}
+    manifest["runs"].append(run)
+    _write_manifest(cfg, manifest)
+
+    bars = _Bars(states, enabled=progress)
+    status = "failed"
+    try:
+        if cfg.workers == 0:
+            _run_inline(cfg, tasks, states, bars, env)
+        else:
+            _run_pool(cfg, tasks, states, bars)
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        bars.close()
+        if status == "complete":
+            for t in tasks:
+                manifest["tasks"][t] = finalize_task(cfg, states[t])
+            if not all(manifest["tasks"][t]["complete"] for t in tasks):
+                status = "incomplete"
+        manifest["status"] = status
+        run.update(seconds=round(time.time() - started, 1), trials=sum(s.live_trials for s in states.values()),
+                   demos=sum(s.live_demos for s in states.values()), status=status)
+        _write_manifest(cfg, manifest)
+    return manifest
+
+
+def _record(st: TaskState, meta: dict, bars) -> None:
+    st.inflight.discard(meta["block"])
+    st.done[meta["block"]] = meta
+    bars.refresh(st)
+
+
+def _pick(states: dict[str, TaskState], tasks: list[str]):
+    for t in tasks:
+        b = states[t].next_block()
+        if b is not None:
+            return t, b
+    return None
+
+
+def _run_inline(cfg, tasks, states, bars, env=None):
+    own = env is None
+    if own:
+        from sim_envs import make_env
+
+        env = make_env(env_config(cfg, tasks[0]))
+    else:
+        _check_env(cfg, env)
+    try:
+        while (item := _pick(states, tasks)) is not None:
+            t, b = item
+            st = states[t]
+            st.inflight.add(b)
+            meta = run_block(env, cfg, t, b, on_trial=lambda ok, st=st: bars.trial(st, ok))
+            _record(st, meta, bars)
+    finally:
+        if own:
+            env.close()
+
+
+def _check_env(cfg: CollectConfig, env) -> None:
+    """A caller's environment must render and load objects as the settings say."""
+    have, want = env.unwrapped.cfg.to_dict(), env_config(cfg, "").to_dict()
+    diff = {k: (v, want[k]) for k, v in have.items() if k not in ("task", "split") and v != want[k]}
+    if diff:
+        raise CollectError("the given environment differs from the collection settings: "
+                           + ", ".join(f"{k}={a!r} (need {b!r})" for k, (a, b) in diff.items()))
+
+
+def _run_pool(cfg, tasks, states, bars):
+    if _pick(states, tasks) is None:  # everything is on disk already: no workers to start
+        return
+    ctx = mp.get_context("spawn")
+    tasks_q, results_q = ctx.Queue(), ctx.Queue()
+    n = cfg.workers
+    with _single_threaded_children():
+        procs = [ctx.Process(target=_worker_main, args=(r, cfg.to_dict(), tasks[0], tasks_q, results_q, os.getpid()),
+                             daemon=True) for r in range(n)]
+        for p in procs:
+            p.start()
+    queued = 0  # blocks handed to the queue and not yet reported back
+    try:
+        while True:
+            while queued < n + 1 and (item := _pick(states, tasks)) is not None:
+                t, b = item
+                states[t].inflight.add(b)
+                tasks_q.put(item)
+                queued += 1
+            if queued == 0:
+                break
+            try:
+                msg = results_q.get(timeout=2.0)
+            except queue.Empty:
+                dead = [p for p in procs if not p.is_alive()]
+                if dead:
+                    raise WorkerDied(f"worker process {dead[0].pid} died (exit code {dead[0].exitcode}); "
+                                     f"finished blocks are kept: rerun the same command to resume")
+                continue
+            kind = msg[0]
+            if kind == "trial":
+                bars.trial(states[msg[1]], msg[2])
+            elif kind == "block":
+                _record(states[msg[1]], msg[3], bars)
+                queued -= 1
+            elif kind == "error":
+                raise WorkerDied(f"worker {msg[1]} failed:\n{msg[2]}")
+    finally:
+        for _ in procs:
+            tasks_q.put(None)
+        deadline = time.time() + 5
+        for p in procs:
+            p.join(timeout=max(0.1, deadline - time.time()))
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=2)
+        tasks_q.cancel_join_thread()
+        results_q.cancel_join_thread()
+
+
+class _Bars:
+    """One tqdm bar per task: demos / N, with trials and the current demo rate in the postfix."""
+
+    def __init__(self, states: dict[str, TaskState], enabled: bool = True):
+        from tqdm import tqdm
+
+        self.bars = {}
+        for i, (t, st) in enumerate(states.items()):
+            self.bars[t] = tqdm(total=st.target, initial=min(st.base_demos, st.target), desc=f"{t:>18}",
+                                unit="demo", position=i, leave=True, disable=not enabled, dynamic_ncols=True)
+            self._postfix(st)
+
+    def _postfix(self, st: TaskState) -> None:
+        trials, demos = st.base_trials + st.live_trials, st.base_demos + st.live_demos
+        rate = demos / trials if trials else 0.0
+        self.bars[st.name].set_postfix_str(f"trials {trials}, demo rate {rate:.0%}", refresh=False)
+
+    def trial(self, st: TaskState, ok: bool) -> None:
+        st.live_trials += 1
+        st.live_demos += bool(ok)
+        bar = self.bars[st.name]
+        bar.update(max(0, min(st.target, st.base_demos + st.live_demos) - bar.n))
+        self._postfix(st)
+        bar.refresh()
+
+    def refresh(self, st: TaskState) -> None:
+        if st.complete:
+            bar = self.bars[st.name]
+            bar.update(st.target - bar.n)
+
+    def close(self) -> None:
+        for b in self.bars.values():
+            b.close()
