@@ -1,0 +1,1 @@
+"""Baseline agents: random (lower bound), oracle (privileged upper bound)."""

@@ -1,0 +1,51 @@
+"""RoboMamba as an Agent: RGB + prompt in, contact pixel + gripper orientation out."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..base import Agent
+from .config import RoboMambaConfig, preset
+from .model import RoboMambaModel
+from .text import build_tokenizer, encode_batch
+
+
+class RoboMambaAgent(Agent):
+    """`robomamba` (Mamba LM) or, with lm_type='llama', the `transformer` twin. Built untrained from
+    a preset, or from a model and tokenizer (checkpoints: agents.checkpoint)."""
+
+    name = "robomamba"
+    lm_type = "mamba"
+
+    def __init__(self, config: RoboMambaConfig | None = None, model: RoboMambaModel | None = None,
+                 tokenizer=None, device: str = "cpu", seed: int = 0):
+        if model is None:
+            torch.manual_seed(seed)
+            model = RoboMambaModel(config or preset("tiny", lm_type=self.lm_type))
+        self.model = model.to(device).eval()
+        self.cfg = self.model.cfg
+        self.tokenizer = tokenizer or build_tokenizer()
+        self.device = device
+
+    @torch.no_grad()
+    def act(self, observations, seeds=None, privileged=None) -> np.ndarray:
+        rgb = torch.from_numpy(np.stack([o["rgb"] for o in observations])).permute(0, 3, 1, 2)
+        ids, mask = encode_batch(self.tokenizer, [o["prompt"] for o in observations], self.cfg.max_text_tokens)
+        images = self.model.preprocess(rgb.to(self.device))
+        pos, R = self.model(images, ids.to(self.device), mask.to(self.device))
+        pos, R = pos.double().cpu().numpy(), R.double().cpu().numpy()
+        out = np.empty((len(observations), 8))
+        for i, o in enumerate(observations):
+            h, w = o["rgb"].shape[:2]
+            row = min(h - 1, max(0, int(pos[i, 0] * h)))  # [0, 1] -> the pixel that contains it
+            col = min(w - 1, max(0, int(pos[i, 1] * w)))
+            out[i] = [row, col, *R[i, :, 2], *R[i, :, 0]]  # up = third column, forward = first
+        return out
+
+    def parameter_counts(self) -> dict:
+        return self.model.parameter_counts()
+
+
+class TransformerTwinAgent(RoboMambaAgent):
+    name = "transformer"
+    lm_type = "llama"

@@ -1,0 +1,72 @@
+"""RoboMamba configuration: size presets as dataclasses.
+
+`tiny` trains on a 2-core CPU in minutes; `paper` has the paper's dimensions (CLIP ViT-L/14 at 224,
+Mamba 2.8B: 64 layers, d_model 2560) and is meant for GPUs or for counting parameters.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Optional
+
+LM_TYPES = ("mamba", "llama")
+
+
+@dataclass
+class RoboMambaConfig:
+    preset: str = "tiny"
+    lm_type: str = "mamba"  # "llama": the same-size Transformer twin
+    # vision encoder (open_clip VisionTransformer); features from the second-to-last block
+    image_size: int = 224
+    patch_size: int = 32
+    vision_width: int = 128
+    vision_layers: int = 4
+    vision_heads: int = 4
+    # projector: 3-layer MLP vision_width -> d_model
+    projector_hidden: int = 256
+    # language model
+    d_model: int = 256
+    lm_layers: int = 4
+    state_size: int = 16  # Mamba
+    expand: int = 2  # Mamba
+    llama_heads: int = 4  # twin
+    llama_intermediate: Optional[int] = None  # twin MLP width; None = chosen to match Mamba's size
+    vocab_size: int = 256  # >= the tiny word-level vocabulary (text.py); a real LM brings its own
+    max_text_tokens: int = 48
+    # policy head: two MLPs on the pooled token
+    head_hidden: int = 256
+    # real weights (local paths only; nothing is downloaded)
+    clip_model: Optional[str] = None  # open_clip model name for clip_checkpoint, e.g. "ViT-L-14"
+    clip_checkpoint: Optional[str] = None
+    lm_checkpoint: Optional[str] = None  # a local Hugging Face Mamba (or Llama) directory
+
+    def __post_init__(self):
+        if self.lm_type not in LM_TYPES:
+            raise ValueError(f"lm_type={self.lm_type!r}: allowed: {', '.join(LM_TYPES)}")
+        if self.image_size % self.patch_size:
+            raise ValueError(f"image_size={self.image_size} is not a multiple of patch_size={self.patch_size}")
+
+    @property
+    def image_tokens(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **kw) -> "RoboMambaConfig":
+        return dataclasses.replace(self, **kw)
+
+
+PRESETS = {
+    "tiny": RoboMambaConfig(),
+    # Paper: CLIP ViT-L/14 (224), projector ~21M, Mamba-2.8B (64 layers, d_model 2560, GPT-NeoX vocab)
+    "paper": RoboMambaConfig(preset="paper", image_size=224, patch_size=14, vision_width=1024, vision_layers=24,
+                             vision_heads=16, projector_hidden=3072, d_model=2560, lm_layers=64, state_size=16,
+                             expand=2, llama_heads=32, vocab_size=50280, max_text_tokens=64, head_hidden=576),
+}
+
+
+def preset(name: str, **overrides) -> RoboMambaConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
+    return PRESETS[name].replace(**overrides)

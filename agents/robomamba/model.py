@@ -1,0 +1,169 @@
+"""The RoboMamba network: vision encoder -> projector -> language model -> policy head.
+
+Token order is [image tokens, text tokens] (paper). The policy head reads one pooled token (the
+mean of the language model's last hidden states over the sequence) and predicts the contact pixel
+(normalised to [0, 1], L1 loss) and a 6D rotation (Gram-Schmidt, geodesic loss).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..rotation import gram_schmidt_6d
+from .config import RoboMambaConfig
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def mlp(sizes: list[int]) -> nn.Sequential:
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(nn.GELU())
+    return nn.Sequential(*layers)
+
+
+def build_vision(cfg: RoboMambaConfig) -> nn.Module:
+    """open_clip's VisionTransformer, random-initialised, or a local CLIP checkpoint's visual tower."""
+    if cfg.clip_checkpoint:
+        import open_clip
+
+        if not cfg.clip_model:
+            raise ValueError("clip_checkpoint needs clip_model (the open_clip model name, e.g. 'ViT-L-14')")
+        model = open_clip.create_model(cfg.clip_model, pretrained=cfg.clip_checkpoint, load_weights=True)
+        return model.visual
+    from open_clip.transformer import VisionTransformer
+
+    return VisionTransformer(image_size=cfg.image_size, patch_size=cfg.patch_size, width=cfg.vision_width,
+                             layers=cfg.vision_layers, heads=cfg.vision_heads, mlp_ratio=4.0,
+                             output_dim=cfg.vision_width)
+
+
+def mamba_config(cfg: RoboMambaConfig):
+    from transformers import MambaConfig
+
+    return MambaConfig(vocab_size=cfg.vocab_size, hidden_size=cfg.d_model, num_hidden_layers=cfg.lm_layers,
+                       state_size=cfg.state_size, expand=cfg.expand, tie_word_embeddings=True)
+
+
+def llama_config(cfg: RoboMambaConfig, intermediate: int):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(vocab_size=cfg.vocab_size, hidden_size=cfg.d_model, num_hidden_layers=cfg.lm_layers,
+                       num_attention_heads=cfg.llama_heads, num_key_value_heads=cfg.llama_heads,
+                       intermediate_size=intermediate, max_position_embeddings=4096, tie_word_embeddings=True)
+
+
+def _count(module_factory) -> int:
+    with torch.device("meta"):
+        return sum(p.numel() for p in module_factory().parameters())
+
+
+def matched_llama_intermediate(cfg: RoboMambaConfig) -> int:
+    """The Llama MLP width whose decoder has (closest to) the Mamba decoder's parameter count."""
+    from transformers import LlamaModel, MambaModel
+
+    target = _count(lambda: MambaModel(mamba_config(cfg)))
+    # parameters grow linearly in the MLP width: solve from two points, round to a multiple of 8
+    p0, p1 = (_count(lambda i=i: LlamaModel(llama_config(cfg, i))) for i in (8, 16))
+    width = 8 + (target - p0) * 8 / (p1 - p0)
+    return max(8, int(round(width / 8)) * 8)
+
+
+def build_lm(cfg: RoboMambaConfig) -> nn.Module:
+    """A causal LM (with its tied output head, used by co-training and answer())."""
+    if cfg.lm_checkpoint:
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(cfg.lm_checkpoint, local_files_only=True)
+    if cfg.lm_type == "mamba":
+        from transformers import MambaForCausalLM
+
+        return MambaForCausalLM(mamba_config(cfg))
+    from transformers import LlamaForCausalLM
+
+    width = cfg.llama_intermediate or matched_llama_intermediate(cfg)
+    return LlamaForCausalLM(llama_config(cfg, width))
+
+
+class PolicyHead(nn.Module):
+    """Two MLPs on the pooled token: 2D position in [0, 1] (row, col) and a 6D rotation."""
+
+    def __init__(self, d_model: int, hidden: int):
+        super().__init__()
+        self.position = mlp([d_model, hidden, hidden, 2])
+        self.rotation = mlp([d_model, hidden, hidden, 6])
+
+    def forward(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.sigmoid(self.position(pooled)), gram_schmidt_6d(self.rotation(pooled))
+
+
+class RoboMambaModel(nn.Module):
+    def __init__(self, cfg: RoboMambaConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.vision = build_vision(cfg)
+        vision_width = self.vision.transformer.width
+        self.lm = build_lm(cfg)
+        d_model = self.lm.config.hidden_size
+        self.projector = mlp([vision_width, cfg.projector_hidden, cfg.projector_hidden, d_model])
+        self.head = PolicyHead(d_model, cfg.head_hidden)
+        self.register_buffer("pixel_mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
+
+    # ---------------------------------------------------------------------------- pieces
+    def preprocess(self, rgb_uint8: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) uint8 -> normalised float at the encoder's resolution."""
+        x = rgb_uint8.float() / 255.0
+        size = self.cfg.image_size
+        if x.shape[-2:] != (size, size):
+            x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                                          align_corners=False)
+        return (x - self.pixel_mean) / self.pixel_std
+
+    def image_features(self, images: torch.Tensor) -> torch.Tensor:
+        """Patch tokens of the second-to-last vision block: (B, N_patches, vision_width)."""
+        n = len(self.vision.transformer.resblocks)
+        out = self.vision.forward_intermediates(images, indices=[n - 2], stop_early=True, intermediates_only=True,
+                                                output_fmt="NLC")
+        return out["image_intermediates"][0]
+
+    def embed(self, image_feats: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+        """[projected image tokens, text token embeddings]: (B, N_img + T, d_model)."""
+        text = self.lm.get_input_embeddings()(input_ids)
+        return torch.cat([self.projector(image_feats), text], dim=1)
+
+    def hidden_states(self, embeds: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.lm.base_model(inputs_embeds=embeds, attention_mask=attention_mask)
+        return out.last_hidden_state
+
+    @staticmethod
+    def pool(hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is None:
+            return hidden.mean(1)
+        m = mask.to(hidden.dtype).unsqueeze(-1)
+        return (hidden * m).sum(1) / m.sum(1).clamp_min(1)
+
+    # ---------------------------------------------------------------------------- policy
+    def pooled(self, images: torch.Tensor, input_ids: torch.Tensor, text_mask: torch.Tensor | None = None):
+        """The pooled token the head reads (what head-only fine-tuning caches)."""
+        feats = self.image_features(images)
+        embeds = self.embed(feats, input_ids)
+        mask = None
+        if text_mask is not None:
+            mask = torch.cat([torch.ones(feats.shape[:2], dtype=text_mask.dtype, device=text_mask.device),
+                              text_mask], dim=1)
+        return self.pool(self.hidden_states(embeds, mask), mask)
+
+    def forward(self, images: torch.Tensor, input_ids: torch.Tensor, text_mask: torch.Tensor | None = None):
+        """(position (B, 2) in [0, 1] as (row, col) / size, rotation (B, 3, 3))."""
+        return self.head(self.pooled(images, input_ids, text_mask))
+
+    def parameter_counts(self) -> dict:
+        parts = {"vision": self.vision, "projector": self.projector, "lm": self.lm, "head": self.head}
+        out = {k: sum(p.numel() for p in m.parameters()) for k, m in parts.items()}
+        out["total"] = sum(out.values())
+        out["trainable"] = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return out

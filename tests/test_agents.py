@@ -1,0 +1,119 @@
+"""Agents (issue 5, first part): registry, rotation maths, model sizes, every agent acts on env batches."""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agents import UnknownAgentError, available, make_agent
+from agents.rotation import geodesic_angle, geodesic_loss, gram_schmidt_6d, rotation_from_up_forward, rotation_to_6d
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_listing_agents_imports_no_model_code():
+    code = ("import sys, agents; names = agents.available(); "
+            "bad = [m for m in ('torch', 'transformers', 'open_clip', 'sapien') if m in sys.modules]; "
+            "print(names, bad); assert not bad, bad")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert {"robomamba", "transformer", "random", "oracle"} <= set(available())
+
+
+def test_unknown_agent_lists_the_allowed_ones():
+    with pytest.raises(UnknownAgentError, match="unknown agent 'nope'; allowed: .*robomamba.*random"):
+        make_agent("nope")
+
+
+def test_gram_schmidt_gives_proper_rotations():
+    x = torch.randn(256, 6, dtype=torch.float64)
+    R = gram_schmidt_6d(x)
+    eye = torch.eye(3, dtype=torch.float64).expand(256, 3, 3)
+    assert torch.allclose(R.transpose(1, 2) @ R, eye, atol=1e-10)
+    assert torch.allclose(torch.linalg.det(R), torch.ones(256, dtype=torch.float64), atol=1e-10)
+    assert torch.allclose(gram_schmidt_6d(rotation_to_6d(R)), R, atol=1e-10)  # rotations are fixed points
+    # the first column keeps the first vector's direction
+    assert torch.allclose(R[:, :, 0], x[:, :3] / x[:, :3].norm(dim=1, keepdim=True), atol=1e-10)
+
+
+def test_geodesic_loss_zero_for_equal_and_pi_for_opposite():
+    R = gram_schmidt_6d(torch.randn(64, 6, dtype=torch.float64))
+    assert float(geodesic_loss(R, R)) < 1e-6
+    flip = torch.diag(torch.tensor([-1.0, -1.0, 1.0], dtype=torch.float64))  # rotation by pi about z
+    assert torch.allclose(geodesic_angle(R, R @ flip), torch.full((64,), math.pi, dtype=torch.float64), atol=1e-6)
+    a = 0.3
+    Rz = torch.tensor([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]], dtype=torch.float64)
+    assert torch.allclose(geodesic_angle(R, R @ Rz), torch.full((64,), a, dtype=torch.float64), atol=1e-6)
+    x = torch.randn(8, 6, requires_grad=True)
+    geodesic_loss(gram_schmidt_6d(x), gram_schmidt_6d(x).detach()).backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_rotation_convention_matches_the_environment():
+    up, fw = torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([[1.0, 0.2, 0.0]])
+    R = rotation_from_up_forward(up, fw)
+    assert torch.allclose(R[0, :, 2], up[0]) and abs(float(R[0, :, 0] @ up[0])) < 1e-7
+    from sim_envs.geometry import gram_schmidt
+
+    assert np.allclose(gram_schmidt(up[0].numpy().astype(float), fw[0].numpy().astype(float)), R[0].numpy(), atol=1e-6)
+
+
+def test_paper_preset_has_the_paper_sizes():
+    from agents.robomamba.config import preset
+    from agents.robomamba.model import RoboMambaModel
+
+    with torch.device("meta"):
+        counts = RoboMambaModel(preset("paper")).parameter_counts()
+    assert 300e6 < counts["vision"] < 310e6  # CLIP ViT-L/14 visual tower
+    assert 2.7e9 < counts["lm"] < 2.9e9  # Mamba 2.8B
+    assert 19e6 < counts["projector"] < 23e6  # "about 21M"
+    assert 3e6 < counts["head"] < 4.5e6  # "about 3.7M", 0.1% of the model
+    assert 0.0008 < counts["head"] / counts["total"] < 0.0015
+
+
+def test_transformer_twin_matches_the_mamba_size():
+    from agents.robomamba.config import preset
+    from agents.robomamba.model import RoboMambaModel
+
+    for name in ("tiny", "paper"):
+        with torch.device("meta"):
+            m = RoboMambaModel(preset(name)).parameter_counts()
+            t = RoboMambaModel(preset(name, lm_type="llama")).parameter_counts()
+        assert abs(t["lm"] - m["lm"]) / m["lm"] < 0.01, (name, t["lm"], m["lm"])
+        assert {k: v for k, v in t.items() if k not in ("lm", "total", "trainable")} == \
+               {k: v for k, v in m.items() if k not in ("lm", "total", "trainable")}
+
+
+@pytest.fixture(scope="module")
+def episode(env):
+    obs, info = env.reset(seed=11, options={"task": "drawer"})
+    return obs, env.unwrapped.privileged()
+
+
+@pytest.mark.parametrize("name", ["random", "oracle", "robomamba", "transformer"])
+def test_every_agent_acts_on_a_batch_from_the_environment(env, episode, name):
+    obs, view = episode
+    agent = make_agent(name)
+    batch = [obs, obs, obs]
+    actions = agent.act(batch, seeds=[0, 1, 2], privileged=[view] * 3 if agent.needs_privileged else None)
+    assert actions.shape == (3, 8) and np.isfinite(actions).all()
+    size = obs["rgb"].shape[0]
+    assert ((actions[:, :2] >= 0) & (actions[:, :2] < size)).all()
+    up, fw = actions[:, 2:5], actions[:, 5:8]
+    assert np.allclose(np.linalg.norm(up, axis=1), 1, atol=1e-5)
+    assert np.allclose(np.linalg.norm(fw, axis=1), 1, atol=1e-5) and np.allclose((up * fw).sum(1), 0, atol=1e-5)
+    again = agent.act(batch[:1], seeds=[1], privileged=[view] if agent.needs_privileged else None)
+    assert np.allclose(again[0], actions[1], atol=1e-4)  # an item's action does not depend on its batch (up to float batching)
+    if name == "random":
+        assert all(obs["object_mask"][int(r), int(c)] for r, c in actions[:, :2]) and (up[:, 2] > 0).all()
+    if name == "oracle":
+        assert all(obs["target_mask"][int(r), int(c)] for r, c in actions[:, :2])
+    # the environment executes it as a valid action
+    env.reset(seed=11, options={"task": "drawer"})
+    info = env.step(actions[0])[4]
+    assert not info["failure_reason"].startswith("invalid_action"), info["failure_reason"]
