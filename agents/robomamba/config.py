@@ -22,6 +22,7 @@ class RoboMambaConfig:
     vision_width: int = 128
     vision_layers: int = 4
     vision_heads: int = 4
+    vision_output_dim: Optional[int] = None  # CLIP embedding size (unused by the policy); None = width
     # projector: 3-layer MLP vision_width -> d_model
     projector_hidden: int = 256
     # language model
@@ -39,6 +40,8 @@ class RoboMambaConfig:
     clip_model: Optional[str] = None  # open_clip model name for clip_checkpoint, e.g. "ViT-L-14"
     clip_checkpoint: Optional[str] = None
     lm_checkpoint: Optional[str] = None  # a local Hugging Face Mamba (or Llama) directory
+    freeze_vision: Optional[bool] = None  # None: frozen when clip_checkpoint is given (paper)
+    lm_config: Optional[dict] = None  # the Hugging Face config of a loaded LM (filled in on load)
 
     def __post_init__(self):
         if self.lm_type not in LM_TYPES:

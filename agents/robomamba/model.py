@@ -27,18 +27,37 @@ def mlp(sizes: list[int]) -> nn.Sequential:
 
 def build_vision(cfg: RoboMambaConfig) -> nn.Module:
     """open_clip's VisionTransformer, random-initialised, or a local CLIP checkpoint's visual tower."""
-    if cfg.clip_checkpoint:
+    if cfg.clip_checkpoint and not cfg.clip_model:
+        raise ValueError("clip_checkpoint needs clip_model (the open_clip model name, e.g. 'ViT-L-14')")
+    if cfg.clip_model:  # an open_clip architecture; weights only from a local file, never downloaded
         import open_clip
 
-        if not cfg.clip_model:
-            raise ValueError("clip_checkpoint needs clip_model (the open_clip model name, e.g. 'ViT-L-14')")
-        model = open_clip.create_model(cfg.clip_model, pretrained=cfg.clip_checkpoint, load_weights=True)
+        model = open_clip.create_model(cfg.clip_model, pretrained=cfg.clip_checkpoint or None)
         return model.visual
     from open_clip.transformer import VisionTransformer
 
     return VisionTransformer(image_size=cfg.image_size, patch_size=cfg.patch_size, width=cfg.vision_width,
                              layers=cfg.vision_layers, heads=cfg.vision_heads, mlp_ratio=4.0,
-                             output_dim=cfg.vision_width)
+                             output_dim=cfg.vision_output_dim or cfg.vision_width)
+
+
+def describe_loaded(cfg: RoboMambaConfig, vision: nn.Module, lm: nn.Module) -> RoboMambaConfig:
+    """The config with the dimensions of what was actually loaded (real checkpoints bring their own),
+    so a saved model can be rebuilt without the original checkpoint files."""
+    t = vision.transformer
+    changes = dict(image_size=vision.image_size[0], patch_size=vision.patch_size[0], vision_width=t.width,
+                   vision_layers=len(t.resblocks), vision_heads=t.resblocks[0].attn.num_heads,
+                   vision_output_dim=vision.output_dim)
+    lc = lm.config
+    changes.update(d_model=lc.hidden_size, lm_layers=lc.num_hidden_layers, vocab_size=lc.vocab_size)
+    if lc.model_type == "mamba":
+        changes.update(lm_type="mamba", state_size=lc.state_size, expand=lc.expand)
+    elif lc.model_type == "llama":
+        changes.update(lm_type="llama", llama_heads=lc.num_attention_heads, llama_intermediate=lc.intermediate_size)
+    if cfg.lm_checkpoint:
+        changes["lm_config"] = lc.to_dict()
+    changes["freeze_vision"] = bool(cfg.clip_checkpoint) if cfg.freeze_vision is None else cfg.freeze_vision
+    return cfg.replace(**changes)
 
 
 def mamba_config(cfg: RoboMambaConfig):
@@ -78,6 +97,11 @@ def build_lm(cfg: RoboMambaConfig) -> nn.Module:
         from transformers import AutoModelForCausalLM
 
         return AutoModelForCausalLM.from_pretrained(cfg.lm_checkpoint, local_files_only=True)
+    if cfg.lm_config:  # the architecture of a previously loaded LM, without its weights
+        from transformers import AutoConfig, AutoModelForCausalLM
+
+        conf = dict(cfg.lm_config)
+        return AutoModelForCausalLM.from_config(AutoConfig.for_model(conf.pop("model_type"), **conf))
     if cfg.lm_type == "mamba":
         from transformers import MambaForCausalLM
 
@@ -103,11 +127,13 @@ class PolicyHead(nn.Module):
 class RoboMambaModel(nn.Module):
     def __init__(self, cfg: RoboMambaConfig):
         super().__init__()
-        self.cfg = cfg
         self.vision = build_vision(cfg)
         vision_width = self.vision.transformer.width
         self.lm = build_lm(cfg)
         d_model = self.lm.config.hidden_size
+        self.cfg = describe_loaded(cfg, self.vision, self.lm)
+        if self.cfg.freeze_vision:  # pretrained vision stays frozen (paper)
+            self.vision.requires_grad_(False)
         self.projector = mlp([vision_width, cfg.projector_hidden, cfg.projector_hidden, d_model])
         self.head = PolicyHead(d_model, cfg.head_hidden)
         self.register_buffer("pixel_mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)

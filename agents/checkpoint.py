@@ -1,0 +1,94 @@
+"""Checkpoints: `model.safetensors` + `config.json` (agent name, model config, versions, training
+record) + `tokenizer.json`, in one directory, written atomically (temp dir + rename)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+FORMAT = "robomamba-bench/checkpoint/v1"
+
+
+class CheckpointError(ValueError):
+    """Missing, unreadable or mismatched checkpoint (CLIs exit 2 with the message)."""
+
+
+def versions() -> dict:
+    from importlib import metadata
+
+    out = {}
+    for pkg in ("torch", "transformers", "open-clip-torch", "safetensors", "robomamba-bench"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def save(agent, directory, training: dict | None = None) -> Path:
+    """Write a RoboMamba-family agent's model, config and tokenizer to `directory`."""
+    from safetensors.torch import save_model
+
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        save_model(agent.model, str(tmp / "model.safetensors"))
+        meta = {"format": FORMAT, "agent": agent.name, "model_config": agent.model.cfg.to_dict(),
+                "versions": versions(), "training": training or {}}
+        (tmp / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
+        (tmp / "tokenizer.json").write_text(agent.tokenizer.to_str())
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(directory, old)
+            os.replace(tmp, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def read_config(directory) -> dict:
+    path = Path(directory) / "config.json"
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {directory}: no config.json (expected model.safetensors, "
+                              f"config.json, tokenizer.json)")
+    meta = json.loads(path.read_text())
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint {directory}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    return meta
+
+
+def load(directory, agent: str | None = None, device: str = "cpu"):
+    """The agent stored in `directory`. With `agent`, the checkpoint must have been made for it."""
+    from safetensors.torch import load_file
+
+    from .registry import agent_class, resolve
+    from .robomamba.config import RoboMambaConfig
+    from .robomamba.model import RoboMambaModel
+    from .robomamba.text import tokenizer_from_json
+
+    meta = read_config(directory)
+    if agent is not None and resolve(agent) != meta["agent"]:
+        raise CheckpointError(f"checkpoint {directory} was made for agent {meta['agent']!r}, not {agent!r}")
+    cfg = RoboMambaConfig(**meta["model_config"])
+    # the architecture alone (real-weight paths were resolved into the config when it was saved)
+    model = RoboMambaModel(cfg.replace(clip_checkpoint=None, lm_checkpoint=None))
+    state = load_file(str(Path(directory) / "model.safetensors"))
+    expected = model.state_dict()
+    bad = [f"{k}: {tuple(v.shape)} in the file, {tuple(expected[k].shape)} for the config"
+           for k, v in state.items() if k in expected and tuple(v.shape) != tuple(expected[k].shape)]
+    missing = [k for k in expected if k not in state and not k.endswith("lm_head.weight")]
+    if bad or missing:
+        detail = "; ".join(bad[:3] + [f"missing {k}" for k in missing[:3]])
+        raise CheckpointError(f"checkpoint {directory} does not fit its config ({detail})")
+    model.load_state_dict(state, strict=False)
+    model.lm.tie_weights()
+    tokenizer = tokenizer_from_json((Path(directory) / "tokenizer.json").read_text())
+    return agent_class(meta["agent"])(model=model, tokenizer=tokenizer, device=device)
