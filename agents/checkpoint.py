@@ -28,7 +28,7 @@ def versions() -> dict:
 
 
 def save(agent, directory, training: dict | None = None) -> Path:
-    """Write a RoboMamba-family agent's model, config and tokenizer to `directory`."""
+    """Write a learned agent's `model` (safetensors), config and tokenizer (if any) to `directory`."""
     from safetensors.torch import save_model
 
     directory = Path(directory)
@@ -39,7 +39,8 @@ def save(agent, directory, training: dict | None = None) -> Path:
         meta = {"format": FORMAT, "agent": agent.name, "model_config": agent.model.cfg.to_dict(),
                 "versions": versions(), "training": training or {}}
         (tmp / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
-        (tmp / "tokenizer.json").write_text(agent.tokenizer.to_str())
+        if getattr(agent, "tokenizer", None) is not None:
+            (tmp / "tokenizer.json").write_text(agent.tokenizer.to_str())
         if directory.exists():
             old = directory.with_name(f".{directory.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -67,28 +68,24 @@ def read_config(directory) -> dict:
 
 def load(directory, agent: str | None = None, device: str = "cpu"):
     """The agent stored in `directory`. With `agent`, the checkpoint must have been made for it."""
-    from safetensors.torch import load_file
-
     from .registry import agent_class, resolve
-    from .robomamba.config import RoboMambaConfig
-    from .robomamba.model import RoboMambaModel
-    from .robomamba.text import tokenizer_from_json
 
     meta = read_config(directory)
     if agent is not None and resolve(agent) != meta["agent"]:
         raise CheckpointError(f"checkpoint {directory} was made for agent {meta['agent']!r}, not {agent!r}")
-    cfg = RoboMambaConfig(**meta["model_config"])
-    # the architecture alone (real-weight paths were resolved into the config when it was saved)
-    model = RoboMambaModel(cfg.replace(clip_checkpoint=None, lm_checkpoint=None))
+    return agent_class(meta["agent"]).from_checkpoint(Path(directory), meta, device)
+
+
+def load_weights(model, directory, ignore_suffixes: tuple = ()) -> None:
+    """Load model.safetensors into `model`, with a CheckpointError when shapes or names do not fit."""
+    from safetensors.torch import load_file
+
     state = load_file(str(Path(directory) / "model.safetensors"))
     expected = model.state_dict()
     bad = [f"{k}: {tuple(v.shape)} in the file, {tuple(expected[k].shape)} for the config"
            for k, v in state.items() if k in expected and tuple(v.shape) != tuple(expected[k].shape)]
-    missing = [k for k in expected if k not in state and not k.endswith("lm_head.weight")]
+    missing = [k for k in expected if k not in state and not any(k.endswith(x) for x in ignore_suffixes)]
     if bad or missing:
         detail = "; ".join(bad[:3] + [f"missing {k}" for k in missing[:3]])
         raise CheckpointError(f"checkpoint {directory} does not fit its config ({detail})")
     model.load_state_dict(state, strict=False)
-    model.lm.tie_weights()
-    tokenizer = tokenizer_from_json((Path(directory) / "tokenizer.json").read_text())
-    return agent_class(meta["agent"])(model=model, tokenizer=tokenizer, device=device)

@@ -11,6 +11,8 @@ AGENTS: dict[str, tuple[str, str]] = {
                     "RoboMamba with a Llama-style decoder of matched size in place of Mamba"),
     "random": ("agents.baselines.random_agent:RandomAgent",
                "uniform pixel on the object silhouette, random approach direction facing the camera"),
+    "where2act": ("agents.baselines.where2act.agent:Where2ActAgent",
+                  "Where2Act: per-pixel actionability, direction proposals and a critic on RGB-D"),
     "oracle": ("agents.baselines.oracle:OracleAgent",
                "privileged affordance pixel and true surface normal: the upper bound"),
 }

@@ -45,6 +45,31 @@ class RoboMambaAgent(Agent):
     def parameter_counts(self) -> dict:
         return self.model.parameter_counts()
 
+    def answer(self, observations, questions: list[str]) -> list[str]:
+        """Text answers (greedy) to one question per observation: the sim-QA reasoning output."""
+        from .train import answer
+
+        rgb = np.stack([o["rgb"] for o in observations])
+        size = self.cfg.image_size
+        if rgb.shape[1:3] != (size, size):
+            from ..training_data import resize
+
+            rgb = np.stack([resize(im, size) for im in rgb])
+        return answer(self.model, self.tokenizer, rgb, list(questions))
+
+    @classmethod
+    def from_checkpoint(cls, directory, meta: dict, device: str = "cpu"):
+        from ..checkpoint import load_weights
+        from .text import tokenizer_from_json
+
+        cfg = RoboMambaConfig(**meta["model_config"])
+        # the architecture alone (real-weight paths were resolved into the config when it was saved)
+        model = RoboMambaModel(cfg.replace(clip_checkpoint=None, lm_checkpoint=None))
+        load_weights(model, directory, ignore_suffixes=("lm_head.weight",))
+        model.lm.tie_weights()
+        tokenizer = tokenizer_from_json((directory / "tokenizer.json").read_text())
+        return cls(model=model, tokenizer=tokenizer, device=device)
+
 
 class TransformerTwinAgent(RoboMambaAgent):
     name = "transformer"

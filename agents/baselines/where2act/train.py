@@ -1,0 +1,163 @@
+"""Training the Where2Act baseline on successes and failures of a collected dataset.
+
+Every collected trial (`--keep-failures` datasets hold both) is a labelled interaction: pixel,
+gripper rotation, success (the data-collection filter). Pixels on the object but off the target
+part are added as failures with random directions (pulling the fixed body or another part cannot
+move the target joint). Each step trains, on a batch of images:
+  critic        BCE on the interactions;
+  proposal      best-of-K geodesic loss towards the successful rotations;
+  actionability BCE towards the critic's mean success probability over K proposals at sampled
+                pixels (targets detached, as in the paper).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ...rotation import geodesic_angle
+
+@dataclass
+class TrainConfig:
+    data: str = "data/demos"
+    out: str = "checkpoints/where2act"
+    agent: str = "where2act"
+    seed: int = 0
+    holdout: float = 0.1
+    image_size: int = 112
+    width: int = 32
+    proposals: int = 32
+    epochs: int = 12
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 16
+    pixels_per_image: int = 16
+    init: Optional[str] = None
+    progress: bool = True
+
+    def __post_init__(self):
+        for name in ("image_size", "width", "proposals", "epochs", "batch_size", "pixels_per_image"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name}={getattr(self, name)!r}: must be >= 1")
+        if self.width % 8:
+            raise ValueError(f"width={self.width}: must be a multiple of 8")
+        if not self.lr > 0:
+            raise ValueError(f"lr={self.lr!r}: must be > 0")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def inputs(data) -> torch.Tensor:
+    from .model import observation_tensor
+
+    return torch.from_numpy(np.stack([observation_tensor(data.rgb[i], data.depth[i], data.normals[i], data.object_mask[i])
+                                      for i in range(len(data))]))
+
+
+def random_rotations(n: int, rng: np.random.Generator) -> torch.Tensor:
+    """Random gripper rotations whose approach axis faces the camera (up_z > 0), as the random agent's."""
+    from ...rotation import rotation_from_up_forward
+
+    up = rng.normal(size=(n, 3))
+    up[:, 2] = np.abs(up[:, 2])
+    return rotation_from_up_forward(torch.tensor(up, dtype=torch.float32), torch.tensor(rng.normal(size=(n, 3)), dtype=torch.float32))
+
+
+def train(cfg: TrainConfig, log=print) -> dict:
+    from tqdm import tqdm
+
+    from ...training_data import load, pixel_targets, rotation_targets
+    from .agent import Where2ActAgent, save
+    from .model import FEATURE_STRIDE, Where2ActConfig, Where2ActNet
+
+    t0 = time.perf_counter()
+    data = load(cfg.data, cfg.image_size, successes_only=False, holdout_fraction=cfg.holdout, with_masks=True,
+                progress=cfg.progress)
+    ok = data.frame["demo_success"].to_numpy().astype(bool)
+    log(f"data: {len(data)} interactions ({int(ok.sum())} successes, {int((~ok).sum())} failures) from {cfg.data}")
+    if ok.all():
+        log("note: no failed trials in this dataset (collect with --keep-failures); the critic learns failures "
+            "from off-part pixels only")
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng([cfg.seed, 0x2A])
+    net = Where2ActNet(Where2ActConfig(cfg.image_size, cfg.width, proposals=cfg.proposals))
+    if cfg.init:
+        from .agent import load as load_agent
+
+        net.load_state_dict(load_agent(cfg.init).net.state_dict())
+    x = inputs(data)
+    G = cfg.image_size // FEATURE_STRIDE  # the feature grid
+    px = torch.from_numpy(np.minimum((pixel_targets(data.frame) * G).astype(np.int64), G - 1))
+    rot = torch.from_numpy(rotation_targets(data.frame))
+    label = torch.from_numpy(ok.astype(np.float32))
+    sub = (slice(FEATURE_STRIDE // 2, None, FEATURE_STRIDE),) * 2  # mask at the feature cells' centres
+    off = [np.argwhere((data.object_mask[i] & ~data.target_mask[i])[sub]) for i in range(len(data))]
+    onobj = [np.argwhere(data.object_mask[i][sub]) for i in range(len(data))]
+    train_idx = np.flatnonzero(~data.holdout)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    gen = torch.Generator().manual_seed(cfg.seed)
+    hist = []
+    bar = tqdm(range(cfg.epochs), desc="where2act", disable=not cfg.progress)
+    for _ in bar:
+        order = rng.permutation(train_idx)
+        for s in range(0, len(order), cfg.batch_size):
+            j = order[s: s + cfg.batch_size]
+            feats = net.features(x[j])
+            b = torch.arange(len(j))
+            f = net.at(feats, px[j, 0], px[j, 1], b)
+            # critic: the recorded interactions + off-part pixels as failures
+            fb, pb, rb, lb = [f], [], [rot[j]], [label[j]]
+            for k, i in enumerate(j):
+                if len(off[i]):
+                    p = off[i][rng.integers(len(off[i]), size=cfg.pixels_per_image // 4 or 1)]
+                    fb.append(feats[k, :, p[:, 0], p[:, 1]].T)
+                    rb.append(random_rotations(len(p), rng))
+                    lb.append(torch.zeros(len(p)))
+            critic_loss = bce(net.score(torch.cat(fb), torch.cat(rb)), torch.cat(lb))
+            # proposal: best of K towards successful rotations
+            okj = label[j] > 0.5
+            prop_loss = torch.zeros(())
+            if okj.any():
+                R = net.propose(f[okj], 8, gen)
+                prop_loss = geodesic_angle(R, rot[j][okj].unsqueeze(1).expand_as(R)).min(1).values.mean()
+            # actionability towards the critic's mean score of K proposals at sampled object pixels
+            rows, cols, bi = [], [], []
+            for k, i in enumerate(j):
+                p = onobj[i][rng.integers(len(onobj[i]), size=cfg.pixels_per_image)]
+                rows.append(p[:, 0]); cols.append(p[:, 1]); bi.append(np.full(len(p), k))
+            rows, cols, bi = (torch.from_numpy(np.concatenate(a)) for a in (rows, cols, bi))
+            fa = feats[bi, :, rows, cols]
+            with torch.no_grad():
+                Rp = net.propose(fa, 8, gen)
+                target = torch.sigmoid(net.score(fa.unsqueeze(1).expand(-1, 8, -1).reshape(-1, fa.shape[1]),
+                                                 Rp.reshape(-1, 3, 3))).view(-1, 8).mean(1)
+            act_loss = bce(net.actionability(fa).squeeze(-1), target)
+            loss = critic_loss + prop_loss + act_loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            hist.append([float(critic_loss.detach()), float(prop_loss.detach()), float(act_loss.detach())])
+        m = np.mean(hist[-20:], 0)
+        bar.set_postfix(critic=f"{m[0]:.3f}", proposal=f"{m[1]:.3f}", act=f"{m[2]:.3f}")
+    net.eval()
+    val = np.flatnonzero(data.holdout)
+    record = {"config": cfg.to_dict(), "interactions": int(len(data)), "successes": int(ok.sum()),
+              "wall_s": round(time.perf_counter() - t0, 1), "final_losses": dict(zip(("critic", "proposal", "actionability"),
+                                                                                      np.round(np.mean(hist[-20:], 0), 4).tolist()))}
+    if len(val):
+        with torch.no_grad():
+            v = torch.from_numpy(val)
+            f = net.at(net.features(x[v]), px[v, 0], px[v, 1], torch.arange(len(v)))
+            pred = torch.sigmoid(net.score(f, rot[v])) > 0.5
+            record["val_critic_accuracy"] = round(float((pred.float() == label[v]).float().mean()), 4)
+    log(f"where2act: {record['wall_s']} s; losses {record['final_losses']}; val critic accuracy "
+        f"{record.get('val_critic_accuracy')}")
+    agent = Where2ActAgent(net=net)
+    save(agent, cfg.out, training=record)
+    return {"stages": {"train": record}}

@@ -1,0 +1,356 @@
+"""Training RoboMamba (and its Transformer twin) in the paper's stages, on a collected dataset.
+
+- `align`   (paper stage 1): projector only, on sim-QA; meant for real pretrained CLIP + LM weights.
+- `cotrain` (paper stage 1.2): everything not frozen (vision unless pretrained, projector, LM) on
+  sim-QA (agents.robomamba.qa): the default from-scratch backbone learns to see from these.
+- `head`    (paper stage 2): manipulation fine-tuning of the policy head only, everything else frozen
+  (8 epochs, lr 1e-5, weight decay 0.1 by default). The frozen backbone's pooled token is computed
+  once per sample and cached, so an epoch costs the head alone.
+
+Each finished stage saves the checkpoint (agents.checkpoint); rerunning the same command skips the
+stages the checkpoint in --out already records, so an interrupted run continues with the stage it
+was in.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..rotation import geodesic_angle, geodesic_loss
+from . import qa
+from .text import EOS, PAD, SEP, encode_batch
+
+STAGES = ("align", "cotrain", "head")
+
+
+@dataclass
+class TrainConfig:
+    data: str = "data/demos"  # a data_collection directory
+    out: str = "checkpoints/robomamba"  # checkpoint directory (written after every stage)
+    agent: str = "robomamba"  # or "transformer" (the Llama twin)
+    preset: str = "tiny"
+    stages: tuple = ("cotrain", "head")
+    seed: int = 0
+    holdout: float = 0.1  # fraction of object instances held out for the validation figures
+    init: Optional[str] = None  # start from this checkpoint instead of a fresh model
+    clip_model: Optional[str] = None  # real weights (local paths only), see RoboMambaConfig
+    clip_checkpoint: Optional[str] = None
+    lm_checkpoint: Optional[str] = None
+    # align / cotrain (sim-QA, LM loss on the answer tokens)
+    qa_steps: int = 600
+    qa_batch: int = 32
+    qa_lr: float = 1e-3
+    qa_eval: int = 400  # held-out questions scored after co-training (exact match)
+    # head (paper stage 2)
+    epochs: int = 8
+    lr: float = 1e-5
+    weight_decay: float = 0.1
+    batch_size: int = 1
+    feature_cache: bool = True
+    progress: bool = True
+
+    def __post_init__(self):
+        if isinstance(self.stages, str):
+            self.stages = tuple(s for s in self.stages.split(",") if s)
+        bad = [s for s in self.stages if s not in STAGES]
+        if bad or not self.stages:
+            raise ValueError(f"stages={','.join(self.stages)!r}: allowed: {', '.join(STAGES)} (comma-separated)")
+        for name in ("qa_steps", "qa_batch", "epochs", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name}={getattr(self, name)!r}: must be >= 1")
+        for name in ("qa_lr", "lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}={getattr(self, name)!r}: must be > 0")
+        if not 0 <= self.holdout < 1:
+            raise ValueError(f"holdout={self.holdout!r}: must be in [0, 1)")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------------------- data
+def facts(data) -> list[qa.QAFacts]:
+    from sim_envs.categories import category_words
+
+    f = data.frame
+    out = []
+    for i in range(len(f)):
+        cell = None
+        if bool(f["demo_success"][i]):
+            cell = qa.cell_of(f["contact_pixel"][i], int(f["height"][i]), int(f["width"][i]))
+        out.append(qa.QAFacts(category_words(f["category"][i]).lower(), str(f["joint_type"][i]),
+                              str(f["prompt"][i]), data.on_part[i], cell))
+    return out
+
+
+def qa_tensors(tokenizer, items: list[tuple[str, str, str]], max_len: int):
+    """ids / mask / labels for `[BOS] question [SEP] answer [EOS]`; labels are -100 except on the
+    answer and EOS (the LM loss counts only what the model should say)."""
+    q_ids, q_mask = encode_batch(tokenizer, [q for _, q, _ in items], max_len)
+    rows = []
+    for i, (_, _, a) in enumerate(items):
+        n = int(q_mask[i].sum())
+        rows.append((q_ids[i, :n].tolist() + [SEP], tokenizer.encode(a).ids + [EOS]))
+    T = max(len(q) + len(a) for q, a in rows)
+    ids = torch.full((len(rows), T), PAD, dtype=torch.long)
+    mask = torch.zeros((len(rows), T), dtype=torch.long)
+    labels = torch.full((len(rows), T), -100, dtype=torch.long)
+    for i, (q, a) in enumerate(rows):
+        ids[i, : len(q) + len(a)] = torch.tensor(q + a)
+        mask[i, : len(q) + len(a)] = 1
+        labels[i, len(q): len(q) + len(a)] = torch.tensor(a)
+    return ids, mask, labels
+
+
+def question_tensors(tokenizer, questions: list[str], max_len: int):
+    """`[BOS] question [SEP]`, right-padded: the prefix answer() continues."""
+    q_ids, q_mask = encode_batch(tokenizer, questions, max_len)
+    n = q_mask.sum(1)
+    ids = torch.cat([q_ids, torch.full((len(questions), 1), PAD, dtype=torch.long)], 1)
+    mask = torch.cat([q_mask, torch.zeros((len(questions), 1), dtype=torch.long)], 1)
+    ids[torch.arange(len(questions)), n] = SEP
+    mask[torch.arange(len(questions)), n] = 1
+    return ids, mask
+
+
+def images_tensor(model, rgb: np.ndarray) -> torch.Tensor:
+    return model.preprocess(torch.from_numpy(rgb).permute(0, 3, 1, 2))
+
+
+# ---------------------------------------------------------------------------------------- stages
+def answer(model, tokenizer, rgb: np.ndarray, questions: list[str], batch: int = 64) -> list[str]:
+    """Greedy text answers of the model to one question per image ((N, S, S, 3) uint8)."""
+    vocab = {i: w for w, i in tokenizer.get_vocab().items()}
+    out = []
+    model.eval()
+    for s in range(0, len(questions), batch):
+        ids, mask = question_tensors(tokenizer, questions[s: s + batch], model.cfg.max_text_tokens)
+        gen = model.generate(images_tensor(model, rgb[s: s + batch]), ids, mask, eos=EOS)
+        out += [" ".join(vocab.get(t, "[UNK]") for t in g) for g in gen]
+    return out
+
+
+def qa_accuracy(model, tokenizer, data, fcts, idx: np.ndarray, n: int, seed: int) -> dict:
+    """Exact-match accuracy per question kind on `n` questions about the samples `idx`."""
+    rng = np.random.default_rng([seed, 0x0A])
+    if not len(idx):
+        return {}
+    pick = idx[rng.integers(len(idx), size=n)]
+    kinds = [k for k in qa.KINDS]
+    items, rows = [], []
+    for j, i in enumerate(pick):
+        kind = kinds[j % len(kinds)]
+        if kind == "grasp" and fcts[i].grasp_cell is None:
+            continue
+        items.append(qa.questions(fcts[i], rng, kind))
+        rows.append(i)
+    preds = answer(model, tokenizer, data.rgb[np.array(rows)], [q for _, q, _ in items])
+    res = {}
+    for (kind, _, a), p in zip(items, preds):
+        ok, tot = res.get(kind, (0, 0))
+        res[kind] = (ok + qa.score(kind, p, a), tot + 1)
+    acc = {k: round(ok / tot, 4) for k, (ok, tot) in res.items()}
+    acc["all"] = round(sum(ok for ok, _ in res.values()) / sum(t for _, t in res.values()), 4)
+    acc["questions"] = sum(t for _, t in res.values())
+    return acc
+
+
+def set_trainable(model, stage: str) -> None:
+    model.requires_grad_(False)
+    if stage == "align":
+        model.projector.requires_grad_(True)
+    elif stage == "cotrain":
+        model.projector.requires_grad_(True)
+        model.lm.requires_grad_(True)
+        if not model.cfg.freeze_vision:
+            model.vision.requires_grad_(True)
+    elif stage == "head":
+        model.head.requires_grad_(True)
+
+
+def train_qa(model, tokenizer, data, fcts, train_idx, cfg: TrainConfig, stage: str) -> dict:
+    """Sim-QA language-model training (stages align and cotrain)."""
+    from tqdm import tqdm
+
+    set_trainable(model, stage)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.qa_lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.qa_steps) / cfg.qa_steps)))
+    rng = np.random.default_rng([cfg.seed, 0x5A])
+    model.train()
+    losses, t0 = [], time.perf_counter()
+    bar = tqdm(range(cfg.qa_steps), desc=stage, disable=not cfg.progress)
+    for _ in bar:
+        idx = train_idx[rng.integers(len(train_idx), size=cfg.qa_batch)]
+        items = [qa.questions(fcts[i], rng) for i in idx]
+        ids, mask, labels = qa_tensors(tokenizer, items, model.cfg.max_text_tokens)
+        logits = model.lm_logits(images_tensor(model, data.rgb[idx]), ids, mask)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        losses.append(float(loss.detach()))
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    model.eval()
+    return {"steps": cfg.qa_steps, "batch": cfg.qa_batch, "lr": cfg.qa_lr, "final_loss": float(np.mean(losses[-20:])),
+            "trainable_params": sum(p.numel() for p in params), "wall_s": round(time.perf_counter() - t0, 1)}
+
+
+@torch.no_grad()
+def pooled_features(model, tokenizer, data, idx: np.ndarray, batch: int = 64) -> torch.Tensor:
+    """The frozen backbone's pooled token for samples `idx` with their manipulation prompts."""
+    model.eval()
+    out = []
+    for s in range(0, len(idx), batch):
+        j = idx[s: s + batch]
+        ids, mask = encode_batch(tokenizer, [data.frame["prompt"][i] for i in j], model.cfg.max_text_tokens)
+        out.append(model.pooled(images_tensor(model, data.rgb[j]), ids, mask))
+    return torch.cat(out)
+
+
+def head_metrics(model, feats: torch.Tensor, pos: torch.Tensor, rot: torch.Tensor) -> dict:
+    with torch.no_grad():
+        p, R = model.head(feats)
+        return {"pixel_l1": round(float((p - pos).abs().mean()), 4),
+                "angle_deg": round(float(geodesic_angle(R, rot).mean() * 180 / math.pi), 2),
+                "up_angle_deg": round(float(torch.rad2deg(torch.acos((R[:, :, 2] * rot[:, :, 2]).sum(-1).clamp(-1, 1))).mean()), 2)}
+
+
+def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig) -> dict:
+    """Paper stage 2: the policy head alone; L1 on the normalised pixel + geodesic rotation loss."""
+    from tqdm import tqdm
+
+    from ..training_data import pixel_targets, rotation_targets
+
+    set_trainable(model, "head")
+    counts = model.parameter_counts()
+    fraction = counts["trainable"] / counts["total"]
+    t0 = time.perf_counter()
+    pos = torch.from_numpy(pixel_targets(data.frame))
+    rot = torch.from_numpy(rotation_targets(data.frame))
+    cache = None
+    if cfg.feature_cache:
+        cache = pooled_features(model, tokenizer, data, np.arange(len(data)))
+    t_cache = time.perf_counter() - t0
+    opt = torch.optim.AdamW(model.head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    g = torch.Generator().manual_seed(cfg.seed)
+    tr = torch.from_numpy(train_idx)
+    steps = 0
+    bar = tqdm(range(cfg.epochs), desc="head", disable=not cfg.progress)
+    for _ in bar:
+        order = tr[torch.randperm(len(tr), generator=g)]
+        total = 0.0
+        model.head.train()
+        for s in range(0, len(order), cfg.batch_size):
+            j = order[s: s + cfg.batch_size]
+            feats = cache[j] if cache is not None else pooled_features(model, tokenizer, data, j.numpy())
+            p, R = model.head(feats)
+            loss = (p - pos[j]).abs().sum(-1).mean() + geodesic_loss(R, rot[j])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(j)
+            steps += 1
+        bar.set_postfix(loss=f"{total / len(order):.4f}")
+    model.head.eval()
+    wall = time.perf_counter() - t0
+    rec = {"epochs": cfg.epochs, "lr": cfg.lr, "weight_decay": cfg.weight_decay, "batch_size": cfg.batch_size,
+           "steps": steps, "samples": int(len(train_idx)), "feature_cache": cfg.feature_cache,
+           "feature_cache_s": round(t_cache, 2) if cache is not None else None, "wall_s": round(wall, 2),
+           "trainable_params": counts["trainable"], "total_params": counts["total"],
+           "trainable_fraction": fraction}
+    feats_all = cache if cache is not None else pooled_features(model, tokenizer, data, np.arange(len(data)))
+    rec["train"] = head_metrics(model, feats_all[tr], pos[tr], rot[tr])
+    if len(val_idx):
+        v = torch.from_numpy(val_idx)
+        rec["val"] = head_metrics(model, feats_all[v], pos[v], rot[v])
+    return rec
+
+
+# ---------------------------------------------------------------------------------------- driver
+def build_agent(cfg: TrainConfig):
+    from .. import checkpoint
+    from ..registry import agent_class
+    from .config import preset
+
+    if cfg.init:
+        return checkpoint.load(cfg.init, agent=cfg.agent)
+    torch.manual_seed(cfg.seed)
+    lm_type = "llama" if cfg.agent == "transformer" else "mamba"
+    mcfg = preset(cfg.preset, lm_type=lm_type, clip_model=cfg.clip_model, clip_checkpoint=cfg.clip_checkpoint,
+                  lm_checkpoint=cfg.lm_checkpoint)
+    return agent_class(cfg.agent)(config=mcfg)
+
+
+def train(cfg: TrainConfig, log=print) -> dict:
+    """Run the configured stages; returns the training record saved in the checkpoint."""
+    from pathlib import Path
+
+    from .. import checkpoint
+    from ..training_data import load
+
+    done: dict = {}
+    if (Path(cfg.out) / "config.json").exists():  # resume: keep the stages this config already finished
+        prev = checkpoint.read_config(cfg.out).get("training", {})
+        old, new = identity(prev.get("config", {})), identity(cfg.to_dict())
+        if old != new:
+            diff = ", ".join(f"{k}={old.get(k)!r} there, {new[k]!r} now" for k in new if old.get(k) != new[k])
+            raise ValueError(f"{cfg.out} holds a model trained with other settings ({diff}); "
+                             f"use another --out or the same settings")
+        done = {k: v for k, v in prev.get("stages", {}).items() if k in cfg.stages}
+    todo = [s for s in cfg.stages if s not in done]
+    if not todo:
+        log(f"{cfg.out}: stages {', '.join(cfg.stages)} already done; nothing to do")
+        return checkpoint.read_config(cfg.out)["training"]
+    agent = checkpoint.load(cfg.out, agent=cfg.agent) if done else build_agent(cfg)
+    torch.manual_seed(cfg.seed)
+    model, tok = agent.model, agent.tokenizer
+    t0 = time.perf_counter()
+    data = load(cfg.data, model.cfg.image_size, successes_only=True, holdout_fraction=cfg.holdout,
+                progress=cfg.progress)
+    log(f"data: {len(data)} demos from {cfg.data} ({int(data.holdout.sum())} on held-out instances), "
+        f"decoded in {time.perf_counter() - t0:.1f} s")
+    fcts = facts(data)
+    train_idx, val_idx = np.flatnonzero(~data.holdout), np.flatnonzero(data.holdout)
+    if not len(train_idx):
+        raise ValueError(f"{cfg.data}: every instance is held out (holdout={cfg.holdout}); lower --holdout")
+    record = {"config": cfg.to_dict(), "stages": dict(done), "data_manifest": _manifest_summary(cfg.data)}
+    for stage in todo:
+        if stage in ("align", "cotrain"):
+            rec = train_qa(model, tok, data, fcts, train_idx, cfg, stage)
+            rec["qa_accuracy_val"] = qa_accuracy(model, tok, data, fcts, val_idx if len(val_idx) else train_idx,
+                                                 cfg.qa_eval, cfg.seed)
+            log(f"{stage}: {rec['steps']} steps in {rec['wall_s']} s, loss {rec['final_loss']:.3f}; held-out "
+                f"sim-QA accuracy {rec['qa_accuracy_val']}")
+        else:
+            rec = train_head(model, tok, data, train_idx, val_idx, cfg)
+            log(f"head: trainable {rec['trainable_params']:,} of {rec['total_params']:,} parameters "
+                f"({100 * rec['trainable_fraction']:.2f}%); {rec['steps']} steps, {rec['wall_s']} s wall "
+                f"(feature cache {rec['feature_cache_s']} s); val {rec.get('val')}")
+        record["stages"][stage] = rec
+        checkpoint.save(agent, cfg.out, training=record)
+    return record
+
+
+def identity(config: dict) -> dict:
+    """The settings a checkpoint's stages depend on (not where it is written or which stages run)."""
+    return {k: v for k, v in config.items() if k not in ("out", "stages", "progress", "qa_eval")}
+
+
+def _manifest_summary(root) -> dict:
+    from data_collection.dataset import read_manifest
+
+    try:
+        m = read_manifest(root)
+    except FileNotFoundError:
+        return {}
+    return {"seed": m.get("seed"), "tasks": {k: v.get("demos") for k, v in m.get("tasks", {}).items()}}

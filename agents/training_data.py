@@ -1,0 +1,109 @@
+"""Collected demos as in-memory training arrays (decoded once; training epochs never touch PNGs).
+
+Shared by the trainers of every learned agent. A fixed fraction of object instances is held out
+(by a hash of the instance, so the split does not depend on the dataset's order or size) for the
+validation figures the trainers report.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+LABELS = ["sample_id", "task", "category", "instance_id", "joint_type", "prompt", "contact_pixel", "up_cam",
+          "forward_cam", "demo_success", "height", "width"]
+
+
+@dataclass
+class Decoded:
+    """Per-sample arrays at the trainer's resolution, plus the label frame (no image bytes)."""
+    frame: "object"  # pandas DataFrame with LABELS
+    rgb: np.ndarray  # (N, S, S, 3) uint8, resized to the trainer's image size
+    on_part: np.ndarray  # (N, GRID, GRID) bool: target-link mask at the sim-QA grid's cell centres
+    depth: np.ndarray | None  # (N, S, S) float32 metres, with_masks only
+    object_mask: np.ndarray | None  # (N, S, S) bool, with_masks only
+    target_mask: np.ndarray | None  # (N, S, S) bool, with_masks only
+    normals: np.ndarray | None  # (N, S, S, 3) float32 camera-frame normals from depth, with_masks only
+    holdout: np.ndarray  # (N,) bool: the sample's instance is held out for validation
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def is_holdout(task: str, instance_id: str, fraction: float) -> bool:
+    return (zlib.crc32(f"{task}/{instance_id}".encode()) % 1000) < fraction * 1000
+
+
+def resize(img: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
+    from PIL import Image
+
+    if img.shape[0] == size and img.shape[1] == size:
+        return img
+    if img.dtype == np.bool_:
+        return np.array(Image.fromarray(img).resize((size, size), Image.NEAREST), dtype=bool)
+    if img.dtype == np.float32:
+        return np.array(Image.fromarray(img, mode="F").resize((size, size), Image.NEAREST), dtype=np.float32)
+    return np.array(Image.fromarray(img).resize((size, size), Image.NEAREST if nearest else Image.BILINEAR))
+
+
+def load(root, image_size: int, successes_only: bool = True, holdout_fraction: float = 0.1,
+         with_masks: bool = False, progress: bool = True) -> Decoded:
+    """Decode a collected dataset (data_collection) into arrays at `image_size`; `with_masks` adds
+    depth and the object and target masks at that size."""
+    from tqdm import tqdm
+
+    from data_collection.dataset import decode_depth, decode_png, load_frame
+
+    from .robomamba.qa import GRID, cell_centres
+
+    cols = LABELS + ["rgb_png", "target_mask_png"] + (["depth_png", "depth_scale", "object_mask_png", "intrinsics"] if with_masks else [])
+    df = load_frame(root, columns=cols, successes_only=successes_only)
+    if not len(df):
+        raise ValueError(f"{root}: no {'successful ' if successes_only else ''}samples to train on")
+    n = len(df)
+    rgb = np.empty((n, image_size, image_size, 3), np.uint8)
+    on_part = np.empty((n, GRID, GRID), bool)
+    depth, obj, tgt = ((np.empty((n, image_size, image_size), t) for t in (np.float32, bool, bool)) if with_masks
+                       else (None, None, None))
+    normals = np.empty((n, image_size, image_size, 3), np.float32) if with_masks else None
+    for i, row in enumerate(tqdm(df.itertuples(index=False), total=n, desc="decode", disable=not progress,
+                                 leave=False)):
+        rgb[i] = resize(decode_png(row.rgb_png), image_size)
+        mask = decode_png(row.target_mask_png)
+        on_part[i] = mask[np.ix_(*cell_centres(*mask.shape))]
+        if with_masks:
+            d = decode_depth(row.depth_png, row.depth_scale)
+            depth[i] = resize(d, image_size)
+            n3 = depth_normals(d, np.asarray(row.intrinsics, np.float64).reshape(3, 3))
+            normals[i] = np.stack([resize(np.ascontiguousarray(n3[..., k]), image_size) for k in range(3)], -1)
+            obj[i] = resize(decode_png(row.object_mask_png), image_size)
+            tgt[i] = resize(mask, image_size)
+    hold = np.array([is_holdout(t, str(k), holdout_fraction) for t, k in zip(df["task"], df["instance_id"])])
+    frame = df[LABELS].reset_index(drop=True)
+    return Decoded(frame, rgb, on_part, depth, obj, tgt, normals, hold)
+
+
+def depth_normals(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Camera-frame normals (H, W, 3) from a depth image, as the environment's `normals` observation
+    computes them from its point map."""
+    from sim_envs.geometry import normals_from_points
+
+    h, w = depth.shape
+    rows, cols = np.meshgrid(np.arange(h) + 0.5, np.arange(w) + 0.5, indexing="ij")
+    pts = np.stack([(cols - K[0, 2]) / K[0, 0] * depth, (rows - K[1, 2]) / K[1, 1] * depth, depth], -1)
+    return normals_from_points(pts.astype(np.float32), depth > 0)
+
+
+def pixel_targets(frame) -> np.ndarray:
+    """(N, 2) contact pixel centres normalised to [0, 1]: ((row + 0.5) / H, (col + 0.5) / W)."""
+    px = np.stack(frame["contact_pixel"].to_numpy()).astype(np.float32)
+    hw = frame[["height", "width"]].to_numpy().astype(np.float32)
+    return (px + 0.5) / hw
+
+
+def rotation_targets(frame) -> np.ndarray:
+    """(N, 3, 3) gripper rotations, columns [forward, up x forward, up], camera frame."""
+    from data_collection.dataset import rotation_from
+
+    return np.stack([rotation_from(u, f) for u, f in zip(frame["up_cam"], frame["forward_cam"])]).astype(np.float32)

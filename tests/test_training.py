@@ -1,0 +1,158 @@
+"""Training (issue 5): sim-QA data, co-training, head-only fine-tuning, Where2Act, the CLI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agents.robomamba import qa
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def demos(env, tmp_path_factory):
+    """A small collection with failures kept: 2 tasks x 6 demos."""
+    from data_collection.collect import collect
+    from data_collection.config import CollectConfig
+
+    out = tmp_path_factory.mktemp("train_demos")
+    collect(CollectConfig(categories="drawer,laptop", samples=6, block_size=8, workers=0, out=str(out),
+                          keep_failures=True), ["drawer", "laptop"], env=env, progress=False)
+    return out
+
+
+def quick(**kw):
+    from agents.robomamba.train import TrainConfig
+
+    base = dict(qa_steps=3, qa_batch=4, qa_eval=8, epochs=2, batch_size=4, holdout=0.3, progress=False)
+    return TrainConfig(**{**base, **kw})
+
+
+# ------------------------------------------------------------------------------------------ sim-QA
+def test_sim_qa_answers_follow_the_ground_truth():
+    grid = np.zeros((qa.GRID, qa.GRID), bool)
+    grid[2:5, 6:9] = True
+    f = qa.QAFacts("storage furniture", "prismatic", "Predict ... drawer.", grid, (3, 7))
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(200):
+        kind, q, a = qa.questions(f, rng)
+        seen.add(kind)
+        if kind == "on_part":
+            r, c = (int(w) for w in q.split() if w.isdigit())
+            assert a == ("yes" if grid[r, c] else "no")
+        elif kind == "grasp":
+            assert qa.parse_grasp(a) == (3, 7)
+        elif kind == "category":
+            assert a == "storage furniture"
+        else:
+            assert a == "prismatic"
+    assert seen == set(qa.KINDS)
+    no_demo = qa.QAFacts("laptop", "revolute", "p", grid, None)
+    assert all(qa.questions(no_demo, rng)[0] != "grasp" for _ in range(50))
+    assert qa.cell_of((335, 0), 336, 336) == (9, 0) and qa.parse_grasp("row x col 1") is None
+
+
+def test_qa_tokens_are_in_the_vocabulary_and_loss_covers_only_the_answer():
+    from agents.robomamba.text import BOS, EOS, SEP, UNK, build_tokenizer
+    from agents.robomamba.train import qa_tensors
+
+    tok = build_tokenizer()
+    items = [("category", qa.Q_CATEGORY, "storage furniture"), ("on_part", qa.Q_ON_PART.format(r=3, c=7), "no"),
+             ("grasp", qa.Q_GRASP, "row 4 col 6")]
+    ids, mask, labels = qa_tensors(tok, items, 48)
+    assert not (ids == UNK).any()
+    for i, (_, q, a) in enumerate(items):
+        n_q = len(tok.encode(q).ids) + 2  # BOS ... SEP
+        assert ids[i, 0] == BOS and ids[i, n_q - 1] == SEP
+        ans = labels[i][labels[i] != -100].tolist()
+        assert ans == tok.encode(a).ids + [EOS]
+        assert (labels[i, :n_q] == -100).all() and int(mask[i].sum()) == n_q + len(ans)
+
+
+# ------------------------------------------------------------------------------------------ RoboMamba
+def test_head_only_finetuning_leaves_frozen_parameters_bit_identical(demos):
+    from agents import make_agent
+    from agents.robomamba.train import facts, train_head  # noqa: F401
+    from agents.training_data import load
+
+    agent = make_agent("robomamba", seed=1)
+    before = {k: v.clone() for k, v in agent.model.state_dict().items()}
+    data = load(demos, agent.cfg.image_size, holdout_fraction=0.3, progress=False)
+    tr, va = np.flatnonzero(~data.holdout), np.flatnonzero(data.holdout)
+    rec = train_head(agent.model, agent.tokenizer, data, tr, va, quick(lr=1e-3))
+    after = agent.model.state_dict()
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed and all(k.startswith("head.") for k in changed), changed
+    assert rec["trainable_params"] == sum(p.numel() for p in agent.model.head.parameters())
+    assert 0 < rec["trainable_fraction"] < 0.1 and rec["steps"] == 2 * -(-len(tr) // 4)
+    # recomputing the frozen features every step trains the same head as the cache
+    agent2 = make_agent("robomamba", seed=1)
+    train_head(agent2.model, agent2.tokenizer, data, tr, va, quick(lr=1e-3, feature_cache=False))
+    for k, v in agent2.model.head.state_dict().items():
+        assert torch.allclose(v, agent.model.head.state_dict()[k], atol=1e-5), k
+
+
+def test_training_cli_end_to_end_resume_and_refusals(demos, tmp_path, env):
+    from agents import checkpoint
+    from agents.train import main
+
+    out = tmp_path / "rm"
+    args = ["--agent", "robomamba", "--data", str(demos), "--out", str(out), "--qa-steps", "3", "--qa-batch", "4",
+            "--qa-eval", "8", "--epochs", "2", "--batch-size", "4", "--holdout", "0.3", "--no-progress"]
+    assert main(args) == 0
+    meta = checkpoint.read_config(out)
+    stages = meta["training"]["stages"]
+    assert list(stages) == ["cotrain", "head"]
+    assert stages["cotrain"]["steps"] == 3 and "all" in stages["cotrain"]["qa_accuracy_val"]
+    assert stages["head"]["feature_cache"] is True and stages["head"]["epochs"] == 2
+    agent = checkpoint.load(out, agent="robomamba")
+    obs, _ = env.reset(seed=5, options={"task": "drawer"})
+    a = agent.act([obs, obs], seeds=[0, 1])
+    assert a.shape == (2, 8) and np.isfinite(a).all()
+    answers = agent.answer([obs], [qa.Q_JOINT])
+    assert len(answers) == 1 and isinstance(answers[0], str)
+    # rerun: nothing to redo, checkpoint untouched
+    stamp = (out / "model.safetensors").stat().st_mtime_ns
+    assert main(args) == 0 and (out / "model.safetensors").stat().st_mtime_ns == stamp
+    # other settings on the same directory: refused, nothing changed
+    with pytest.raises(SystemExit) as e:
+        main([*args[:-1], "--qa-lr", "0.5", "--no-progress"])
+    assert e.value.code == 2 and (out / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--agent", "nope"], "unknown agent 'nope'"),
+    (["--agent", "random"], "agent 'random' has no training"),
+    (["--agent", "robomamba", "--data", "/nonexistent"], "not a collected dataset"),
+    (["--agent", "robomamba", "--stages", "cotrain,fly"], "stages='cotrain,fly'"),
+    (["--agent", "robomamba", "--epochs", "0"], "epochs=0"),
+])
+def test_training_cli_bad_input_exits_2(argv, message, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "agents.train", *argv, "--out", str(tmp_path / "x")], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1 and not (tmp_path / "x").exists()
+
+
+# ------------------------------------------------------------------------------------------ Where2Act
+def test_where2act_trains_on_successes_and_failures_and_acts(demos, tmp_path, env):
+    from agents import checkpoint
+    from agents.baselines.where2act.train import TrainConfig, train
+
+    rec = train(TrainConfig(data=str(demos), out=str(tmp_path / "w"), epochs=1, batch_size=4, image_size=64,
+                            width=16, proposals=8, progress=False), log=lambda *a: None)["stages"]["train"]
+    frame_ok = json.loads((tmp_path / "w" / "config.json").read_text())["training"]["successes"]
+    assert rec["interactions"] > rec["successes"] == frame_ok > 0  # failures were used too
+    agent = checkpoint.load(tmp_path / "w", agent="where2act")
+    obs, _ = env.reset(seed=3, options={"task": "drawer"})
+    a = agent.act([obs, obs], seeds=[4, 4])
+    assert np.allclose(a[0], a[1]) and obs["object_mask"][int(a[0, 0]), int(a[0, 1])]
+    up, fw = a[:, 2:5], a[:, 5:8]
+    assert np.allclose(np.linalg.norm(up, axis=1), 1, atol=1e-5) and np.allclose((up * fw).sum(1), 0, atol=1e-5)
