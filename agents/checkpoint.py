@@ -16,15 +16,9 @@ class CheckpointError(ValueError):
 
 
 def versions() -> dict:
-    from importlib import metadata
+    from sim_envs.provenance import MODEL_PACKAGES, versions as package_versions
 
-    out = {}
-    for pkg in ("torch", "transformers", "open-clip-torch", "safetensors", "robomamba-bench"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
+    return package_versions(MODEL_PACKAGES, git=False)
 
 
 def save(agent, directory, training: dict | None = None) -> Path:

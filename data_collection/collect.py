@@ -14,18 +14,18 @@ which blocks finished:
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import multiprocessing as mp
 import os
-import platform
 import queue
 import sys
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sim_envs.provenance import single_threaded_children
 
 from .config import CollectConfig
 from .dataset import (list_shards, read_block_meta, remove_stale_temp_files, shard_path, write_shard)
@@ -114,23 +114,6 @@ def _worker_main(rank: int, cfg_dict: dict, first_task: str, tasks_q, results_q,
             results_q.put(("block", task, block, meta))
     except BaseException:
         results_q.put(("error", rank, traceback.format_exc()))
-
-
-@contextlib.contextmanager
-def _single_threaded_children():
-    """Worker processes inherit these: one BLAS/OpenMP thread each (the parallelism is processes)."""
-    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    old = {k: os.environ.get(k) for k in keys}
-    for k in keys:
-        os.environ[k] = "1"
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 # ---------------------------------------------------------------------------------------- bookkeeping
@@ -228,21 +211,9 @@ def check_directory(cfg: CollectConfig) -> dict | None:
 
 
 def versions() -> dict:
-    from importlib import metadata
+    from sim_envs.provenance import SIM_PACKAGES, versions as package_versions
 
-    out = {"python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("numpy", "sapien", "mani_skill", "gymnasium", "pyarrow", "pandas", "pillow", "robomamba-bench"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = None
-    with contextlib.suppress(Exception):
-        import subprocess
-
-        root = Path(__file__).resolve().parents[1]
-        out["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                           text=True, timeout=5).stdout.strip() or None
-    return out
+    return package_versions(SIM_PACKAGES)
 
 
 def _now() -> str:
@@ -405,7 +376,7 @@ def _run_pool(cfg, tasks, states, bars):
     ctx = mp.get_context("spawn")
     tasks_q, results_q = ctx.Queue(), ctx.Queue()
     n = cfg.workers
-    with _single_threaded_children():
+    with single_threaded_children():
         procs = [ctx.Process(target=_worker_main, args=(r, cfg.to_dict(), tasks[0], tasks_q, results_q, os.getpid()),
                              daemon=True) for r in range(n)]
         for p in procs:

@@ -92,20 +92,24 @@ def matched_llama_intermediate(cfg: RoboMambaConfig) -> int:
 
 
 def build_lm(cfg: RoboMambaConfig) -> nn.Module:
-    """A causal LM (with its tied output head, used by co-training and answer())."""
+    """A causal LM (with its tied output head, used by co-training and answer()). Mamba LMs get the
+    fast CPU selective scan (fast_mamba.py; CUDA kernels untouched)."""
+    from .fast_mamba import enable_fast_cpu_scan
+
     if cfg.lm_checkpoint:
         from transformers import AutoModelForCausalLM
 
-        return AutoModelForCausalLM.from_pretrained(cfg.lm_checkpoint, local_files_only=True)
+        return enable_fast_cpu_scan(AutoModelForCausalLM.from_pretrained(cfg.lm_checkpoint, local_files_only=True))
     if cfg.lm_config:  # the architecture of a previously loaded LM, without its weights
         from transformers import AutoConfig, AutoModelForCausalLM
 
         conf = dict(cfg.lm_config)
-        return AutoModelForCausalLM.from_config(AutoConfig.for_model(conf.pop("model_type"), **conf))
+        lm = AutoModelForCausalLM.from_config(AutoConfig.for_model(conf.pop("model_type"), **conf))
+        return enable_fast_cpu_scan(lm)
     if cfg.lm_type == "mamba":
         from transformers import MambaForCausalLM
 
-        return MambaForCausalLM(mamba_config(cfg))
+        return enable_fast_cpu_scan(MambaForCausalLM(mamba_config(cfg)))
     from transformers import LlamaForCausalLM
 
     width = cfg.llama_intermediate or matched_llama_intermediate(cfg)
@@ -183,6 +187,45 @@ class RoboMambaModel(nn.Module):
                               text_mask], dim=1)
         return self.pool(self.hidden_states(embeds, mask), mask)
 
+    # ---------------------------------------------------------------------------- language
+    def lm_logits(self, images: torch.Tensor, input_ids: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        """Next-token logits at the text positions: (B, T, vocab), where [:, t] predicts input_ids[:, t]
+        (position t - 1 of the text, or the last image token for t = 0)."""
+        feats = self.image_features(images)
+        embeds = self.embed(feats, input_ids)
+        mask = torch.cat([torch.ones(feats.shape[:2], dtype=text_mask.dtype, device=text_mask.device),
+                          text_mask], dim=1)
+        logits = self.lm(inputs_embeds=embeds, attention_mask=mask).logits
+        n = feats.shape[1]
+        return logits[:, n - 1: n - 1 + input_ids.shape[1]]
+
+    @torch.no_grad()
+    def generate(self, images: torch.Tensor, input_ids: torch.Tensor, text_mask: torch.Tensor, eos: int,
+                 max_new_tokens: int = 8) -> list[list[int]]:
+        """Greedy continuation of each (right-padded) text after its last real token, up to `eos`."""
+        ids, mask = input_ids.clone(), text_mask.clone()
+        lengths = mask.sum(1)
+        out: list[list[int]] = [[] for _ in range(len(ids))]
+        done = torch.zeros(len(ids), dtype=torch.bool)
+        for _ in range(max_new_tokens):
+            pad = torch.zeros((len(ids), 1), dtype=ids.dtype, device=ids.device)
+            ids, mask = torch.cat([ids, pad], 1), torch.cat([mask, pad.to(mask.dtype)], 1)
+            logits = self.lm_logits(images, ids, mask)  # position L predicts the token after the L real ones
+            nxt = logits[torch.arange(len(ids)), lengths].argmax(-1)
+            for i, t in enumerate(nxt.tolist()):
+                if not done[i]:
+                    if t == eos:
+                        done[i] = True
+                    else:
+                        out[i].append(t)
+            ids[torch.arange(len(ids)), lengths] = nxt
+            mask[torch.arange(len(ids)), lengths] = 1
+            lengths = lengths + 1
+            if done.all():
+                break
+        return out
+
+    # ---------------------------------------------------------------------------- policy (head)
     def forward(self, images: torch.Tensor, input_ids: torch.Tensor, text_mask: torch.Tensor | None = None):
         """(position (B, 2) in [0, 1] as (row, col) / size, rotation (B, 3, 3))."""
         return self.head(self.pooled(images, input_ids, text_mask))

@@ -44,7 +44,7 @@ class TrainConfig:
     lm_checkpoint: Optional[str] = None
     # align / cotrain (sim-QA, LM loss on the answer tokens)
     qa_steps: int = 600
-    qa_batch: int = 32
+    qa_batch: int = 16
     qa_lr: float = 1e-3
     qa_eval: int = 400  # held-out questions scored after co-training (exact match)
     # head (paper stage 2)

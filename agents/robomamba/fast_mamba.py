@@ -1,0 +1,251 @@
+"""A fast CPU selective scan for transformers' Mamba (issue 7).
+
+Without the mamba-ssm CUDA kernels, transformers' ``MambaMixer`` runs its reference
+``mamba_selective_scan``: a Python loop over tokens that slices the (B, D, L, N) discretised tensors
+one token at a time. Forward is slow-ish; backward is very slow, because autograd turns every
+per-token slice into a full-size zero tensor (quadratic in the length).
+
+This module replaces, only on the CPU and only inside mixers of models passed to
+:func:`enable_fast_cpu_scan`:
+
+* the full-sequence scan (:func:`fast_selective_scan`): the recurrence
+  ``h_t = exp(dt_t A) h_{t-1} + dt_t B_t x_t`` runs in place, block by block (a few dozen tokens whose
+  (N, D) states fill about 1 MiB, so the work stays in cache), one ``addcmul_`` per token; the read-out
+  ``y_t = C_t . h_t`` is one batched matmul per block. Backward is written by hand
+  (:class:`SelectiveScanFn`): the same recurrence in reverse plus batched contractions, instead of an
+  autograd graph of ~1000 tiny nodes per layer;
+* the one-token convolution of cached decoding (:func:`conv_update_one_token`): a multiply-sum over
+  the 4-token window instead of a conv1d call.
+
+Results equal the reference up to float32 rounding (the recurrence does the same multiply-adds in the
+same order; tests/test_fast_mamba.py checks 1e-4 of the largest value, measured ~1e-6). The rest of the
+mixer (projections, padding mask, cache bookkeeping, the one-token state update, ``generate()``) is
+transformers' own code. On CUDA, or for models not enabled, calls go to transformers' functions
+unchanged (mamba-ssm's kernels where installed).
+
+A chunked log-space scan (cumulative sums of dt*A per chunk) was measured too: slower on this CPU and
+it overflows (exp(-cumsum) > float32 range) once dt*|A| summed over a chunk passes ~88, which random
+initialisations already reach. See bench/mamba_speed.py and bench/README.md.
+"""
+from __future__ import annotations
+
+import contextvars
+
+import torch
+import torch.nn.functional as F
+from transformers.models.mamba import modeling_mamba
+from transformers.models.mamba.modeling_mamba import MambaMixer
+
+_ACTIVE = contextvars.ContextVar("robomamba_fast_cpu_scan", default=False)
+_ORIGINAL: dict = {}  # transformers' functions that the dispatchers replace (CUDA / not-enabled models use them)
+
+
+# ------------------------------------------------------------------------------------------ the scan
+BLOCK_ELEMENTS = 2**18  # tokens per block: about this many state elements (1 MiB float32), cache-sized
+
+
+def _block_tokens(batch: int, inner: int, state: int) -> int:
+    return max(1, BLOCK_ELEMENTS // (batch * inner * state))
+
+
+def _recurrence(decay: torch.Tensor, states: torch.Tensor, reverse: bool = False) -> None:
+    """In place along dim 0: states[t] += decay[t] * states[t - 1] (forward), or
+    states[t] += decay[t + 1] * states[t + 1] (reverse)."""
+    a, h = decay.unbind(0), states.unbind(0)
+    if reverse:
+        for t in range(len(h) - 2, -1, -1):
+            h[t].addcmul_(a[t + 1], h[t + 1])
+    else:
+        for t in range(1, len(h)):
+            h[t].addcmul_(a[t], h[t - 1])
+
+
+def scan_forward(u, delta, At, Bm, Cm, states=None):
+    """The selective scan, token-major: u, delta (L, B, D); At = A transposed (N, D); Bm, Cm (L, B, N),
+    float32; states are (B, N, D) per token, so every broadcast runs along the long inner dimension D.
+
+    h[t] = exp(delta[t, :, None] * At) * h[t - 1] + Bm[t, :, :, None] * (delta u)[t, :, None], h[-1] = 0;
+    y[t, b] = Cm[t, b] @ h[t, b]. Works block by block (a few dozen tokens) in reused cache-sized buffers;
+    ``states`` (L, B, N, D), if given, receives every h (for backward). Returns (y (L, B, D), h[L - 1])."""
+    L, batch, inner = u.shape
+    N = At.shape[0]
+    T = min(L, _block_tokens(batch, inner, N))
+    du = (delta * u).unsqueeze(2)
+    y = u.new_empty(L, batch, inner)
+    decay = u.new_empty(T, batch, N, inner)
+    work = None if states is not None else torch.empty_like(decay)
+    carry = None
+    for i in range(0, L, T):
+        j = min(i + T, L)
+        a = torch.mul(delta[i:j].unsqueeze(2), At, out=decay[: j - i]).exp_()
+        h = states[i:j] if states is not None else work[: j - i]
+        torch.mul(Bm[i:j].unsqueeze(-1), du[i:j], out=h)
+        if carry is not None:
+            h[0].addcmul_(a[0], carry)
+        _recurrence(a, h)
+        torch.bmm(Cm[i:j].flatten(0, 1).unsqueeze(1), h.flatten(0, 1), out=y[i:j].flatten(0, 1).unsqueeze(1))
+        carry = h[-1].clone()
+    return y, carry
+
+
+def scan_backward(gy, u, delta, At, Bm, Cm, states):
+    """Gradients of sum(gy * y) for :func:`scan_forward` w.r.t. (u, delta, At, Bm, Cm), given all states.
+
+    dL/dh[t] = Cm[t] gy[t] + exp(delta[t+1] At) dL/dh[t+1] (the recurrence in reverse), then
+    dL/d(delta At)[t] = dL/dh[t] h[t-1] exp(delta[t] At), and dL/d(delta u), dL/dBm, dL/dCm by contractions.
+    Blocks run last to first; the decay is recomputed per block instead of stored."""
+    L, batch, inner = u.shape
+    N = At.shape[0]
+    T = min(L, _block_tokens(batch, inner, N))
+    du = delta * u
+    g_du, gB, gC = torch.empty_like(u), torch.empty_like(Bm), torch.empty_like(Cm)
+    gAt = torch.zeros_like(At)
+    glog_A = torch.empty_like(u)  # sum_n dL/d(delta At) * At
+    decay = u.new_empty(T, batch, N, inner)
+    gh_buf = torch.empty_like(decay)
+    flat = lambda t: t.flatten(0, 1)  # noqa: E731
+    carry_a = carry_g = None
+    for i in reversed(range(0, L, T)):
+        j = min(i + T, L)
+        a = torch.mul(delta[i:j].unsqueeze(2), At, out=decay[: j - i]).exp_()
+        g = torch.mul(Cm[i:j].unsqueeze(-1), gy[i:j].unsqueeze(2), out=gh_buf[: j - i])
+        if carry_g is not None:
+            g[-1].addcmul_(carry_a, carry_g)
+        _recurrence(a, g, reverse=True)
+        carry_a, carry_g = a[0].clone(), g[0].clone()
+        h = states[i:j]
+        torch.bmm(flat(h), flat(gy[i:j]).unsqueeze(-1), out=flat(gC[i:j]).unsqueeze(-1))
+        torch.bmm(flat(Bm[i:j]).unsqueeze(1), flat(g), out=flat(g_du[i:j]).unsqueeze(1))
+        torch.bmm(flat(g), flat(du[i:j]).unsqueeze(-1), out=flat(gB[i:j]).unsqueeze(-1))
+        g[1:].mul_(h[:-1])  # g becomes dL/d(delta At)
+        if i:
+            g[0].mul_(states[i - 1])
+        else:
+            g[0].zero_()
+        g.mul_(a)
+        gAt.add_((g * delta[i:j].unsqueeze(2)).sum((0, 1)))
+        torch.sum(g.mul_(At), 2, out=glog_A[i:j])
+    return g_du * delta, glog_A.add_(g_du * u), gAt, gB, gC
+
+
+class SelectiveScanFn(torch.autograd.Function):
+    """Autograd wrapper of :func:`scan_forward` / :func:`scan_backward` (token-major float32 inputs).
+    Returns (y, last state); the last state is not differentiable."""
+
+    @staticmethod
+    def forward(ctx, u, delta, At, Bm, Cm):
+        states = u.new_empty(u.shape[0], u.shape[1], At.shape[0], u.shape[2])
+        y, last = scan_forward(u, delta, At, Bm, Cm, states)
+        ctx.mark_non_differentiable(last)
+        ctx.save_for_backward(u, delta, At, Bm, Cm, states)
+        return y, last
+
+    @staticmethod
+    def backward(ctx, gy, _glast):
+        return scan_backward(gy.contiguous(), *ctx.saved_tensors)
+
+
+def fast_selective_scan(hidden_states, dt, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                        return_last_state=False, **kwargs):
+    """Drop-in for transformers' ``mamba_selective_scan`` (same arguments and layout: hidden_states, dt,
+    z (B, D, L); A (D, N); B, C (B, N, L)), computed in float32 like the reference."""
+    if delta_bias is not None:
+        dt = dt + delta_bias.to(dt.dtype)[..., None]
+    if delta_softplus:
+        dt = F.softplus(dt)
+    tok = lambda t: t.float().permute(2, 0, 1).contiguous()  # noqa: E731  (B, C, L) -> (L, B, C)
+    args = (tok(hidden_states), tok(dt), A.float().t().contiguous(), tok(B), tok(C))
+    if torch.is_grad_enabled() and any(t.requires_grad for t in args):
+        y, last = SelectiveScanFn.apply(*args)
+    else:  # inference: no (L, B, D, N) buffer at all
+        y, last = scan_forward(*args)
+    y = y.permute(1, 2, 0)
+    if D is not None:
+        y = y + hidden_states * D[None, :, None]
+    if z is not None:
+        y = y * F.silu(z)
+    return (y, last.transpose(1, 2)) if return_last_state else y
+
+
+def _fast_here(hidden_states, kwargs) -> bool:
+    return (_ACTIVE.get() and hidden_states.device.type == "cpu" and kwargs.get("cu_seqlens") is None
+            and kwargs.get("seq_idx") is None and not torch.compiler.is_compiling())
+
+
+def _dispatch(hidden_states, *args, **kwargs):
+    """What MambaMixer calls for a full sequence: the fast scan for enabled mixers on the CPU,
+    transformers' function otherwise."""
+    if _fast_here(hidden_states, kwargs):
+        return fast_selective_scan(hidden_states, *args, **kwargs)
+    return _ORIGINAL["mamba_selective_scan"](hidden_states, *args, **kwargs)
+
+
+def conv_update_one_token(hidden_states, conv_state, weight, bias=None, activation=None):
+    """transformers' ``causal_conv1d_update`` for one new token (decoding) as a multiply-sum over the
+    window instead of a conv1d call (a conv1d costs ~0.1 ms of fixed overhead on the CPU)."""
+    window = torch.cat([conv_state, hidden_states], dim=-1).to(weight.dtype)  # (B, D, state_len + 1)
+    conv_state.copy_(window[:, :, -conv_state.shape[-1]:])
+    out = (window[:, :, -weight.shape[-1]:] * weight).sum(-1, keepdim=True)
+    if bias is not None:
+        out = out + bias[:, None]
+    if activation is not None:
+        out = modeling_mamba.ACT2FN[activation](out)
+    return out.to(hidden_states.dtype)
+
+
+def _dispatch_conv_update(hidden_states, conv_state, weight, bias=None, activation=None, **kwargs):
+    """What MambaMixer calls for one cached token: :func:`conv_update_one_token` for enabled mixers on
+    the CPU, transformers' function otherwise."""
+    if (_fast_here(hidden_states, kwargs) and hidden_states.shape[-1] == 1 and weight.dim() == 2
+            and conv_state.shape[-1] >= weight.shape[-1] - 1):
+        return conv_update_one_token(hidden_states, conv_state, weight, bias, activation)
+    return _ORIGINAL["causal_conv1d_update"](hidden_states, conv_state, weight, bias, activation, **kwargs)
+
+
+# ------------------------------------------------------------------------------------ integration
+def _install() -> None:
+    """Point transformers' module-level scan and one-token convolution at the dispatchers (once per
+    process; both only act inside enabled mixers)."""
+    if not _ORIGINAL:
+        _ORIGINAL["mamba_selective_scan"] = modeling_mamba.mamba_selective_scan
+        _ORIGINAL["causal_conv1d_update"] = modeling_mamba.causal_conv1d_update
+        modeling_mamba.mamba_selective_scan = _dispatch
+        modeling_mamba.causal_conv1d_update = _dispatch_conv_update
+
+
+class FastCPUMambaMixer(MambaMixer):
+    """transformers' MambaMixer whose scan and one-token convolution take the fast paths on the CPU
+    (same parameters and state dict; a plain subclass, so deepcopy and pickling work)."""
+
+    def forward(self, *args, **kwargs):
+        _install()
+        token = _ACTIVE.set(True)
+        try:
+            return super().forward(*args, **kwargs)
+        finally:
+            _ACTIVE.reset(token)
+
+
+def enable_fast_cpu_scan(model: torch.nn.Module) -> torch.nn.Module:
+    """Make every transformers MambaMixer inside ``model`` use the fast CPU scan (in place, by switching
+    the mixers' class; returns the model). Models without Mamba mixers (e.g. the Llama twin) are
+    returned unchanged. Parameters, state dict and the CUDA path are untouched."""
+    for m in model.modules():
+        if type(m) is MambaMixer:
+            _install()
+            m.__class__ = FastCPUMambaMixer
+    return model
+
+
+def disable_fast_cpu_scan(model: torch.nn.Module) -> torch.nn.Module:
+    """Undo :func:`enable_fast_cpu_scan` (back to transformers' reference scan)."""
+    for m in model.modules():
+        if type(m) is FastCPUMambaMixer:
+            m.__class__ = MambaMixer
+    return model
+
+
+def uses_fast_cpu_scan(model: torch.nn.Module) -> bool:
+    """True if ``model`` has Mamba mixers and all of them take the fast CPU path."""
+    mixers = [m for m in model.modules() if isinstance(m, MambaMixer)]
+    return bool(mixers) and all(type(m) is FastCPUMambaMixer for m in mixers)

@@ -1,0 +1,139 @@
+"""The whole benchmark on the built-in procedural objects, end to end: collect -> train -> evaluate -> tables.
+
+    python -m evaluation.pipeline                          # the README's main job (~30 min on 2 CPU cores)
+    python -m evaluation.pipeline --samples 500 --episodes 50 --qa-steps 3000    # the full-size benchmark
+
+1. collect demos (successes and failures) on the train instances of the 20 seen categories;
+2. train robomamba and its Transformer twin (sim-QA co-training, then the policy head alone) and
+   the Where2Act baseline;
+3. evaluate every agent on the same episodes of the test instances of all 30 categories;
+4. write the tables (paper layout beside the published rows, summary with Wilson intervals, speed)
+   and the plot.
+
+Every step is the project's own CLI with its flags (printed as it runs), so any step can be rerun
+alone. Each one resumes, so rerunning this command after an interruption continues where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+LEARNED = ("robomamba", "transformer", "where2act")
+
+
+@dataclass
+class PipelineConfig:
+    out: str = "out/pipeline"  # data, checkpoints, evaluation runs and tables go below this
+    seed: int = 0  # master seed of collection, training and the evaluation work list
+    workers: int = min(2, os.cpu_count() or 1)  # simulation processes for collection and evaluation
+    samples: int = 40  # successful demos per seen category (paper: ~500)
+    episodes: int = 10  # evaluation episodes per category (paper protocol: ~37; evaluation default 50)
+    agents: str = "robomamba,transformer,where2act,random,oracle"
+    qa_steps: int = 400  # sim-QA co-training steps of robomamba / transformer
+    head_epochs: int = 8  # policy-head epochs (paper: 8)
+    where2act_epochs: int = 6
+    tables: str = ""  # where the tables go; "" = OUT/tables
+
+    def __post_init__(self):
+        from agents.registry import resolve
+
+        for name in ("samples", "episodes", "qa_steps", "head_epochs", "where2act_epochs"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name}={getattr(self, name)!r}: must be >= 1")
+        names = [a.strip() for a in self.agents.split(",") if a.strip()]
+        if not names:
+            raise ValueError(f"agents={self.agents!r}: name at least one agent")
+        for a in names:
+            resolve(a)  # UnknownAgentError lists the allowed names
+
+
+def parse_args(argv=None) -> PipelineConfig:
+    p = argparse.ArgumentParser(prog="python -m evaluation.pipeline", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    helps = {"out": "working directory (data, checkpoints, runs, tables)", "seed": "master seed",
+             "workers": "simulation worker processes", "samples": "successful demos per seen category",
+             "episodes": "evaluation episodes per category (30 categories)",
+             "agents": "comma-separated agents to train (if learned) and evaluate",
+             "qa_steps": "sim-QA co-training steps (robomamba, transformer)",
+             "head_epochs": "policy-head fine-tuning epochs", "where2act_epochs": "Where2Act training epochs",
+             "tables": "tables directory ('' = OUT/tables)"}
+    for f in dataclasses.fields(PipelineConfig):
+        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
+                       help=f"{helps[f.name]} (default: {f.default!r})")
+    return PipelineConfig(**vars(p.parse_args(argv)))
+
+
+def step(name: str, main, argv: list[str], module: str) -> None:
+    """Run one CLI in this process; stop the pipeline with its exit code if it fails."""
+    print(f"\n== {name}: python -m {module} {' '.join(argv)}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    if code:
+        print(f"error: step '{name}' failed (exit {code}); fix it and rerun: finished work is kept", file=sys.stderr)
+        raise SystemExit(code)
+    print(f"== {name}: done in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def main(argv=None) -> int:
+    from sim_envs.cli import atomic_write_text, die
+
+    try:
+        cfg = parse_args(argv)
+    except ValueError as e:
+        die(str(e))
+    from agents.train import main as train_main
+    from data_collection.run import main as collect_main
+
+    from .run import main as eval_main
+    from .tables import main as tables_main
+
+    t0 = time.perf_counter()
+    out = cfg.out
+    data = f"{out}/data"
+    agents = [a.strip() for a in cfg.agents.split(",") if a.strip()]
+    common = ["--seed", str(cfg.seed)]
+    if any(a in LEARNED for a in agents):
+        step("collect", collect_main, ["--category", "all-seen", "--samples", str(cfg.samples), "--keep-failures",
+                                       "--workers", str(cfg.workers), "--out", data, *common], "data_collection.run")
+    for a in agents:
+        if a in ("robomamba", "transformer"):
+            step(f"train {a}", train_main, ["--agent", a, "--data", data, "--out", f"{out}/checkpoints/{a}",
+                                            "--qa-steps", str(cfg.qa_steps), "--epochs", str(cfg.head_epochs),
+                                            *common], "agents.train")
+        elif a == "where2act":
+            step(f"train {a}", train_main, ["--agent", a, "--data", data, "--out", f"{out}/checkpoints/{a}",
+                                            "--epochs", str(cfg.where2act_epochs), *common], "agents.train")
+    runs = []
+    for a in agents:
+        ck = ["--checkpoint", f"{out}/checkpoints/{a}"] if a in LEARNED else []
+        run = f"{out}/eval/{a}"
+        step(f"evaluate {a}", eval_main, ["--agent", a, *ck, "--categories", "all", "--episodes", str(cfg.episodes),
+                                          "--workers", str(cfg.workers), "--out", run, *common], "evaluation.run")
+        runs.append(run)
+    tables = cfg.tables or f"{out}/tables"
+    step("tables", tables_main, ["--runs", *runs, "--out", tables, "--reference"], "evaluation.tables")
+    command = "python -m evaluation.pipeline " + " ".join(sys.argv[1:] if argv is None else argv)
+    atomic_write_text(f"{tables}/pipeline.json", json.dumps(
+        {"command": command.strip(), "config": dataclasses.asdict(cfg), "wall_s": round(time.perf_counter() - t0, 1),
+         "machine": _machine()}, indent=2) + "\n")
+    print(f"\npipeline: done in {(time.perf_counter() - t0) / 60:.1f} min; tables in {tables}")
+    return 0
+
+
+def _machine() -> dict:
+    import platform
+
+    return {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count(),
+            "python": platform.python_version()}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

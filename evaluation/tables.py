@@ -1,0 +1,303 @@
+"""Results tables: evaluation runs (episodes.jsonl) -> the paper's tables, CSV, and a plot.
+
+    python -m evaluation.tables --runs results/eval/robomamba results/eval/random --out results/tables --reference
+
+Writes to --out:
+- `table_manipulation.csv`: the layout of RoboMamba's Table 2 (and ManipLLM's Table 1): a row per
+  method, `method`, the 20 seen categories, `seen_AVG`, the 10 unseen categories, `unseen_AVG`, in
+  the reference CSV's column order; success rates as fractions rounded to 2 decimals; an average is
+  the mean over categories (as in the papers). Criterion `success` (|dq| > 0.1, RoboMamba);
+  `table_manipulation_manipllm.csv` is the same with ManipLLM's criterion. With --reference the
+  published rows follow, labelled `<method> (paper)` (RoboMamba Table 2) and
+  `<method> (ManipLLM paper)` (ManipLLM Table 1);
+- `summary.csv`: per method, criterion (`success`, `success_manipllm`) and category: episodes,
+  successes, rate and its Wilson 95% interval; per split (seen, unseen, all) a row
+  `mean_over_categories` (the papers' average; no interval) and a row `mean_over_episodes` (pooled,
+  with its Wilson interval);
+- `speed.csv`: per method: control frequency (actions per second of the agent's act() calls, from
+  the timings in episodes.jsonl), mean batch size, latency per act() call, episodes per minute of
+  the whole evaluation (simulation included), total and trainable parameters (from run.json); with
+  --reference the published speeds and fine-tuned parameter counts;
+- `success_by_category.png`: grouped bars of per-category success with Wilson 95% intervals (and,
+  with --reference, the published RoboMamba rates as black ticks).
+
+Several directories with the same method label (shards of one evaluation) are merged; an episode
+(seed, task, episode number) present twice counts once.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REFERENCE_DIR = Path(__file__).with_name("reference")
+TABLE2 = REFERENCE_DIR / "robomamba_table2_manipulation.csv"
+TABLE1_MANIPLLM = REFERENCE_DIR / "manipllm_table1_manipulation.csv"
+SPEED = REFERENCE_DIR / "robomamba_speed_and_params.csv"
+CRITERIA = ("success", "success_manipllm")
+Z95 = 1.959963984540054
+
+
+# ---------------------------------------------------------------------------------------- statistics
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (NaNs for n = 0)."""
+    if n <= 0:
+        return math.nan, math.nan
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)
+    hi = 1.0 if successes == n else min(1.0, centre + half)
+    return lo, hi
+
+
+# ---------------------------------------------------------------------------------------- loading
+def reference_columns() -> list[str]:
+    """The paper table's header: method, 20 seen, seen_AVG, 10 unseen, unseen_AVG."""
+    return list(pd.read_csv(TABLE2, nrows=0).columns)
+
+
+def load_runs(dirs) -> dict[str, list[dict]]:
+    """{method label: records} from evaluation directories (run.json + episodes.jsonl); records of
+    directories with the same label are merged, duplicates (same seed, task, episode) dropped."""
+    from .runner import EPISODES, RUN, read_episodes
+
+    runs: dict[str, dict] = {}
+    for d in dirs:
+        d = Path(d)
+        if not (d / RUN).exists():
+            raise FileNotFoundError(f"{d}: no {RUN} (not an evaluation directory)")
+        info = json.loads((d / RUN).read_text())
+        label = info.get("label") or info.get("agent")
+        entry = runs.setdefault(label, {"records": {}, "runs": []})
+        entry["runs"].append(info)
+        for r in read_episodes(d / EPISODES):
+            entry["records"].setdefault((r.get("seed"), r["key"]), r)
+    return {k: {"records": sorted(v["records"].values(), key=lambda r: (r.get("seed"), r["index"])),
+                "runs": v["runs"]} for k, v in runs.items()}
+
+
+def _column(r: dict) -> str:
+    """Table column of a record: its task (the paper category, or an alias like 'drawer')."""
+    return r.get("task") or r.get("category")
+
+
+def _order(columns) -> list[str]:
+    from sim_envs.categories import ALL
+
+    return [c for c in ALL if c in columns] + sorted(c for c in columns if c not in ALL)
+
+
+def category_counts(records: list[dict], criterion: str = "success") -> pd.DataFrame:
+    """Per (group, category): episodes, successes, rate, Wilson interval, in paper order."""
+    rows = {}
+    for r in records:
+        k = (r.get("group", ""), _column(r))
+        n, s = rows.get(k, (0, 0))
+        rows[k] = (n + 1, s + bool(r.get(criterion)))
+    order = _order({c for _, c in rows})
+    out = []
+    for g, c in sorted(rows, key=lambda k: (k[0] != "seen", order.index(k[1]))):
+        n, s = rows[(g, c)]
+        lo, hi = wilson(s, n)
+        out.append({"split": g, "category": c, "episodes": n, "successes": s, "rate": s / n,
+                    "wilson_low": lo, "wilson_high": hi})
+    return pd.DataFrame(out, columns=["split", "category", "episodes", "successes", "rate", "wilson_low",
+                                      "wilson_high"])
+
+
+def category_rates(records: list[dict], criterion: str = "success") -> dict:
+    """{(group, category): success rate}."""
+    df = category_counts(records, criterion)
+    return {(r.split, r.category): r.rate for r in df.itertuples()}
+
+
+# ---------------------------------------------------------------------------------------- tables
+def manipulation_table(runs: dict, criterion: str = "success", reference: bool = False) -> pd.DataFrame:
+    """The paper layout (see module doc); categories a method was not evaluated on are empty."""
+    cols = reference_columns()
+    seen, unseen = cols[1:cols.index("seen_AVG")], cols[cols.index("seen_AVG") + 1:cols.index("unseen_AVG")]
+    rows = []
+    for label, run in runs.items():
+        rates = {c: r for (_, c), r in category_rates(run["records"], criterion).items()}
+        row = {"method": label, **{c: rates.get(c, np.nan) for c in seen + unseen}}
+        for name, group in (("seen_AVG", seen), ("unseen_AVG", unseen)):
+            vals = [rates[c] for c in group if c in rates]
+            row[name] = float(np.mean(vals)) if vals else np.nan
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=cols)
+    num = cols[1:]
+    df[num] = df[num].astype(float).round(2)
+    if reference:
+        df = pd.concat([df, published_rows()], ignore_index=True)
+    return df
+
+
+def published_rows() -> pd.DataFrame:
+    """RoboMamba Table 2 rows as '<method> (paper)', ManipLLM Table 1 rows as '<method> (ManipLLM paper)'."""
+    t2, t1 = pd.read_csv(TABLE2), pd.read_csv(TABLE1_MANIPLLM)
+    t2["method"] = t2["method"] + " (paper)"
+    t1["method"] = t1["method"] + " (ManipLLM paper)"
+    return pd.concat([t2, t1[t2.columns]], ignore_index=True)
+
+
+def summary_table(runs: dict) -> pd.DataFrame:
+    """Long table (see module doc)."""
+    parts = []
+    for label, run in runs.items():
+        for crit in CRITERIA:
+            cat = category_counts(run["records"], crit)
+            extra = []
+            for split in ("seen", "unseen", "all"):
+                sub = cat if split == "all" else cat[cat.split == split]
+                if sub.empty:
+                    continue
+                n, s = int(sub.episodes.sum()), int(sub.successes.sum())
+                lo, hi = wilson(s, n)
+                extra.append({"split": split, "category": "mean_over_categories", "episodes": n, "successes": s,
+                              "rate": float(sub.rate.mean()), "wilson_low": np.nan, "wilson_high": np.nan})
+                extra.append({"split": split, "category": "mean_over_episodes", "episodes": n, "successes": s,
+                              "rate": s / n, "wilson_low": lo, "wilson_high": hi})
+            df = pd.concat([cat, pd.DataFrame(extra)], ignore_index=True)
+            df.insert(0, "criterion", crit)
+            df.insert(0, "method", label)
+            parts.append(df)
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    for c in ("rate", "wilson_low", "wilson_high"):
+        if c in out:
+            out[c] = out[c].astype(float).round(4)
+    return out
+
+
+def speed_table(runs: dict, reference: bool = False) -> pd.DataFrame:
+    """Per method: control_hz (actions / act() seconds), batching, throughput, parameters."""
+    rows = []
+    for label, run in runs.items():
+        timed = [r for r in run["records"] if r.get("agent_seconds") is not None and r.get("batch_size")]
+        act_s = sum(r["agent_seconds"] for r in timed)
+        calls = sum(1.0 / r["batch_size"] for r in timed)
+        parts = [x for info in run["runs"] for x in info.get("runs", []) if x.get("episodes")]
+        secs, eps = sum(x["seconds"] or 0 for x in parts), sum(x["episodes"] for x in parts)
+        params = run["runs"][0].get("parameter_counts", {}) or {}
+        total, trainable = params.get("total", 0), params.get("trainable", 0)
+        rows.append({"method": label, "control_hz": len(timed) / act_s if act_s > 0 else np.nan,
+                     "device": (parts[-1].get("device") if parts else None) or run["runs"][0]["config"].get("device"),
+                     "mean_batch_size": len(timed) / calls if calls else np.nan,
+                     "act_latency_ms": 1000 * act_s / calls if calls else np.nan,
+                     "episodes_per_minute": 60 * eps / secs if secs > 0 else np.nan,
+                     "total_params": total, "trainable_params": trainable,
+                     "trainable_fraction": trainable / total if total else np.nan, "episodes": len(run["records"])})
+    df = pd.DataFrame(rows, columns=["method", "control_hz", "device", "mean_batch_size", "act_latency_ms",
+                                     "episodes_per_minute", "total_params", "trainable_params",
+                                     "trainable_fraction", "episodes"])
+    for c, nd in (("control_hz", 2), ("mean_batch_size", 2), ("act_latency_ms", 2), ("episodes_per_minute", 1),
+                  ("trainable_fraction", 4)):
+        df[c] = df[c].astype(float).round(nd)
+    if reference:
+        ref = pd.read_csv(SPEED)
+        ref = pd.DataFrame({"method": ref["method"] + " (paper)", "control_hz": ref["control_hz"],
+                            "device": ref["gpu"], "trainable_params": ref["finetuned_params"].map(_count),
+                            "trainable_fraction": ref["finetuned_fraction"]})
+        df = pd.concat([df, ref], ignore_index=True)
+    for c in ("total_params", "trainable_params", "episodes"):
+        df[c] = df[c].round().astype("Int64")
+    return df
+
+
+def _count(text) -> float:
+    """'3.7M' -> 3.7e6, '7.0B' -> 7e9."""
+    if not isinstance(text, str) or not text:
+        return np.nan
+    mult = {"K": 1e3, "M": 1e6, "B": 1e9}.get(text[-1].upper(), 1.0)
+    return float(text.rstrip("KMBkmb")) * mult
+
+
+# ---------------------------------------------------------------------------------------- plot
+def plot(runs: dict, path, reference: bool = False, criterion: str = "success") -> Path:
+    """Grouped bars of per-category success with Wilson 95% intervals (matplotlib, Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tables = {label: category_counts(run["records"], criterion).set_index("category") for label, run in runs.items()}
+    cats = _order({c for t in tables.values() for c in t.index})
+    x = np.arange(len(cats))
+    width = 0.8 / max(1, len(tables))
+    fig, ax = plt.subplots(figsize=(max(6, 0.4 * len(cats) + 2), 4.8))
+    for i, (label, t) in enumerate(tables.items()):
+        t = t.reindex(cats)
+        err = np.vstack([t.rate - t.wilson_low, t.wilson_high - t.rate])
+        ax.bar(x + (i - (len(tables) - 1) / 2) * width, t.rate, width, yerr=err, capsize=2, label=label,
+               error_kw={"elinewidth": 0.8})
+    if reference:
+        ref = pd.read_csv(TABLE2).set_index("method")
+        if "RoboMamba" in ref.index:
+            vals = [ref.loc["RoboMamba"].get(c, np.nan) for c in cats]
+            ax.scatter(x, vals, marker="_", s=160, color="black", zorder=5, label="RoboMamba (paper)")
+    from sim_envs.categories import SEEN
+
+    n_seen = sum(c in SEEN for c in cats)
+    if 0 < n_seen < len(cats):
+        ax.axvline(n_seen - 0.5, color="grey", lw=0.8, ls="--")
+        ax.text(n_seen - 0.6, 1.02, "seen", ha="right", va="bottom", fontsize=8, color="grey")
+        ax.text(n_seen - 0.4, 1.02, "unseen", ha="left", va="bottom", fontsize=8, color="grey")
+    ax.set_xticks(x, cats, rotation=60, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel(f"{criterion} rate (Wilson 95%)")
+    ax.legend(fontsize=8, ncol=min(6, len(tables) + 1), loc="lower center", bbox_to_anchor=(0.5, 1.06),
+              frameon=False)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------------------------------- CLI
+def write_tables(run_dirs, out, reference: bool = False) -> dict[str, Path]:
+    """Write every table and the plot to `out`; returns {name: path}."""
+    runs = load_runs(run_dirs)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, df in (("table_manipulation.csv", manipulation_table(runs, "success", reference)),
+                     ("table_manipulation_manipllm.csv", manipulation_table(runs, "success_manipllm", reference)),
+                     ("summary.csv", summary_table(runs)), ("speed.csv", speed_table(runs, reference))):
+        df.to_csv(out / name, index=False, float_format="%.2f" if name.startswith("table_") else None)
+        paths[name] = out / name
+    paths["plot"] = plot(runs, out / "success_by_category.png", reference)
+    return paths
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m evaluation.tables", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", nargs="+", required=True,
+                   help="evaluation directories (each with run.json and episodes.jsonl)")
+    p.add_argument("--out", default="results/tables", help="output directory (default: results/tables)")
+    p.add_argument("--reference", action="store_true",
+                   help="add the published rows of RoboMamba Table 2 and ManipLLM Table 1 (default: off)")
+    args = p.parse_args(argv)
+    from sim_envs.cli import die
+
+    try:
+        paths = write_tables(args.runs, args.out, args.reference)
+    except (FileNotFoundError, ValueError) as e:
+        die(str(e))
+    table = pd.read_csv(paths["table_manipulation.csv"])
+    with pd.option_context("display.width", 200, "display.max_columns", 8):
+        print(table[["method", "seen_AVG", "unseen_AVG"]].to_string(index=False))
+    print(f"tables and plot in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
