@@ -60,6 +60,25 @@ def read_config(directory) -> dict:
     return meta
 
 
+RUN_ONLY = ("out", "stages", "progress", "qa_eval")  # training settings that do not change the weights
+
+
+def previous_training(directory, config: dict) -> dict | None:
+    """The training record of the checkpoint in `directory` if it was trained with the same settings
+    (resume / nothing to redo); None if there is none; ValueError naming the differences otherwise."""
+    if not (Path(directory) / "config.json").exists():
+        return None
+    prev = read_config(directory).get("training", {})
+    old = {k: v for k, v in prev.get("config", {}).items() if k not in RUN_ONLY}
+    new = {k: v for k, v in config.items() if k not in RUN_ONLY}
+    if old != new:
+        diff = ", ".join(f"{k}={old.get(k)!r} there, {new.get(k)!r} now" for k in sorted(set(old) | set(new))
+                         if old.get(k) != new.get(k))
+        raise ValueError(f"{directory} holds a model trained with other settings ({diff}); "
+                         f"use another --out or the same settings")
+    return prev
+
+
 def load(directory, agent: str | None = None, device: str = "cpu"):
     """The agent stored in `directory`. With `agent`, the checkpoint must have been made for it."""
     from .registry import agent_class, resolve
@@ -70,15 +89,22 @@ def load(directory, agent: str | None = None, device: str = "cpu"):
     return agent_class(meta["agent"]).from_checkpoint(Path(directory), meta, device)
 
 
-def load_weights(model, directory, ignore_suffixes: tuple = ()) -> None:
-    """Load model.safetensors into `model`, with a CheckpointError when shapes or names do not fit."""
+def load_weights(model, directory) -> None:
+    """Load model.safetensors into `model`, with a CheckpointError when shapes or names do not fit.
+
+    safetensors stores a tied tensor (e.g. an LM's input embedding and output head) once, under one
+    of its names: a name missing from the file is fine when another name of the same tensor is there."""
     from safetensors.torch import load_file
 
     state = load_file(str(Path(directory) / "model.safetensors"))
-    expected = model.state_dict()
+    expected = model.state_dict(keep_vars=True)
+    aliases: dict = {}
+    for k, v in expected.items():
+        aliases.setdefault(v.data_ptr(), []).append(k)
     bad = [f"{k}: {tuple(v.shape)} in the file, {tuple(expected[k].shape)} for the config"
            for k, v in state.items() if k in expected and tuple(v.shape) != tuple(expected[k].shape)]
-    missing = [k for k in expected if k not in state and not any(k.endswith(x) for x in ignore_suffixes)]
+    missing = [k for k, v in expected.items()
+               if k not in state and not any(a in state for a in aliases[v.data_ptr()])]
     if bad or missing:
         detail = "; ".join(bad[:3] + [f"missing {k}" for k in missing[:3]])
         raise CheckpointError(f"checkpoint {directory} does not fit its config ({detail})")

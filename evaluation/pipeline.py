@@ -1,7 +1,7 @@
 """The whole benchmark on the built-in procedural objects, end to end: collect -> train -> evaluate -> tables.
 
     python -m evaluation.pipeline                          # the README's main job (~30 min on 2 CPU cores)
-    python -m evaluation.pipeline --samples 500 --episodes 50 --qa-steps 3000    # the full-size benchmark
+    python -m evaluation.pipeline --samples 500 --episodes 50 --qa-steps 4000    # the full-size benchmark
 
 1. collect demos (successes and failures) on the train instances of the 20 seen categories;
 2. train robomamba and its Transformer twin (sim-QA co-training, then the policy head alone) and
@@ -31,10 +31,10 @@ class PipelineConfig:
     out: str = "out/pipeline"  # data, checkpoints, evaluation runs and tables go below this
     seed: int = 0  # master seed of collection, training and the evaluation work list
     workers: int = min(2, os.cpu_count() or 1)  # simulation processes for collection and evaluation
-    samples: int = 40  # successful demos per seen category (paper: ~500)
-    episodes: int = 10  # evaluation episodes per category (paper protocol: ~37; evaluation default 50)
+    samples: int = 60  # successful demos per seen category (paper: ~500)
+    episodes: int = 20  # evaluation episodes per category (paper protocol: ~37; evaluation default 50)
     agents: str = "robomamba,transformer,where2act,random,oracle"
-    qa_steps: int = 400  # sim-QA co-training steps of robomamba / transformer
+    qa_steps: int = 800  # sim-QA co-training steps of robomamba / transformer
     head_epochs: int = 8  # policy-head epochs (paper: 8)
     where2act_epochs: int = 6
     tables: str = ""  # where the tables go; "" = OUT/tables

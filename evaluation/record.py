@@ -83,7 +83,6 @@ def annotate(obs: dict, action, outcome: dict | None, scale: int | None = None):
 
 def save_record(folder, item, obs: dict, action, outcome: dict) -> Path:
     """Write the 2-frame GIF and the annotated PNG of one episode; returns the GIF path."""
-    from PIL import Image
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

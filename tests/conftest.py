@@ -1,3 +1,9 @@
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,3 +21,25 @@ def env():
 
 def expert(env, seed):
     return env.unwrapped.privileged().expert_action(np.random.default_rng(seed))
+
+
+def kill_9_and_check_orphans(proc, what: str) -> None:
+    """SIGKILL `proc` (a running CLI) and check that its worker processes stop by themselves."""
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for pid in map(int, children):  # orphaned workers notice and stop
+        for _ in range(100):
+            if not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid):
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            pytest.fail(f"worker {pid} kept running after {what} was killed")
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
+    except (FileNotFoundError, IndexError):
+        return "zombie"

@@ -22,7 +22,7 @@ def test_listing_agents_imports_no_model_code():
             "print(names, bad); assert not bad, bad")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert {"robomamba", "transformer", "random", "oracle"} <= set(available())
+    assert {"robomamba", "transformer", "where2act", "random", "oracle"} <= set(available())
 
 
 def test_unknown_agent_lists_the_allowed_ones():
@@ -95,7 +95,7 @@ def episode(env):
     return obs, env.unwrapped.privileged()
 
 
-@pytest.mark.parametrize("name", ["random", "oracle", "robomamba", "transformer"])
+@pytest.mark.parametrize("name", ["random", "oracle", "robomamba", "transformer", "where2act"])
 def test_every_agent_acts_on_a_batch_from_the_environment(env, episode, name):
     obs, view = episode
     agent = make_agent(name)
@@ -141,6 +141,17 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
         checkpoint.load(path)
     with pytest.raises(checkpoint.CheckpointError, match="no config.json"):
         checkpoint.load(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("name", ["transformer", "where2act"])
+def test_checkpoint_round_trip_of_other_learned_agents(tmp_path, name):
+    """The twin's tied embedding is stored under the LM head's name: it must load back all the same."""
+    from agents import checkpoint
+
+    a = make_agent(name, seed=4)
+    b = checkpoint.load(checkpoint.save(a, tmp_path / "ck"), agent=name)
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
 @pytest.fixture

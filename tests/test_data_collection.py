@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import kill_9_and_check_orphans
 from data_collection.collect import CollectError, TaskState, collect
 from data_collection.config import CollectConfig
 from data_collection.dataset import (LABEL_COLUMNS, decode_depth, decode_png, decode_sample, encode_depth,
@@ -215,17 +214,7 @@ def test_kill_9_then_rerun_gives_each_sample_once(env, tmp_path):
     while time.time() < deadline and proc.poll() is None and not list_shards(out):
         time.sleep(0.2)
     assert proc.poll() is None, "the collection finished before it could be interrupted"
-    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    for pid in map(int, children):  # orphaned workers notice and stop
-        for _ in range(100):
-            if not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid):
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(pid, signal.SIGKILL)
-            pytest.fail(f"worker {pid} kept running after its collector was killed")
+    kill_9_and_check_orphans(proc, "its collector")
     pd.read_parquet(out / "shards")  # whatever is visible is readable
     n_before = len(list_shards(out))
     r = _cli(*args)
@@ -240,13 +229,6 @@ def test_kill_9_then_rerun_gives_each_sample_once(env, tmp_path):
     collect(CollectConfig(categories=",".join(TASKS), samples=4, block_size=2, workers=0, out=str(ref)),
             TASKS, env=env, progress=False)
     pd.testing.assert_frame_equal(df, load_frame(ref, columns=LABEL_COLUMNS))
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
-    except (FileNotFoundError, IndexError):
-        return "zombie"
 
 
 def test_stats_cli_table_and_grid(dataset, tmp_path):

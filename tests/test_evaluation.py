@@ -3,9 +3,7 @@ failures, bad input, paper-layout tables, Wilson intervals. CPU, small images, f
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import kill_9_and_check_orphans
 from evaluation import run as cli
 from evaluation.config import EvalConfig
 from evaluation.episodes import work_items
@@ -203,13 +202,6 @@ def test_agent_failures_are_recorded_not_dropped(tmp_path):
     assert sum(x.startswith("invalid_action") for x in reasons) == 2, reasons  # NaN rows: the env says why
 
 
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return "zombie"
-
-
 def test_kill_9_then_rerun_counts_every_episode_once(runs, tmp_path):
     """A worker process (one: a second would double the ~15 s SAPIEN start-up on a 2-core CI box);
     the evaluator is killed (SIGKILL) after a few episodes; its worker exits on its own; the same
@@ -224,17 +216,7 @@ def test_kill_9_then_rerun_counts_every_episode_once(runs, tmp_path):
     while time.time() < deadline and proc.poll() is None and not (log.exists() and log.read_bytes().count(b"\n") >= 2):
         time.sleep(0.02)
     assert proc.poll() is None, "the evaluation finished before it could be interrupted"
-    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    for pid in map(int, children):  # orphaned workers notice and stop
-        for _ in range(100):
-            if not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid):
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(pid, signal.SIGKILL)
-            pytest.fail(f"worker {pid} kept running after the evaluator was killed")
+    kill_9_and_check_orphans(proc, "the evaluator")
     n_before = len(read_episodes(log))
     assert 2 <= n_before < 12
     assert run_main(*args) == 0

@@ -79,7 +79,7 @@ def test_qa_tokens_are_in_the_vocabulary_and_loss_covers_only_the_answer():
 # ------------------------------------------------------------------------------------------ RoboMamba
 def test_head_only_finetuning_leaves_frozen_parameters_bit_identical(demos):
     from agents import make_agent
-    from agents.robomamba.train import facts, train_head  # noqa: F401
+    from agents.robomamba.train import train_head
     from agents.training_data import load
 
     agent = make_agent("robomamba", seed=1)
@@ -146,8 +146,14 @@ def test_where2act_trains_on_successes_and_failures_and_acts(demos, tmp_path, en
     from agents import checkpoint
     from agents.baselines.where2act.train import TrainConfig, train
 
-    rec = train(TrainConfig(data=str(demos), out=str(tmp_path / "w"), epochs=1, batch_size=4, image_size=64,
-                            width=16, proposals=8, progress=False), log=lambda *a: None)["stages"]["train"]
+    cfg = TrainConfig(data=str(demos), out=str(tmp_path / "w"), epochs=1, batch_size=4, image_size=64, width=16,
+                      proposals=8, progress=False)
+    rec = train(cfg, log=lambda *a: None)["stages"]["train"]
+    stamp = (tmp_path / "w" / "model.safetensors").stat().st_mtime_ns
+    assert train(cfg, log=lambda *a: None)["stages"]["train"] == rec  # rerun: nothing to redo
+    with pytest.raises(ValueError, match="other settings .*epochs=1 there, 2 now"):
+        train(TrainConfig(**{**cfg.to_dict(), "epochs": 2}), log=lambda *a: None)
+    assert (tmp_path / "w" / "model.safetensors").stat().st_mtime_ns == stamp
     frame_ok = json.loads((tmp_path / "w" / "config.json").read_text())["training"]["successes"]
     assert rec["interactions"] > rec["successes"] == frame_ok > 0  # failures were used too
     agent = checkpoint.load(tmp_path / "w", agent="where2act")

@@ -23,6 +23,9 @@ class RoboMambaAgent(Agent):
             torch.manual_seed(seed)
             model = RoboMambaModel(config or preset("tiny", lm_type=self.lm_type))
         self.model = model.to(device).eval()
+        # what manipulation fine-tuning trains (paper stage 2): the head; the trainer sets its own per stage
+        self.model.requires_grad_(False)
+        self.model.head.requires_grad_(True)
         self.cfg = self.model.cfg
         self.tokenizer = tokenizer or build_tokenizer()
         self.device = device
@@ -65,7 +68,7 @@ class RoboMambaAgent(Agent):
         cfg = RoboMambaConfig(**meta["model_config"])
         # the architecture alone (real-weight paths were resolved into the config when it was saved)
         model = RoboMambaModel(cfg.replace(clip_checkpoint=None, lm_checkpoint=None))
-        load_weights(model, directory, ignore_suffixes=("lm_head.weight",))
+        load_weights(model, directory)
         model.lm.tie_weights()
         tokenizer = tokenizer_from_json((directory / "tokenizer.json").read_text())
         return cls(model=model, tokenizer=tokenizer, device=device)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -293,24 +293,15 @@ def build_agent(cfg: TrainConfig):
 
 def train(cfg: TrainConfig, log=print) -> dict:
     """Run the configured stages; returns the training record saved in the checkpoint."""
-    from pathlib import Path
-
     from .. import checkpoint
     from ..training_data import load
 
-    done: dict = {}
-    if (Path(cfg.out) / "config.json").exists():  # resume: keep the stages this config already finished
-        prev = checkpoint.read_config(cfg.out).get("training", {})
-        old, new = identity(prev.get("config", {})), identity(cfg.to_dict())
-        if old != new:
-            diff = ", ".join(f"{k}={old.get(k)!r} there, {new[k]!r} now" for k in new if old.get(k) != new[k])
-            raise ValueError(f"{cfg.out} holds a model trained with other settings ({diff}); "
-                             f"use another --out or the same settings")
-        done = {k: v for k, v in prev.get("stages", {}).items() if k in cfg.stages}
+    prev = checkpoint.previous_training(cfg.out, cfg.to_dict())  # resume: keep the stages already finished
+    done = {k: v for k, v in (prev or {}).get("stages", {}).items() if k in cfg.stages}
     todo = [s for s in cfg.stages if s not in done]
     if not todo:
         log(f"{cfg.out}: stages {', '.join(cfg.stages)} already done; nothing to do")
-        return checkpoint.read_config(cfg.out)["training"]
+        return prev
     agent = checkpoint.load(cfg.out, agent=cfg.agent) if done else build_agent(cfg)
     torch.manual_seed(cfg.seed)
     model, tok = agent.model, agent.tokenizer
@@ -339,11 +330,6 @@ def train(cfg: TrainConfig, log=print) -> dict:
         record["stages"][stage] = rec
         checkpoint.save(agent, cfg.out, training=record)
     return record
-
-
-def identity(config: dict) -> dict:
-    """The settings a checkpoint's stages depend on (not where it is written or which stages run)."""
-    return {k: v for k, v in config.items() if k not in ("out", "stages", "progress", "qa_eval")}
 
 
 def _manifest_summary(root) -> dict:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...robomamba.model import mlp
 from ...rotation import gram_schmidt_6d, rotation_to_6d
 
 IN_CHANNELS = 7
@@ -46,15 +47,6 @@ def observation_tensor(rgb: np.ndarray, depth: np.ndarray, normals: np.ndarray, 
 
 def block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.GELU(), nn.Conv2d(cout, cout, 3, 1, 1), nn.GELU())
-
-
-def mlp(sizes):
-    layers = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(nn.GELU())
-    return nn.Sequential(*layers)
 
 
 class Where2ActNet(nn.Module):

@@ -75,6 +75,12 @@ def train(cfg: TrainConfig, log=print) -> dict:
     from .agent import Where2ActAgent, save
     from .model import FEATURE_STRIDE, Where2ActConfig, Where2ActNet
 
+    from ...checkpoint import previous_training
+
+    prev = previous_training(cfg.out, cfg.to_dict())
+    if prev is not None:
+        log(f"{cfg.out}: already trained with these settings; nothing to do")
+        return {"stages": {"train": prev}}
     t0 = time.perf_counter()
     data = load(cfg.data, cfg.image_size, successes_only=False, holdout_fraction=cfg.holdout, with_masks=True,
                 progress=cfg.progress)
@@ -112,7 +118,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
             b = torch.arange(len(j))
             f = net.at(feats, px[j, 0], px[j, 1], b)
             # critic: the recorded interactions + off-part pixels as failures
-            fb, pb, rb, lb = [f], [], [rot[j]], [label[j]]
+            fb, rb, lb = [f], [rot[j]], [label[j]]
             for k, i in enumerate(j):
                 if len(off[i]):
                     p = off[i][rng.integers(len(off[i]), size=cfg.pixels_per_image // 4 or 1)]

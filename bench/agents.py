@@ -1,0 +1,76 @@
+"""Agent benchmarks (issue 5): control frequency of robomamba vs the transformer twin, and the policy
+head's fine-tuning time with and without the feature cache. Run by hand:
+
+    .venv/bin/python bench/agents.py --data data/drawer --batches 1 16 --reps 5
+
+Control frequency = actions per second of `agent.act` on 336x336 observations (preprocessing, vision
+encoder, projector, language model and head; what the evaluator calls). Fine-tuning: the `head`
+stage alone (paper stage 2: 8 epochs, lr 1e-5, batch 1) on the demos of --data, from the same
+untrained backbone, with the cache (backbone once) and without it (backbone at every step).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+
+def control_frequency(name: str, batch: int, reps: int) -> float:
+    from agents import make_agent
+
+    agent = make_agent(name, seed=0)
+    rng = np.random.default_rng(0)
+    obs = [{"rgb": rng.integers(0, 256, (336, 336, 3), dtype=np.uint8),
+            "prompt": "Predict the contact point and orientation for pulling the drawer."} for _ in range(batch)]
+    agent.act(obs)  # warm-up
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        agent.act(obs)
+        best = min(best, time.perf_counter() - t)
+    return batch / best
+
+
+def head_time(data: str, cache: bool, epochs: int) -> dict:
+    from agents import make_agent
+    from agents.robomamba.train import TrainConfig, train_head
+    from agents.training_data import load
+
+    agent = make_agent("robomamba", seed=0)
+    d = load(data, agent.cfg.image_size, progress=False)
+    tr, va = np.flatnonzero(~d.holdout), np.flatnonzero(d.holdout)
+    cfg = TrainConfig(data=data, epochs=epochs, feature_cache=cache, progress=False)
+    return train_head(agent.model, agent.tokenizer, d, tr, va, cfg)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="data/drawer", help="collected dataset for the fine-tuning timing (default: data/drawer)")
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 16], help="act() batch sizes (default: 1 16)")
+    p.add_argument("--reps", type=int, default=5, help="timed repetitions, best kept (default: 5)")
+    p.add_argument("--epochs", type=int, default=8, help="head epochs (default: 8, the paper's)")
+    p.add_argument("--no-cache-epochs", type=int, default=1,
+                   help="epochs timed without the cache (scaled to --epochs in the table) (default: 1)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    print("| agent | batch | actions/s |\n|---|---|---|")
+    for name in ("robomamba", "transformer"):
+        for b in args.batches:
+            print(f"| {name} | {b} | {control_frequency(name, b, args.reps):.1f} |", flush=True)
+    if args.data:
+        with_cache = head_time(args.data, True, args.epochs)
+        without = head_time(args.data, False, args.no_cache_epochs)
+        scale = args.epochs / args.no_cache_epochs
+        print(f"\nhead fine-tuning, {with_cache['samples']} demos, {args.epochs} epochs, batch 1 "
+              f"({with_cache['steps']} steps), trainable {with_cache['trainable_params']:,} of "
+              f"{with_cache['total_params']:,} ({100 * with_cache['trainable_fraction']:.2f}%):")
+        print(f"  with the feature cache:    {with_cache['wall_s']:.1f} s (cache {with_cache['feature_cache_s']:.1f} s)")
+        print(f"  without (backbone per step): {without['wall_s'] * scale:.1f} s "
+              f"({without['wall_s']:.1f} s measured for {args.no_cache_epochs} epoch(s), x{scale:.0f})")
+
+
+if __name__ == "__main__":
+    main()
