@@ -1,6 +1,6 @@
 """The whole benchmark on the built-in procedural objects, end to end: collect -> train -> evaluate -> tables.
 
-    python -m evaluation.pipeline                          # the README's main job (~30 min on 2 CPU cores)
+    python -m evaluation.pipeline                          # the README's main job (~20 min on 2 CPU cores)
     python -m evaluation.pipeline --samples 500 --episodes 50 --qa-steps 4000    # the full-size benchmark
 
 1. collect demos (successes and failures) on the train instances of the 20 seen categories;

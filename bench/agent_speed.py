@@ -1,7 +1,7 @@
 """Agent benchmarks (issue 5): control frequency of robomamba vs the transformer twin, and the policy
 head's fine-tuning time with and without the feature cache. Run by hand:
 
-    .venv/bin/python bench/agents.py --data data/drawer --batches 1 16 --reps 5
+    .venv/bin/python bench/agent_speed.py --data data/drawer --batches 1 16 --reps 5
 
 Control frequency = actions per second of `agent.act` on 336x336 observations (preprocessing, vision
 encoder, projector, language model and head; what the evaluator calls). Fine-tuning: the `head`

@@ -1,7 +1,7 @@
 """Episodes per minute of `python -m evaluation.run` on this machine.
 
-    python bench/evaluation.py --agent random --workers 1 2
-    python bench/evaluation.py --agent robomamba --workers 0 1 2 --categories Safe,Faucet --episodes 20
+    python bench/evaluation_speed.py --agent random --workers 1 2
+    python bench/evaluation_speed.py --agent robomamba --workers 0 1 2 --categories Safe,Faucet --episodes 20
 
 For each worker count, runs a real evaluation (a fresh process, into a temporary directory deleted
 afterwards) and reports, from its run.json: wall time, start-up (process start to the first
