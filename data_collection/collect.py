@@ -187,27 +187,9 @@ def _load_existing(cfg: CollectConfig, tasks: list[str]) -> dict[str, TaskState]
 
 def check_directory(cfg: CollectConfig) -> dict | None:
     """The existing manifest if `cfg.out` holds a compatible dataset; CollectError otherwise."""
-    out = Path(cfg.out)
-    mpath = out / "manifest.json"
-    if out.exists() and not out.is_dir():
-        raise CollectError(f"--out {cfg.out}: exists and is not a directory")
-    if not mpath.exists():
-        if out.exists() and any(out.iterdir()):
-            raise CollectError(f"--out {cfg.out}: directory is not empty and has no manifest.json; "
-                               f"give an empty or new directory")
-        return None
-    try:
-        manifest = json.loads(mpath.read_text())
-    except json.JSONDecodeError as e:
-        raise CollectError(f"{mpath}: unreadable manifest ({e})") from None
-    if manifest.get("format") != FORMAT:
-        raise CollectError(f"{mpath}: format {manifest.get('format')!r}, expected {FORMAT!r}")
-    old = manifest.get("identity", {})
-    diff = [f"{k}: {old.get(k)!r} there, {v!r} now" for k, v in cfg.identity().items() if old.get(k) != v]
-    if diff:
-        raise CollectError(f"--out {cfg.out} holds a dataset collected with other settings "
-                           f"({'; '.join(diff)}); rerun with those settings or use another --out")
-    return manifest
+    from sim_envs.cli import check_output_dir
+
+    return check_output_dir(cfg.out, "manifest.json", FORMAT, cfg.identity(), "a dataset collected", CollectError)
 
 
 def versions() -> dict:

@@ -117,27 +117,9 @@ def identity(cfg: EvalConfig, items_total: int, tasks: list[str]) -> dict:
 
 def check_directory(cfg: EvalConfig, ident: dict) -> dict | None:
     """The existing run.json if `cfg.out` holds this evaluation; EvalError if it holds another."""
-    out = Path(cfg.out)
-    if out.exists() and not out.is_dir():
-        raise EvalError(f"--out {cfg.out}: exists and is not a directory")
-    rpath = out / RUN
-    if not rpath.exists():
-        if out.exists() and any(p.name != "record" for p in out.iterdir()):
-            raise EvalError(f"--out {cfg.out}: directory is not empty and has no {RUN}; "
-                            f"give an empty or new directory")
-        return None
-    try:
-        run = json.loads(rpath.read_text())
-    except json.JSONDecodeError as e:
-        raise EvalError(f"{rpath}: unreadable ({e})") from None
-    if run.get("format") != FORMAT:
-        raise EvalError(f"{rpath}: format {run.get('format')!r}, expected {FORMAT!r}")
-    old = run.get("identity", {})
-    diff = [f"{k}: {old.get(k)!r} there, {v!r} now" for k, v in ident.items() if old.get(k) != v]
-    if diff:
-        raise EvalError(f"--out {cfg.out} holds an evaluation with other settings ({'; '.join(diff)}); "
-                        f"rerun with those settings or use another --out")
-    return run
+    from sim_envs.cli import check_output_dir
+
+    return check_output_dir(cfg.out, RUN, FORMAT, ident, "an evaluation", EvalError, ignore=("record",))
 
 
 def versions() -> dict:

@@ -82,3 +82,32 @@ def atomic_write_bytes(path, data: bytes) -> None:
 
 def atomic_write_text(path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+def check_output_dir(out, meta_name: str, fmt: str, identity: dict, what: str, error=ValueError,
+                     ignore: tuple = ()) -> dict | None:
+    """For a resumable CLI's --out: None if `out` is new or empty (names in `ignore` do not count),
+    the JSON metadata file `meta_name` if it records the same `identity`; otherwise `error` with a
+    one-line message (not a directory, foreign content, unreadable, wrong format, other settings)."""
+    import json
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise error(f"--out {out}: exists and is not a directory")
+    path = out / meta_name
+    if not path.exists():
+        if out.exists() and any(p.name not in ignore for p in out.iterdir()):
+            raise error(f"--out {out}: directory is not empty and has no {meta_name}; give an empty or new directory")
+        return None
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise error(f"{path}: unreadable ({e})") from None
+    if meta.get("format") != fmt:
+        raise error(f"{path}: format {meta.get('format')!r}, expected {fmt!r}")
+    old = meta.get("identity", {})
+    diff = [f"{k}: {old.get(k)!r} there, {v!r} now" for k, v in identity.items() if old.get(k) != v]
+    if diff:
+        raise error(f"--out {out} holds {what} with other settings ({'; '.join(diff)}); "
+                    f"rerun with those settings or use another --out")
+    return meta
