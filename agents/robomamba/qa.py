@@ -84,6 +84,6 @@ def questions(f: QAFacts, rng: np.random.Generator, kind: str | None = None) -> 
     raise ValueError(f"unknown question kind {kind!r}; allowed: {', '.join(KINDS)}")
 
 
-def score(kind: str, predicted: str, answer: str) -> bool:
+def score(predicted: str, answer: str) -> bool:
     """Exact match after whitespace normalisation (what the accuracy figures count)."""
     return " ".join(predicted.split()) == " ".join(answer.split())

@@ -142,10 +142,9 @@ def qa_accuracy(model, tokenizer, data, fcts, idx: np.ndarray, n: int, seed: int
     if not len(idx):
         return {}
     pick = idx[rng.integers(len(idx), size=n)]
-    kinds = [k for k in qa.KINDS]
     items, rows = [], []
-    for j, i in enumerate(pick):
-        kind = kinds[j % len(kinds)]
+    for j, i in enumerate(pick):  # the kinds in turn
+        kind = qa.KINDS[j % len(qa.KINDS)]
         if kind == "grasp" and fcts[i].grasp_cell is None:
             continue
         items.append(qa.questions(fcts[i], rng, kind))
@@ -154,7 +153,7 @@ def qa_accuracy(model, tokenizer, data, fcts, idx: np.ndarray, n: int, seed: int
     res = {}
     for (kind, _, a), p in zip(items, preds):
         ok, tot = res.get(kind, (0, 0))
-        res[kind] = (ok + qa.score(kind, p, a), tot + 1)
+        res[kind] = (ok + qa.score(p, a), tot + 1)
     acc = {k: round(ok / tot, 4) for k, (ok, tot) in res.items()}
     acc["all"] = round(sum(ok for ok, _ in res.values()) / sum(t for _, t in res.values()), 4)
     acc["questions"] = sum(t for _, t in res.values())
