@@ -20,10 +20,6 @@ class Where2ActAgent(Agent):
         self.model = net.to(device).eval()
         self.device = device
 
-    @property
-    def net(self) -> Where2ActNet:
-        return self.model
-
     def _input(self, obs) -> np.ndarray:
         from ...training_data import depth_normals, resize
 
@@ -70,14 +66,3 @@ class Where2ActAgent(Agent):
         load_weights(net, directory)
         return cls(net=net, device=device)
 
-
-def save(agent: Where2ActAgent, directory, training: dict | None = None):
-    from ...checkpoint import save as save_checkpoint
-
-    return save_checkpoint(agent, directory, training=training)
-
-
-def load(directory, device: str = "cpu") -> Where2ActAgent:
-    from ...checkpoint import load as load_checkpoint
-
-    return load_checkpoint(directory, agent="where2act", device=device)

@@ -72,12 +72,11 @@ def train(cfg: TrainConfig, log=print) -> dict:
     from tqdm import tqdm
 
     from ...training_data import load, pixel_targets, rotation_targets
-    from .agent import Where2ActAgent, save
+    from ... import checkpoint
+    from .agent import Where2ActAgent
     from .model import FEATURE_STRIDE, Where2ActConfig, Where2ActNet
 
-    from ...checkpoint import previous_training
-
-    prev = previous_training(cfg.out, cfg.to_dict())
+    prev = checkpoint.previous_training(cfg.out, cfg.to_dict())
     if prev is not None:
         log(f"{cfg.out}: already trained with these settings; nothing to do")
         return {"stages": {"train": prev}}
@@ -93,9 +92,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     rng = np.random.default_rng([cfg.seed, 0x2A])
     net = Where2ActNet(Where2ActConfig(cfg.image_size, cfg.width, proposals=cfg.proposals))
     if cfg.init:
-        from .agent import load as load_agent
-
-        net.load_state_dict(load_agent(cfg.init).net.state_dict())
+        net.load_state_dict(checkpoint.load(cfg.init, agent="where2act").model.state_dict())
     x = inputs(data)
     G = cfg.image_size // FEATURE_STRIDE  # the feature grid
     px = torch.from_numpy(np.minimum((pixel_targets(data.frame) * G).astype(np.int64), G - 1))
@@ -165,5 +162,5 @@ def train(cfg: TrainConfig, log=print) -> dict:
     log(f"where2act: {record['wall_s']} s; losses {record['final_losses']}; val critic accuracy "
         f"{record.get('val_critic_accuracy')}")
     agent = Where2ActAgent(net=net)
-    save(agent, cfg.out, training=record)
+    checkpoint.save(agent, cfg.out, training=record)
     return {"stages": {"train": record}}
