@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-ACTION_DIM = 8  # [row, col, up_x, up_y, up_z, fwd_x, fwd_y, fwd_z], camera frame (see sim_envs.pull_env)
+from sim_envs.config import ACTION_DIM  # noqa: F401  (the agents' output width)
 
 
 class Agent(ABC):
@@ -26,9 +26,6 @@ class Agent(ABC):
             privileged: Sequence | None = None) -> np.ndarray:
         """(B, 8) float array; a row of NaN means "no action" (a recorded failure)."""
 
-    def reset(self) -> None:  # episodes are one step; stateful agents may override
-        pass
-
     def parameter_counts(self) -> dict:
         """{'total': N, 'trainable': M} for models; zeros for baselines without parameters."""
         return {"total": 0, "trainable": 0}
@@ -42,9 +39,3 @@ def item_seeds(seeds: Sequence[int] | None, n: int) -> list[int]:
         raise ValueError(f"got {len(seeds)} seeds for {n} observations")
     return [int(s) for s in seeds]
 
-
-def random_forward(rng: np.random.Generator, up: np.ndarray) -> np.ndarray:
-    """A uniformly random unit vector orthogonal to `up` (the gripper's roll)."""
-    fw = rng.normal(size=3)
-    fw -= up * np.dot(fw, up)
-    return fw / np.linalg.norm(fw)

@@ -16,7 +16,7 @@ class CheckpointError(ValueError):
 
 
 def versions() -> dict:
-    from sim_envs.provenance import MODEL_PACKAGES, versions as package_versions
+    from infra.provenance import MODEL_PACKAGES, versions as package_versions
 
     return package_versions(MODEL_PACKAGES, git=False)
 

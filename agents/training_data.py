@@ -20,7 +20,7 @@ class Decoded:
     """Per-sample arrays at the trainer's resolution, plus the label frame (no image bytes)."""
     frame: "object"  # pandas DataFrame with LABELS
     rgb: np.ndarray  # (N, S, S, 3) uint8, resized to the trainer's image size
-    on_part: np.ndarray  # (N, GRID, GRID) bool: target-link mask at the sim-QA grid's cell centres
+    on_part: np.ndarray | None  # (N, grid, grid) bool: target-link mask at a grid's cell centres (given a grid)
     depth: np.ndarray | None  # (N, S, S) float32 metres, with_masks only
     object_mask: np.ndarray | None  # (N, S, S) bool, with_masks only
     target_mask: np.ndarray | None  # (N, S, S) bool, with_masks only
@@ -47,15 +47,21 @@ def resize(img: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
     return np.array(Image.fromarray(img).resize((size, size), Image.NEAREST if nearest else Image.BILINEAR))
 
 
+def grid_cell_centres(height: int, width: int, grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the centre pixels of a grid x grid partition of an image."""
+    rows = ((np.arange(grid) + 0.5) * height / grid).astype(int)
+    cols = ((np.arange(grid) + 0.5) * width / grid).astype(int)
+    return rows, cols
+
+
 def load(root, image_size: int, successes_only: bool = True, holdout_fraction: float = 0.1,
-         with_masks: bool = False, progress: bool = True) -> Decoded:
+         with_masks: bool = False, grid: int | None = None, progress: bool = True) -> Decoded:
     """Decode a collected dataset (data_collection) into arrays at `image_size`; `with_masks` adds
-    depth and the object and target masks at that size."""
+    depth and the object and target masks at that size; `grid` adds the target mask sampled at the
+    centres of a grid x grid partition (`on_part`)."""
     from tqdm import tqdm
 
     from data_collection.dataset import decode_depth, decode_png, load_frame
-
-    from .robomamba.qa import GRID, cell_centres
 
     cols = LABELS + ["rgb_png", "target_mask_png"] + (["depth_png", "depth_scale", "object_mask_png", "intrinsics"] if with_masks else [])
     df = load_frame(root, columns=cols, successes_only=successes_only)
@@ -63,7 +69,7 @@ def load(root, image_size: int, successes_only: bool = True, holdout_fraction: f
         raise ValueError(f"{root}: no {'successful ' if successes_only else ''}samples to train on")
     n = len(df)
     rgb = np.empty((n, image_size, image_size, 3), np.uint8)
-    on_part = np.empty((n, GRID, GRID), bool)
+    on_part = np.empty((n, grid, grid), bool) if grid else None
     depth, obj, tgt = ((np.empty((n, image_size, image_size), t) for t in (np.float32, bool, bool)) if with_masks
                        else (None, None, None))
     normals = np.empty((n, image_size, image_size, 3), np.float32) if with_masks else None
@@ -71,7 +77,8 @@ def load(root, image_size: int, successes_only: bool = True, holdout_fraction: f
                                  leave=False)):
         rgb[i] = resize(decode_png(row.rgb_png), image_size)
         mask = decode_png(row.target_mask_png)
-        on_part[i] = mask[np.ix_(*cell_centres(*mask.shape))]
+        if grid:
+            on_part[i] = mask[np.ix_(*grid_cell_centres(*mask.shape, grid))]
         if with_masks:
             d = decode_depth(row.depth_png, row.depth_scale)
             depth[i] = resize(d, image_size)
@@ -87,12 +94,21 @@ def load(root, image_size: int, successes_only: bool = True, holdout_fraction: f
 def depth_normals(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
     """Camera-frame normals (H, W, 3) from a depth image, as the environment's `normals` observation
     computes them from its point map."""
-    from sim_envs.geometry import normals_from_points
+    from sim_envs.geometry import normals_from_points, point_map
 
-    h, w = depth.shape
-    rows, cols = np.meshgrid(np.arange(h) + 0.5, np.arange(w) + 0.5, indexing="ij")
-    pts = np.stack([(cols - K[0, 2]) / K[0, 0] * depth, (rows - K[1, 2]) / K[1, 1] * depth, depth], -1)
-    return normals_from_points(pts.astype(np.float32), depth > 0)
+    return normals_from_points(point_map(depth, K).astype(np.float32), depth > 0)
+
+
+def dataset_summary(root) -> dict:
+    """What a checkpoint records of the dataset it was trained on: master seed and demos per task."""
+    from data_collection.dataset import read_manifest
+
+    try:
+        m = read_manifest(root)
+    except FileNotFoundError:
+        return {}
+    return {"seed": m.get("identity", {}).get("seed"),
+            "tasks": {k: v.get("demos") for k, v in m.get("tasks", {}).items()}}
 
 
 def pixel_targets(frame) -> np.ndarray:
@@ -104,6 +120,6 @@ def pixel_targets(frame) -> np.ndarray:
 
 def rotation_targets(frame) -> np.ndarray:
     """(N, 3, 3) gripper rotations, columns [forward, up x forward, up], camera frame."""
-    from data_collection.dataset import rotation_from
+    from sim_envs.geometry import gram_schmidt
 
-    return np.stack([rotation_from(u, f) for u, f in zip(frame["up_cam"], frame["forward_cam"])]).astype(np.float32)
+    return np.stack([gram_schmidt(u, f) for u, f in zip(frame["up_cam"], frame["forward_cam"])]).astype(np.float32)

@@ -77,15 +77,11 @@ def as_scan(core):
     """Wrap a core (u, delta, A, B, C) -> (y, last state) in transformers' mamba_selective_scan signature."""
     def scan(hidden_states, dt, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
              return_last_state=False, **kwargs):
-        if delta_bias is not None:
-            dt = dt + delta_bias.to(dt.dtype)[..., None]
-        if delta_softplus:
-            dt = F.softplus(dt)
+        from agents.robomamba.fast_mamba import gated_output, step_sizes
+
+        dt = step_sizes(dt, delta_bias, delta_softplus)
         y, last = core(hidden_states.float(), dt.float(), A.float(), B.float(), C.float())
-        if D is not None:
-            y = y + hidden_states * D[None, :, None]
-        if z is not None:
-            y = y * F.silu(z)
+        y = gated_output(y, hidden_states, D, z)
         return (y, last) if return_last_state else y
     return scan
 

@@ -37,7 +37,7 @@ def main(argv=None) -> int:
         inst = u.source.instances(resolve(cat), "test")[pos]
         env.reset(seed=k, options={"task": cat, "instance_id": inst, "split": "test"})
         if (k + 1) % args.every == 0:
-            rows.append((k + 1, rss_mib(), len(u._sscene.entities)))
+            rows.append((k + 1, rss_mib(), len(u.sim_scene.entities)))
     dt = time.perf_counter() - t0
     print(f"{'swaps':>6} {'RSS MiB':>8} {'entities':>8}")
     for n, m, e in rows:

@@ -1,4 +1,4 @@
-"""Data collection (PROTOCOL section 3): sample pulls with privileged ground truth, keep the
+"""Data collection (docs/protocol.md section 5): sample pulls with privileged ground truth, keep the
 successful ones, and write a Parquet dataset for policy-head fine-tuning.
 
     python -m data_collection.run --category drawer

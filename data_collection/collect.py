@@ -14,32 +14,21 @@ which blocks finished:
 """
 from __future__ import annotations
 
-import datetime as _dt
-import json
-import multiprocessing as mp
-import os
-import queue
-import sys
-import time
-import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from sim_envs.provenance import single_threaded_children
+from infra.rundir import RunDir
+from infra.workers import InlineWorkers, WorkerDied, WorkerPool, parent_gone
 
 from .config import CollectConfig
 from .dataset import (list_shards, read_block_meta, remove_stale_temp_files, shard_path, write_shard)
 
 FORMAT = "robomamba-bench/demos/v1"
 PRIOR_RATE = 0.5  # demo rate assumed for a task before any of its blocks finished
+MAX_RESTARTS = 3  # replacements of dead workers before the run gives up (rerun to resume)
 
 
 class CollectError(ValueError):
     """Bad settings or a directory that holds another dataset (the CLI exits 2 with the message)."""
-
-
-class WorkerDied(RuntimeError):
-    pass
 
 
 # ---------------------------------------------------------------------------------------- one block
@@ -84,36 +73,29 @@ def env_config(cfg: CollectConfig, first_task: str):
 
 
 # ---------------------------------------------------------------------------------------- workers
-def _worker_main(rank: int, cfg_dict: dict, first_task: str, tasks_q, results_q, parent_pid: int):
-    """A simulation process: one environment, blocks from tasks_q, progress to results_q. Exits when
-    told to (None), or as soon as its parent is gone (a killed collector leaves no orphans)."""
-    import signal
+class BlockWorker:
+    """A simulation worker's handler (infra.workers): one environment; a message (task, block)
+    runs that block and reports ("trial", task, demo?) per trial and ("block", task, block, meta)."""
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
-    orphaned = lambda: os.getppid() != parent_pid  # noqa: E731
-    try:
-        cfg = CollectConfig(**cfg_dict)
-        from sim_envs import make_env
+    def __init__(self, cfg_dict: dict, first_task: str, env=None):
+        self.cfg = CollectConfig(**cfg_dict)
+        self.own_env = env is None
+        if env is None:
+            from sim_envs import make_env
 
-        env = make_env(env_config(cfg, first_task))
-        while True:
-            try:
-                item = tasks_q.get(timeout=1.0)
-            except queue.Empty:
-                if orphaned():
-                    return
-                continue
-            if item is None or orphaned():
-                return
-            task, block = item
-            meta = run_block(env, cfg, task, block,
-                             on_trial=lambda ok, t=task: results_q.put(("trial", t, bool(ok))),
-                             should_stop=orphaned)
-            if meta is None:
-                return
-            results_q.put(("block", task, block, meta))
-    except BaseException:
-        results_q.put(("error", rank, traceback.format_exc()))
+            env = make_env(env_config(self.cfg, first_task))
+        self.env = env
+
+    def handle(self, message, emit) -> None:
+        task, block = message
+        meta = run_block(self.env, self.cfg, task, block, on_trial=lambda ok: emit(("trial", task, bool(ok))),
+                         should_stop=parent_gone)
+        if meta is not None:
+            emit(("block", task, block, meta))
+
+    def close(self) -> None:
+        if self.own_env:
+            self.env.close()
 
 
 # ---------------------------------------------------------------------------------------- bookkeeping
@@ -185,28 +167,10 @@ def _load_existing(cfg: CollectConfig, tasks: list[str]) -> dict[str, TaskState]
     return states
 
 
-def check_directory(cfg: CollectConfig) -> dict | None:
-    """The existing manifest if `cfg.out` holds a compatible dataset; CollectError otherwise."""
-    from sim_envs.cli import check_output_dir
-
-    return check_output_dir(cfg.out, "manifest.json", FORMAT, cfg.identity(), "a dataset collected", CollectError)
-
-
-def versions() -> dict:
-    from sim_envs.provenance import SIM_PACKAGES, versions as package_versions
-
-    return package_versions(SIM_PACKAGES)
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _write_manifest(cfg: CollectConfig, manifest: dict) -> None:
-    from sim_envs.cli import atomic_write_text
-
-    manifest["updated"] = _now()
-    atomic_write_text(Path(cfg.out) / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+def run_dir(cfg: CollectConfig) -> RunDir:
+    """The dataset directory and its manifest.json; `.existing()` raises CollectError for a
+    directory that holds another dataset."""
+    return RunDir(cfg.out, "manifest.json", FORMAT, cfg.identity(), "a dataset collected", CollectError)
 
 
 # ---------------------------------------------------------------------------------------- finalise
@@ -262,57 +226,36 @@ def collect(cfg: CollectConfig, tasks: list[str], env=None, progress: bool = Tru
 
     workers=0 runs in this process (with `env` if given). Safe to rerun after any interruption.
     """
+    from infra.provenance import SIM_PACKAGES, versions
+
     cfg.validate()
-    existing = check_directory(cfg)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(out)
+    rundir = run_dir(cfg)
+    rundir.existing()  # refuse another dataset before touching anything
     states = _load_existing(cfg, tasks)
-    started = time.time()
-    manifest = existing or {"format": FORMAT, "created": _now(), "identity": cfg.identity(), "tasks": {},
-                            "runs": []}
-    manifest.update(status="running", collect_config=cfg.to_dict(),
+    remove_stale_temp_files(rundir.path)
+    manifest = rundir.start(command, new={"tasks": {}}, workers=cfg.workers, trials=0, demos=0)
+    manifest.update(collect_config=cfg.to_dict(),
                     env_config={k: v for k, v in env_config(cfg, tasks[0]).to_dict().items() if k != "task"},
-                    versions=versions())
+                    versions=versions(SIM_PACKAGES))
     for t in tasks:
         manifest["tasks"].setdefault(t, {})
-    for run in manifest["runs"]:
-        if run["status"] == "running":  # that process never recorded its end
-            run["status"] = "killed"
-    run = {"command": command or sys.argv, "started": _now(), "seconds": None, "workers": cfg.workers,
-           "trials": 0, "demos": 0, "status": "running"}
-    manifest["runs"].append(run)
-    _write_manifest(cfg, manifest)
+    rundir.save()
 
     bars = _Bars(states, enabled=progress)
-    status = "failed"
-    try:
-        if cfg.workers == 0:
-            _run_inline(cfg, tasks, states, bars, env)
-        else:
-            _run_pool(cfg, tasks, states, bars)
-        status = "complete"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
+
+    def closing(status: str):
         bars.close()
         if status == "complete":
             for t in tasks:
                 manifest["tasks"][t] = finalize_task(cfg, states[t])
             if not all(manifest["tasks"][t]["complete"] for t in tasks):
                 status = "incomplete"
-        manifest["status"] = status
-        run.update(seconds=round(time.time() - started, 1), trials=sum(s.live_trials for s in states.values()),
-                   demos=sum(s.live_demos for s in states.values()), status=status)
-        _write_manifest(cfg, manifest)
+        return status, status, {"trials": sum(s.live_trials for s in states.values()),
+                                "demos": sum(s.live_demos for s in states.values())}
+
+    with rundir.running(closing):
+        _schedule(cfg, tasks, states, bars, env)
     return manifest
-
-
-def _record(st: TaskState, meta: dict, bars) -> None:
-    st.inflight.discard(meta["block"])
-    st.done[meta["block"]] = meta
-    bars.refresh(st)
 
 
 def _pick(states: dict[str, TaskState], tasks: list[str]):
@@ -323,24 +266,49 @@ def _pick(states: dict[str, TaskState], tasks: list[str]):
     return None
 
 
-def _run_inline(cfg, tasks, states, bars, env=None):
-    own = env is None
-    if own:
-        from sim_envs import make_env
-
-        env = make_env(env_config(cfg, tasks[0]))
+def _schedule(cfg: CollectConfig, tasks: list[str], states: dict[str, TaskState], bars, env=None) -> None:
+    """Hand blocks to the workers (one at a time each) until every task is complete or given up.
+    A worker that dies is replaced and its block run again, up to MAX_RESTARTS times."""
+    if _pick(states, tasks) is None:  # everything is on disk already: no workers to start
+        return
+    if cfg.workers == 0:
+        if env is not None:
+            _check_env(cfg, env)
+        pool = InlineWorkers(BlockWorker(cfg.to_dict(), tasks[0], env))
     else:
-        _check_env(cfg, env)
+        pool = WorkerPool(BlockWorker, (cfg.to_dict(), tasks[0]), cfg.workers)
+    running: dict[int, tuple[str, int] | None] = {w: None for w in pool.workers}
+    restarts = 0
     try:
-        while (item := _pick(states, tasks)) is not None:
-            t, b = item
-            st = states[t]
-            st.inflight.add(b)
-            meta = run_block(env, cfg, t, b, on_trial=lambda ok, st=st: bars.trial(st, ok))
-            _record(st, meta, bars)
+        while True:
+            for w in pool.workers:
+                if running[w] is None and (item := _pick(states, tasks)) is not None:
+                    states[item[0]].inflight.add(item[1])
+                    running[w] = item
+                    pool.send(w, item)
+            if not any(running.values()):
+                break
+            replies = pool.poll(timeout=1.0)
+            for w, msg in replies:
+                if msg[0] == "trial":
+                    bars.trial(states[msg[1]], msg[2])
+                else:  # ("block", task, block, meta)
+                    st = states[msg[1]]
+                    st.inflight.discard(msg[2])
+                    st.done[msg[2]] = msg[3]
+                    bars.refresh(st)
+                    running[w] = None
+            for w, code in ([] if replies else pool.dead()):
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    raise WorkerDied(f"worker processes died {restarts} times (last exit code {code}); "
+                                     f"finished blocks are kept: rerun the same command to resume")
+                if running[w] is not None:  # its block runs again
+                    states[running[w][0]].inflight.discard(running[w][1])
+                    running[w] = None
+                pool.restart(w)
     finally:
-        if own:
-            env.close()
+        pool.close()
 
 
 def _check_env(cfg: CollectConfig, env) -> None:
@@ -350,56 +318,6 @@ def _check_env(cfg: CollectConfig, env) -> None:
     if diff:
         raise CollectError("the given environment differs from the collection settings: "
                            + ", ".join(f"{k}={a!r} (need {b!r})" for k, (a, b) in diff.items()))
-
-
-def _run_pool(cfg, tasks, states, bars):
-    if _pick(states, tasks) is None:  # everything is on disk already: no workers to start
-        return
-    ctx = mp.get_context("spawn")
-    tasks_q, results_q = ctx.Queue(), ctx.Queue()
-    n = cfg.workers
-    with single_threaded_children():
-        procs = [ctx.Process(target=_worker_main, args=(r, cfg.to_dict(), tasks[0], tasks_q, results_q, os.getpid()),
-                             daemon=True) for r in range(n)]
-        for p in procs:
-            p.start()
-    queued = 0  # blocks handed to the queue and not yet reported back
-    try:
-        while True:
-            while queued < n + 1 and (item := _pick(states, tasks)) is not None:
-                t, b = item
-                states[t].inflight.add(b)
-                tasks_q.put(item)
-                queued += 1
-            if queued == 0:
-                break
-            try:
-                msg = results_q.get(timeout=2.0)
-            except queue.Empty:
-                dead = [p for p in procs if not p.is_alive()]
-                if dead:
-                    raise WorkerDied(f"worker process {dead[0].pid} died (exit code {dead[0].exitcode}); "
-                                     f"finished blocks are kept: rerun the same command to resume")
-                continue
-            kind = msg[0]
-            if kind == "trial":
-                bars.trial(states[msg[1]], msg[2])
-            elif kind == "block":
-                _record(states[msg[1]], msg[3], bars)
-                queued -= 1
-            elif kind == "error":
-                raise WorkerDied(f"worker {msg[1]} failed:\n{msg[2]}")
-    finally:
-        for _ in procs:
-            tasks_q.put(None)
-        deadline = time.time() + 5
-        for p in procs:
-            p.join(timeout=max(0.1, deadline - time.time()))
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=2)
-        tasks_q.cancel_join_thread()
-        results_q.cancel_join_thread()
 
 
 class _Bars:

@@ -1,30 +1,37 @@
-"""Collection settings as one dataclass (the CLI's flags map onto it one to one)."""
+"""Collection settings as one dataclass; `python -m data_collection.run` takes its flags from it."""
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Optional
 
+from infra.cli import ConfigBase, ConfigError, check_at_least, option
+from sim_envs.cli import categories_option, check_split, partnet_option, split_option
+
 
 @dataclass
-class CollectConfig:
-    categories: str = "drawer"  # a name or alias, a comma-separated list, 'all-seen', 'all-unseen', 'all'
-    samples: int = 500  # successful demos per task (paper: ~10K over the 20 seen categories)
-    split: str = "train"  # object instances to sample: 'train' or 'test'
-    seed: int = 0  # master seed: trial k of task t has a seed derived from (seed, t, k)
-    workers: int = min(2, os.cpu_count() or 1)  # simulation processes; 0 = in this process
-    out: str = "data/demos"
-    image_size: int = 336  # rendered square image side (PROTOCOL section 1)
-    normal_noise_deg: float = 10.0  # std of the noise added to each component of up = -normal (deg)
-    keep_failures: bool = False  # also store failed trials, flagged demo_success=False
-    block_size: int = 32  # trials per shard; the unit of work and of resumption
-    max_trials: Optional[int] = None  # give up on a task after this many trials (None: 20 x samples + 200)
-    partnet_dir: Optional[str] = None  # PartNet-Mobility directory instead of procedural objects
-    # the demo filter (PROTOCOL section 3: released data-collection code)
-    keep_dq: float = 0.1  # |dq| above this (m or rad) ...
-    keep_range_fraction: float = 0.5  # ... or above this fraction of the joint range ...
-    keep_cosine: float = 0.5  # ... and the touched point moved along the pull (cosine above this)
+class CollectConfig(ConfigBase):
+    categories: str = categories_option("drawer", "a category or alias, a comma-separated list, 'all-seen' (the "
+                                        "20 training categories), 'all-unseen', 'all', or 'list' to print the "
+                                        "names and exit", flag="--category")
+    samples: int = option(500, "successful demos to collect per category (paper: ~10K over the 20 seen categories)")
+    split: str = split_option("train")
+    seed: int = option(0, "master seed: trial k of category t has a seed derived from (seed, t, k); the same seed "
+                          "gives the same dataset whatever the worker count")
+    workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes (0 = run in this process)")
+    out: str = option("data/demos", "dataset directory (created; rerun the same command to resume)")
+    image_size: int = option(336, "rendered square image side, pixels")
+    normal_noise_deg: float = option(10.0, "std of the Gaussian noise on each component of up = -normal, degrees")
+    keep_failures: bool = option(False, "also store failed trials, flagged demo_success=False (for Where2Act-style "
+                                        "training)")
+    block_size: int = option(32, "trials per shard: the unit of work and of resumption")
+    max_trials: Optional[int] = option(None, "give up on a category after this many trials; None = 20 x samples + 200")
+    partnet_dir: Optional[str] = partnet_option()
+    quiet: bool = option(False, "no progress bars")
+    # the demo filter (docs/protocol.md, data collection)
+    keep_dq: float = option(0.1, "demo filter: |dq| above this (m or rad) ...")
+    keep_range_fraction: float = option(0.5, "demo filter: ... or above this fraction of the joint range ...")
+    keep_cosine: float = option(0.5, "demo filter: ... and the touched point moved along the pull (cosine above this)")
 
     # settings that change what a trial produces: a dataset directory holds one combination
     IDENTITY = ("seed", "split", "image_size", "normal_noise_deg", "keep_failures", "block_size",
@@ -34,26 +41,16 @@ class CollectConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError naming the bad field, its value and what is allowed."""
-        for name, lo in (("samples", 1), ("block_size", 1), ("workers", 0), ("image_size", 16)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < lo:
-                raise ValueError(f"{name}={v!r}: must be an integer >= {lo}")
-        if self.max_trials is not None and self.max_trials < 1:
-            raise ValueError(f"max_trials={self.max_trials!r}: must be >= 1 (or unset)")
-        if self.split not in ("train", "test"):
-            raise ValueError(f"split={self.split!r}: allowed: train, test")
+        """ConfigError naming the bad field, its value and what is allowed."""
+        check_at_least(self, samples=1, block_size=1, workers=0, image_size=16)
+        if self.max_trials is not None:
+            check_at_least(self, max_trials=1)
+        check_split(self)
         if not 0 <= self.normal_noise_deg <= 90:
-            raise ValueError(f"normal_noise_deg={self.normal_noise_deg!r}: must be in [0, 90]")
+            raise ConfigError("normal_noise_deg", self.normal_noise_deg, "must be in [0, 90]")
         if not -1 <= self.keep_cosine <= 1:
-            raise ValueError(f"keep_cosine={self.keep_cosine!r}: must be in [-1, 1]")
+            raise ConfigError("keep_cosine", self.keep_cosine, "must be in [-1, 1]")
 
     @property
     def trial_limit(self) -> int:
         return self.max_trials if self.max_trials is not None else 20 * self.samples + 200
-
-    def identity(self) -> dict:
-        return {k: getattr(self, k) for k in self.IDENTITY}
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)

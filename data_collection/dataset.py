@@ -70,7 +70,7 @@ SCHEMA = pa.schema([
     ("failure_reason", pa.string()),
     ("success", pa.bool_()),  # RoboMamba criterion
     ("success_manipllm", pa.bool_()),  # ManipLLM criterion
-    ("demo_success", pa.bool_()),  # the data-collection filter (PROTOCOL section 3)
+    ("demo_success", pa.bool_()),  # the data-collection filter (docs/protocol.md section 5)
     ("info_json", pa.string()),  # the environment's whole info dict for this episode
 ])
 LABEL_COLUMNS = ["sample_id", "task", "category", "instance_id", "episode_seed", "target_joint",
@@ -126,7 +126,7 @@ def shard_path(root, task: str, block: int) -> Path:
 
 def write_shard(path, rows: list[dict], block_meta: dict) -> None:
     """Write rows (dicts with SCHEMA's columns) and the block's metadata atomically."""
-    from sim_envs.cli import atomic_path
+    from infra.files import atomic_path
 
     table = pa.Table.from_pylist(rows, schema=SCHEMA) if rows else SCHEMA.empty_table()
     table = table.replace_schema_metadata({BLOCK_KEY: json.dumps(block_meta).encode()})
@@ -190,18 +190,10 @@ def load_frame(root, columns: list[str] | None = None, successes_only: bool = Fa
     return df if columns is None else df[list(dict.fromkeys(columns))]
 
 
-def rotation_from(up, forward) -> np.ndarray:
-    """Gripper rotation, columns [forward, up x forward, up] (forward re-orthogonalised)."""
-    up = np.asarray(up, dtype=np.float64)
-    up = up / np.linalg.norm(up)
-    fw = np.asarray(forward, dtype=np.float64)
-    fw = fw - up * np.dot(fw, up)
-    fw = fw / np.linalg.norm(fw)
-    return np.stack([fw, np.cross(up, fw), up], axis=1)
-
-
 def decode_sample(row) -> dict:
     """Arrays of one row (a pandas row or dict): images decoded, labels as numpy arrays."""
+    from sim_envs.geometry import gram_schmidt
+
     up = np.array(row["up_cam"], dtype=np.float32)
     fw = np.array(row["forward_cam"], dtype=np.float32)
     return {
@@ -214,7 +206,7 @@ def decode_sample(row) -> dict:
         "pixel": np.array(row["contact_pixel"], dtype=np.float32),
         "up": up,
         "forward": fw,
-        "rotation": rotation_from(up, fw).astype(np.float32),
+        "rotation": gram_schmidt(up, fw).astype(np.float32),
     }
 
 

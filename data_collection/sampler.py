@@ -1,4 +1,4 @@
-"""PROTOCOL section 3: one sampled interaction ("trial") and the filter that makes it a demo.
+"""Data collection (docs/protocol.md): one sampled interaction ("trial") and the filter that makes it a demo.
 
 A trial: reset the environment with the trial's seed (instance, scale, joint state, target part and
 camera all follow from it), draw a contact pixel from the affordance map of the target part, set
@@ -12,6 +12,9 @@ import json
 import zlib
 
 import numpy as np
+
+from infra.files import json_default
+from sim_envs.geometry import camera_to_world, lift_pixel, orthonormal_forward, unit, world_to_camera
 
 from .config import CollectConfig
 from .dataset import DEPTH_SCALE, encode_depth, encode_png
@@ -65,18 +68,18 @@ def run_trial(env, cfg: CollectConfig, task: str, trial: int, fresh_scene: bool 
 def make_row(obs: dict, info: dict, action: np.ndarray, cfg: CollectConfig, task: str, trial: int,
              ep_seed: int) -> dict:
     T = np.asarray(obs["cam2world"], dtype=np.float64)
-    R, t = T[:3, :3], T[:3, 3]
+    R = T[:3, :3]
     finite = bool(np.all(np.isfinite(action)))
     if finite:
         pix = [int(round(action[0])), int(round(action[1]))]
-        up, fw = _unit(action[2:5]), _unit(action[5:8])
-        fw = _unit(fw - up * np.dot(fw, up))
+        up = unit(action[2:5])
+        fw = orthonormal_forward(up, unit(action[5:8]))
     else:
         pix, up, fw = [-1, -1], np.zeros(3), np.zeros(3)
     p_world = np.asarray(info.get("contact_point", [np.nan] * 3), dtype=np.float64)
     if finite and not np.all(np.isfinite(p_world)):  # no contact: lift the pixel with the depth map
         p_world = _lift(obs, pix, T)
-    p_cam = R.T @ (p_world - t)
+    p_cam = world_to_camera(T, p_world)
     h, w = obs["depth"].shape
     return {
         "sample_id": f"{task}/{trial:07d}",
@@ -120,7 +123,7 @@ def make_row(obs: dict, info: dict, action: np.ndarray, cfg: CollectConfig, task
         "success": bool(info.get("success", False)),
         "success_manipllm": bool(info.get("success_manipllm", False)),
         "demo_success": is_demo(info, cfg),
-        "info_json": json.dumps(info, default=_json_default),
+        "info_json": json.dumps(info, default=json_default),
     }
 
 
@@ -134,24 +137,9 @@ def _exception_row(cfg, task, trial, ep_seed, e) -> dict:
 
 
 def _lift(obs, pix, T) -> np.ndarray:
+    """World point of pixel `pix` from the depth map (NaN where there is no surface)."""
     r, c = pix
     z = float(obs["depth"][r, c]) if 0 <= r < obs["depth"].shape[0] and 0 <= c < obs["depth"].shape[1] else 0.0
     if z <= 0:
         return np.full(3, np.nan)
-    K = np.asarray(obs["intrinsics"], dtype=np.float64)
-    p = z * (np.linalg.inv(K) @ np.array([c + 0.5, r + 0.5, 1.0]))
-    return T[:3, :3] @ p + T[:3, 3]
-
-
-def _unit(v) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float64)
-    n = np.linalg.norm(v)
-    return v / n if n > 0 else v
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
+    return camera_to_world(T, lift_pixel(r, c, z, np.asarray(obs["intrinsics"], dtype=np.float64)))

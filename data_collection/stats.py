@@ -9,10 +9,12 @@ pixel (dot), the pull direction -up (red arrow) and the gripper's forward axis (
 """
 from __future__ import annotations
 
-import argparse
-import io
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
+
+from infra.cli import check_at_least, command_parser, done, option, parse_config
 
 ARROW_M = 0.25  # drawn length of the direction arrows, metres (objects are about 1 m across)
 
@@ -55,8 +57,9 @@ def summary(root):
 
 def project(K: np.ndarray, p_cam: np.ndarray) -> np.ndarray:
     """Image (x = col, y = row) coordinates, in imshow's convention (pixel centres at integers)."""
-    u = K @ p_cam
-    return u[:2] / u[2] - 0.5
+    from sim_envs.geometry import camera_to_pixel
+
+    return camera_to_pixel(p_cam, K)[::-1] - 0.5
 
 
 def draw_example(ax, row) -> None:
@@ -127,26 +130,27 @@ def example_grid(root, per_task: int = 2, max_tasks: int | None = None, tile: fl
     return fig
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m data_collection.stats", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dir", help="a dataset directory written by data_collection.run")
-    p.add_argument("--examples", type=int, default=2, help="demos drawn per category (default: 2)")
-    p.add_argument("--out", default=None, help="example grid PNG (default: DIR/examples.png)")
-    p.add_argument("--csv", default=None, help="table CSV (default: DIR/stats.csv)")
-    return p.parse_args(argv)
+@dataclass
+class StatsConfig:
+    examples: int = option(2, "demos drawn per category (0 = no example grid)")
+    out: Optional[str] = option(None, "example grid PNG; None = DIR/examples.png")
+    csv: Optional[str] = option(None, "table CSV; None = DIR/stats.csv")
+
+    def __post_init__(self):
+        check_at_least(self, examples=0)
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    p = command_parser("python -m data_collection.stats", __doc__)
+    p.add_argument("dir", help="a dataset directory written by data_collection.run")
+    cfg, args = parse_config(StatsConfig, argv, parser=p)
     from pathlib import Path
 
-    from sim_envs.cli import atomic_write_bytes, atomic_write_text, die
+    from infra.cli import die
+    from infra.files import atomic_write_text, save_figure
 
     from .dataset import list_shards, read_manifest
 
-    if args.examples < 0:
-        die(f"--examples {args.examples}: must be >= 0")
     try:
         manifest = read_manifest(args.dir)
     except FileNotFoundError as e:
@@ -160,21 +164,13 @@ def main(argv=None) -> int:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"status: {manifest.get('status')}  seed: {manifest['identity']['seed']}  "
           f"split: {manifest['identity']['split']}")
-    csv = Path(args.csv or Path(args.dir) / "stats.csv")
+    csv = Path(cfg.csv or Path(args.dir) / "stats.csv")
     atomic_write_text(csv, table.to_csv(index=False))
-    if args.examples > 0:
-        import matplotlib.pyplot as plt
-
-        fig = example_grid(args.dir, per_task=args.examples)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-        plt.close(fig)
-        png = Path(args.out or Path(args.dir) / "examples.png")
-        atomic_write_bytes(png, buf.getvalue())
-        print(f"wrote {csv} and {png}")
-    else:
-        print(f"wrote {csv}")
-    return 0
+    if cfg.examples > 0:
+        png = Path(cfg.out or Path(args.dir) / "examples.png")
+        save_figure(example_grid(args.dir, per_task=cfg.examples), png, dpi=110)
+        return done(f"wrote {csv} and {png}")
+    return done(f"wrote {csv}")
 
 
 if __name__ == "__main__":

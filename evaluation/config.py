@@ -1,31 +1,39 @@
-"""Evaluation settings as one dataclass (the flags of `python -m evaluation.run` map onto it)."""
+"""Evaluation settings as one dataclass; `python -m evaluation.run` takes its flags from it."""
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from dataclasses import dataclass
 from typing import Optional
 
+from infra.cli import ConfigBase, ConfigError, check_at_least, option
+from sim_envs.cli import categories_option, check_split, partnet_option, split_option
+
 
 @dataclass
-class EvalConfig:
-    agent: str = "robomamba"  # a name of agents.registry (`python -m agents` lists them)
-    checkpoint: Optional[str] = None  # checkpoint directory (agents.checkpoint); None = built untrained
-    categories: str = "all"  # 'all', 'seen', 'unseen' or a comma-separated list of names / aliases
-    episodes: int = 50  # episodes per category (paper: ~1.1K test episodes over 30 categories)
-    seed: int = 0  # master seed of the work list; the same for every agent (paired comparison)
-    shard: str = "0/1"  # 'i/n': run only the items whose position in the list is i modulo n
-    workers: int = min(2, os.cpu_count() or 1)  # simulation processes; 0 = inline, in this process
-    envs_per_worker: int = 1  # environments per simulation process (episodes in flight per process)
-    batch_size: int = 16  # most observations the agent gets in one act() call
-    image_size: int = 336  # rendered square image side (PROTOCOL section 1)
-    partnet_dir: Optional[str] = None  # a PartNet-Mobility directory instead of procedural objects
-    out: Optional[str] = None  # output directory; None = results/eval/<label>
-    label: Optional[str] = None  # method name in the tables; None = the agent name
-    record: int = 0  # annotated stills (2-frame GIF) of the first N episodes of the list
-    device: str = "cpu"  # torch device for learned agents
-    split: str = "test"  # object instances (unseen categories have test instances only)
+class EvalConfig(ConfigBase):
+    agent: str = option("robomamba", "agent name; 'list' prints the available agents and exits")
+    checkpoint: Optional[str] = option(None, "checkpoint directory (model.safetensors, config.json, tokenizer.json) "
+                                             "of a learned agent; without it a learned agent runs untrained")
+    categories: str = categories_option("all", "'all' (20 seen + 10 unseen), 'seen', 'unseen', a comma-separated "
+                                               "list of categories or aliases, or 'list' to print the names and exit")
+    episodes: int = option(50, "episodes per category (paper: ~1.1K test episodes over 30 categories)")
+    seed: int = option(0, "master seed of the work list (the same episodes for every agent: paired comparison)")
+    shard: str = option("0/1", "'i/n': run only every n-th item of the list starting at i (split a run over n "
+                               "machines; give each its own --out and merge them with evaluation.tables)")
+    workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes (0 = simulate in this process)")
+    envs_per_worker: int = option(1, "environments per worker process: episodes each process keeps in flight")
+    batch_size: int = option(16, "most observations per agent act() call (batches are whatever is waiting, "
+                                 "up to this)")
+    image_size: int = option(336, "rendered square image side, pixels")
+    partnet_dir: Optional[str] = partnet_option()
+    out: Optional[str] = option(None, "output directory, None = out/eval/LABEL; rerun the same command to resume")
+    label: Optional[str] = option(None, "method name in the tables, None = the agent name")
+    record: int = option(0, "save annotated stills (2-frame GIF + PNG) of the first N episodes of the list in "
+                            "OUT/record")
+    device: str = option("cpu", "torch device of a learned agent (cpu, cuda, cuda:1)")
+    quiet: bool = option(False, "no progress bar")
+    split: str = split_option("test", cli=False)
 
     # settings that change what an episode produces: an output directory holds one combination
     IDENTITY = ("agent", "checkpoint", "categories", "episodes", "seed", "shard", "image_size",
@@ -35,29 +43,20 @@ class EvalConfig:
         if self.label is None:
             self.label = self.agent
         if self.out is None:
-            self.out = os.path.join("results", "eval", self.label)
+            self.out = os.path.join("out", "eval", self.label)
+        if self.checkpoint is not None:
+            self.checkpoint = os.path.abspath(self.checkpoint)
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError 'field=value: reason' for the first bad field."""
-        for name, lo in (("episodes", 1), ("workers", 0), ("envs_per_worker", 1), ("batch_size", 1),
-                         ("image_size", 16), ("record", 0)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-                raise ValueError(f"{name}={v!r}: must be an integer >= {lo}")
-        if self.split not in ("train", "test"):
-            raise ValueError(f"split={self.split!r}: allowed: train, test")
+        """ConfigError naming the first bad field."""
+        check_at_least(self, episodes=1, workers=0, envs_per_worker=1, batch_size=1, image_size=16, record=0)
+        check_split(self)
         self.shard_index()
 
     def shard_index(self) -> tuple[int, int]:
-        """(i, n) of `shard`; ValueError unless 0 <= i < n."""
+        """(i, n) of `shard`; ConfigError unless 0 <= i < n."""
         m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(self.shard))
         if not m or not int(m[1]) < int(m[2]):
-            raise ValueError(f"shard={self.shard!r}: must be 'i/n' with 0 <= i < n, e.g. 0/4")
+            raise ConfigError("shard", self.shard, "must be 'i/n' with 0 <= i < n, e.g. 0/4")
         return int(m[1]), int(m[2])
-
-    def identity(self) -> dict:
-        return {k: getattr(self, k) for k in self.IDENTITY}
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)

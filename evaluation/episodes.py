@@ -33,7 +33,7 @@ class WorkItem:
     index: int  # position in the full list (before sharding)
     task: str  # name given to env.reset(options={"task": ...}): a category or an alias
     category: str  # paper category (table column)
-    group: str  # 'seen' or 'unseen' (PROTOCOL section 4)
+    group: str  # 'seen' or 'unseen' (docs/protocol.md section 6)
     split: str  # instance split ('test')
     episode: int  # episode number within the task: 0 .. episodes-1
     instance_id: object  # int (procedural) or str (PartNet-Mobility id)

@@ -15,7 +15,6 @@ alone. Each one resumes, so rerunning this command after an interruption continu
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -23,49 +22,38 @@ import sys
 import time
 from dataclasses import dataclass
 
+from infra.cli import ConfigBase, ConfigError, check_at_least, option, parse_config
+
 LEARNED = ("robomamba", "transformer", "where2act")
 
 
 @dataclass
-class PipelineConfig:
-    out: str = "out/pipeline"  # data, checkpoints, evaluation runs and tables go below this
-    seed: int = 0  # master seed of collection, training and the evaluation work list
-    workers: int = min(2, os.cpu_count() or 1)  # simulation processes for collection and evaluation
-    samples: int = 60  # successful demos per seen category (paper: ~500)
-    episodes: int = 20  # evaluation episodes per category (paper protocol: ~37; evaluation default 50)
-    agents: str = "robomamba,transformer,where2act,random,oracle"
-    qa_steps: int = 800  # sim-QA co-training steps of robomamba / transformer
-    head_epochs: int = 8  # policy-head epochs (paper: 8)
-    where2act_epochs: int = 6
-    tables: str = ""  # where the tables go; "" = OUT/tables
+class PipelineConfig(ConfigBase):
+    out: str = option("out/pipeline", "working directory: data, checkpoints, evaluation runs and tables go below it")
+    seed: int = option(0, "master seed of collection, training and the evaluation work list")
+    workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes for collection and evaluation "
+                                                       "(0 = in this process)")
+    samples: int = option(60, "successful demos per seen category (paper: ~500)")
+    episodes: int = option(20, "evaluation episodes per category, 30 categories (evaluation default: 50)")
+    agents: str = option("robomamba,transformer,where2act,random,oracle",
+                         "comma-separated agents to train (if learned) and evaluate")
+    qa_steps: int = option(800, "sim-QA co-training steps of robomamba / transformer")
+    head_epochs: int = option(8, "policy-head fine-tuning epochs (paper: 8)")
+    where2act_epochs: int = option(6, "Where2Act training epochs")
+    tables: str = option("", "where the tables go; '' = OUT/tables")
 
     def __post_init__(self):
-        from agents.registry import resolve
+        from agents.registry import UnknownAgentError, resolve
 
-        for name in ("samples", "episodes", "qa_steps", "head_epochs", "where2act_epochs"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name}={getattr(self, name)!r}: must be >= 1")
+        check_at_least(self, workers=0, samples=1, episodes=1, qa_steps=1, head_epochs=1, where2act_epochs=1)
         names = [a.strip() for a in self.agents.split(",") if a.strip()]
         if not names:
-            raise ValueError(f"agents={self.agents!r}: name at least one agent")
+            raise ConfigError("agents", self.agents, "name at least one agent")
         for a in names:
-            resolve(a)  # UnknownAgentError lists the allowed names
-
-
-def parse_args(argv=None) -> PipelineConfig:
-    p = argparse.ArgumentParser(prog="python -m evaluation.pipeline", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    helps = {"out": "working directory (data, checkpoints, runs, tables)", "seed": "master seed",
-             "workers": "simulation worker processes", "samples": "successful demos per seen category",
-             "episodes": "evaluation episodes per category (30 categories)",
-             "agents": "comma-separated agents to train (if learned) and evaluate",
-             "qa_steps": "sim-QA co-training steps (robomamba, transformer)",
-             "head_epochs": "policy-head fine-tuning epochs", "where2act_epochs": "Where2Act training epochs",
-             "tables": "tables directory ('' = OUT/tables)"}
-    for f in dataclasses.fields(PipelineConfig):
-        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
-                       help=f"{helps[f.name]} (default: {f.default!r})")
-    return PipelineConfig(**vars(p.parse_args(argv)))
+            try:
+                resolve(a)
+            except UnknownAgentError as e:
+                raise ConfigError("agents", self.agents, str(e)) from None
 
 
 def step(name: str, main, argv: list[str], module: str) -> None:
@@ -83,12 +71,9 @@ def step(name: str, main, argv: list[str], module: str) -> None:
 
 
 def main(argv=None) -> int:
-    from sim_envs.cli import atomic_write_text, die
+    from infra.files import atomic_write_text
 
-    try:
-        cfg = parse_args(argv)
-    except ValueError as e:
-        die(str(e))
+    cfg, _ = parse_config(PipelineConfig, argv, "python -m evaluation.pipeline", __doc__)
     from agents.train import main as train_main
     from data_collection.run import main as collect_main
 

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sim_envs.config import ACTION_DIM
+from sim_envs.geometry import camera_to_pixel, lift_pixel
+
 APPROACH_LENGTH = 0.3  # metres drawn back along -up
 FORWARD_LENGTH = 0.12
 
@@ -22,9 +25,8 @@ def _project(K: np.ndarray, p: np.ndarray) -> tuple[float, float] | None:
     """(x, y) image coordinates (PIL: col, row) of a camera-frame point in front of the camera."""
     if p[2] <= 1e-6:
         return None
-    u = K[0, 0] * p[0] / p[2] + K[0, 2]
-    v = K[1, 1] * p[1] / p[2] + K[1, 2]
-    return float(u), float(v)
+    row, col = camera_to_pixel(p, K)
+    return float(col), float(row)
 
 
 def _arrow(d, a, b, colour, width: int) -> None:
@@ -54,13 +56,13 @@ def annotate(obs: dict, action, outcome: dict | None, scale: int | None = None):
     canvas.paste(img, (0, 0))
     d = ImageDraw.Draw(canvas)
     a = None if action is None else np.asarray(action, dtype=np.float64)
-    if a is not None and a.shape == (8,) and np.all(np.isfinite(a)):
+    if a is not None and a.shape == (ACTION_DIM,) and np.all(np.isfinite(a)):
         r, c = int(round(a[0])), int(round(a[1]))
         K = np.asarray(obs["intrinsics"], dtype=np.float64)
         z = float(obs["depth"][r, c]) if 0 <= r < h and 0 <= c < w else 0.0
         x, y = (c + 0.5) * scale, (r + 0.5) * scale
         if z > 0:  # 3D arrows need the point: lift the pixel with the depth map
-            p = np.array([(c + 0.5 - K[0, 2]) / K[0, 0] * z, (r + 0.5 - K[1, 2]) / K[1, 1] * z, z])
+            p = lift_pixel(r, c, z, K)
             up = a[2:5] / (np.linalg.norm(a[2:5]) or 1.0)
             fw = a[5:8] / (np.linalg.norm(a[5:8]) or 1.0)
             start = _project(K, p - APPROACH_LENGTH * up)  # the gripper comes from there ...

@@ -21,15 +21,17 @@ finishes the list and never counts an episode twice. A directory made with other
 """
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import math
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from infra.files import to_jsonable
+from sim_envs.config import ACTION_DIM
+from infra.rundir import RunDir
+from infra.workers import WorkerDied
 
 from .config import EvalConfig
 from .episodes import WorkItem
@@ -45,23 +47,6 @@ class EvalError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------- JSON lines
-def to_jsonable(x):
-    """numpy -> Python, NaN/inf -> None, recursively (strict JSON)."""
-    if isinstance(x, dict):
-        return {str(k): to_jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [to_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return to_jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        return to_jsonable(x.item())
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if x is None or isinstance(x, (bool, int, float, str)):
-        return x
-    return str(x)
-
-
 def read_episodes(path, repair: bool = False) -> list[dict]:
     """The records of an episodes.jsonl. A last line without its newline (an interrupted write) is
     ignored, and with `repair` cut from the file so appending can go on; a bad line elsewhere raises
@@ -102,10 +87,6 @@ class EpisodeLog:
 
 
 # ---------------------------------------------------------------------------------------- run.json
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def identity(cfg: EvalConfig, items_total: int, tasks: list[str]) -> dict:
     """What must match for two runs to share a directory: the settings that change episodes or
     actions, with the category selection resolved (so 'all' and the explicit list agree)."""
@@ -115,24 +96,10 @@ def identity(cfg: EvalConfig, items_total: int, tasks: list[str]) -> dict:
     return ident
 
 
-def check_directory(cfg: EvalConfig, ident: dict) -> dict | None:
-    """The existing run.json if `cfg.out` holds this evaluation; EvalError if it holds another."""
-    from sim_envs.cli import check_output_dir
-
-    return check_output_dir(cfg.out, RUN, FORMAT, ident, "an evaluation", EvalError, ignore=("record",))
-
-
-def versions() -> dict:
-    from sim_envs.provenance import versions as package_versions
-
-    return package_versions()
-
-
-def _write_run(cfg: EvalConfig, run: dict) -> None:
-    from sim_envs.cli import atomic_write_text
-
-    run["updated"] = _now()
-    atomic_write_text(Path(cfg.out) / RUN, json.dumps(to_jsonable(run), indent=2) + "\n")
+def run_dir(cfg: EvalConfig, ident: dict) -> RunDir:
+    """The output directory and its run.json; `.existing()` raises EvalError for a directory that
+    holds another evaluation."""
+    return RunDir(cfg.out, RUN, FORMAT, ident, "an evaluation", EvalError, ignore=("record",))
 
 
 # ---------------------------------------------------------------------------------------- the loop
@@ -150,8 +117,8 @@ def _act(agent, batch: list[dict]):
     t0 = time.perf_counter()
     try:
         actions = np.asarray(agent.act(obs, seeds=seeds, privileged=priv), dtype=np.float64)
-        if actions.shape != (len(batch), 8):
-            raise ValueError(f"act() returned shape {actions.shape}, expected ({len(batch)}, 8)")
+        if actions.shape != (len(batch), ACTION_DIM):
+            raise ValueError(f"act() returned shape {actions.shape}, expected ({len(batch)}, {ACTION_DIM})")
         return actions, None, time.perf_counter() - t0
     except Exception as e:  # recorded as the batch's failure, never a crash of the run
         return None, f"agent_error: {type(e).__name__}: {e}", time.perf_counter() - t0
@@ -189,150 +156,157 @@ def evaluate(cfg: EvalConfig, agent, items: list[WorkItem], items_total: int, ta
     `items_total` and `tasks` describe the whole list (for the directory identity). Safe to rerun
     after any interruption. Workers=0 runs the simulation in this process.
     """
-    ident = identity(cfg, items_total, tasks)
-    existing = check_directory(cfg, ident)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    log_path = out / EPISODES
+    from infra.provenance import versions
+
+    rundir = run_dir(cfg, identity(cfg, items_total, tasks))
+    rundir.existing()  # refuse another evaluation before touching anything
+    log_path = rundir.path / EPISODES
     by_key = {it.key: it for it in items}
     done = [r for r in read_episodes(log_path, repair=True) if r.get("key") in by_key]
     done_keys = {r["key"] for r in done}
     todo = [it for it in items if it.key not in done_keys]
     record_keys = {it.key for it in items[: cfg.record]} - done_keys
 
-    run = existing or {"format": FORMAT, "created": _now(), "identity": ident, "runs": []}
-    for r in run["runs"]:
-        if r["status"] == "running":  # that process never recorded its end
-            r["status"] = "killed"
+    run = rundir.start(command, workers=cfg.workers, envs_per_worker=cfg.envs_per_worker,
+                       batch_size=cfg.batch_size, device=cfg.device, episodes=0, episodes_per_minute=None,
+                       act_calls=0, act_seconds=0.0, mean_batch_size=None, control_hz=None, startup_seconds=None)
     run.update(label=cfg.label, agent=cfg.agent, checkpoint=cfg.checkpoint, checkpoint_meta=checkpoint_meta,
                config=cfg.to_dict(), env_config=env_config(cfg, tasks[0]).to_dict(), versions=versions(),
                seeds={"master": cfg.seed, "episode_seed": "SeedSequence([seed, crc32('evaluation'), "
                       "crc32(task), episode]) (evaluation.episodes)", "agent_seed": "the episode seed"},
                agent_class=f"{type(agent).__module__}.{type(agent).__name__}",
                needs_privileged=bool(agent.needs_privileged), parameter_counts=agent.parameter_counts(),
-               items=len(items), status="running")
-    this = {"command": command or sys.argv, "started": _now(), "status": "running", "workers": cfg.workers,
-            "envs_per_worker": cfg.envs_per_worker, "batch_size": cfg.batch_size, "device": cfg.device,
-            "episodes": 0, "seconds": None, "episodes_per_minute": None, "act_calls": 0, "act_seconds": 0.0,
-            "mean_batch_size": None, "control_hz": None, "startup_seconds": None}
-    run["runs"].append(this)
-    _write_run(cfg, run)
+               items=len(items))
+    rundir.save()
 
-    started = time.perf_counter()
-    stats = {"episodes": 0, "act_calls": 0, "act_seconds": 0.0, "first_obs": None}
-    bar = _Progress(len(items), done, progress)
-    log = EpisodeLog(log_path)
-    status = "failed"
-    try:
-        if todo:
-            _loop(cfg, agent, todo, tasks[0], log, bar, stats, record_keys, started)
-        status = "complete"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        bar.close()
-        log.close()
-        secs = time.perf_counter() - started
-        n, calls = stats["episodes"], stats["act_calls"]
-        this.update(status=status, seconds=round(secs, 3), episodes=n,
-                    episodes_per_minute=round(60 * n / secs, 2) if n else None,
-                    act_calls=calls, act_seconds=round(stats["act_seconds"], 4),
-                    mean_batch_size=round(n / calls, 3) if calls else None,
-                    control_hz=round(n / stats["act_seconds"], 3) if stats["act_seconds"] > 0 else None,
-                    startup_seconds=None if stats["first_obs"] is None else round(stats["first_obs"] - started, 3))
-        total = len(read_episodes(log_path))
-        run.update(status=status if status != "complete" or total >= len(items) else "incomplete",
-                   episodes_done=total)
-        _write_run(cfg, run)
+    loop = EpisodeLoop(cfg, agent, todo, tasks[0], record_keys, progress=_Progress(len(items), done, progress))
+
+    def closing(status: str):
+        loop.close()
+        secs, n, calls, act_s = rundir.elapsed(), loop.episodes, loop.act_calls, loop.act_seconds
+        run["episodes_done"] = total = len(read_episodes(log_path))
+        return status, status if status != "complete" or total >= len(items) else "incomplete", dict(
+            episodes=n, episodes_per_minute=round(60 * n / secs, 2) if n else None, act_calls=calls,
+            act_seconds=round(act_s, 4), mean_batch_size=round(n / calls, 3) if calls else None,
+            control_hz=round(n / act_s, 3) if act_s > 0 else None,
+            startup_seconds=None if loop.first_obs is None else round(loop.first_obs - loop.started, 3))
+
+    with rundir.running(closing):
+        loop.run()
     return run
 
 
-def _loop(cfg, agent, todo, first_task, log, bar, stats, record_keys, started):
-    from .simulate import InlinePool, ProcessPool, failure_info
+class EpisodeLoop:
+    """observe -> act -> step for the items `todo`: keeps every worker supplied, batches the waiting
+    observations for the agent, writes each finished episode to episodes.jsonl, and replaces dead
+    workers (their started episodes are recorded as `worker_died`; one not yet started is queued
+    again once)."""
 
-    ecfg = env_config(cfg, first_task)
-    if cfg.workers == 0:
-        pool = InlinePool(ecfg, cfg.envs_per_worker, agent.needs_privileged)
-    else:
-        pool = ProcessPool(ecfg, cfg.workers, cfg.envs_per_worker, agent.needs_privileged)
-    queue_ = list(reversed(todo))  # pop() gives list order
-    assigned = {w: {} for w in pool.workers}  # worker -> {key: started?}
-    items = {it.key: it for it in todo}
-    waiting: list[dict] = []  # observations waiting for an action
-    meta: dict[str, dict] = {}  # key -> timings / action collected so far
-    kept_obs: dict[str, dict] = {}  # observations of episodes to record
-    crashes: dict[str, int] = {}
-    restarts, remaining, batch_no = 0, len(todo), 0
+    def __init__(self, cfg: EvalConfig, agent, todo: list[WorkItem], first_task: str, record_keys: set,
+                 progress):
+        self.cfg, self.agent, self.record_keys, self.bar = cfg, agent, record_keys, progress
+        self.env_config = env_config(cfg, first_task)
+        self.log = EpisodeLog(Path(cfg.out) / EPISODES)
+        self.pool, self.capacity = None, 0
+        self.queue = list(reversed(todo))  # pop() gives list order
+        self.items = {it.key: it for it in todo}
+        self.assigned: dict[int, dict] = {}  # worker -> {key: started?}
+        self.waiting: list[dict] = []  # observations waiting for an action
+        self.meta: dict[str, dict] = {}  # key -> timings / action collected so far
+        self.kept_obs: dict[str, dict] = {}  # observations of episodes to record
+        self.crashes: dict[str, int] = {}
+        self.remaining, self.restarts, self.batches = len(todo), 0, 0
+        self.episodes, self.act_calls, self.act_seconds = 0, 0, 0.0
+        self.started, self.first_obs = time.perf_counter(), None
 
-    def finish(w, key, payload):
-        nonlocal remaining
-        assigned[w].pop(key, None)
-        item, m = items[key], meta.pop(key, {})
-        info = payload["info"]
-        rec = {**info, **item.to_dict(), "method": cfg.label, "agent": cfg.agent, "seed": cfg.seed,
+    def run(self) -> None:
+        from .simulate import make_pool
+
+        if not self.remaining:
+            return
+        self.pool, self.capacity = make_pool(self.env_config, self.cfg.workers, self.cfg.envs_per_worker,
+                                             self.agent.needs_privileged)
+        self.assigned = {w: {} for w in self.pool.workers}
+        while self.remaining:
+            self.supply()
+            replies = self.pool.poll(timeout=0.0 if self.waiting else 1.0)
+            for w, (kind, key, payload) in replies:
+                if kind == "obs":
+                    self.observed(w, key, payload)
+                else:
+                    self.finish(w, key, payload)
+            if self.waiting:
+                self.act()
+            elif not replies:
+                self.replace_dead()
+
+    def supply(self) -> None:
+        for w in self.pool.workers:
+            while self.queue and len(self.assigned[w]) < self.capacity:
+                it = self.queue.pop()
+                self.assigned[w][it.key] = False
+                self.pool.send(w, ("item", it))
+
+    def observed(self, w: int, key: str, payload: dict) -> None:
+        self.assigned[w][key] = True
+        if self.first_obs is None:
+            self.first_obs = time.perf_counter()
+        self.meta[key] = {"reset_seconds": payload["reset_seconds"]}
+        self.waiting.append({"worker": w, "key": key, "item": self.items[key], **payload})
+        if key in self.record_keys:
+            self.kept_obs[key] = payload["obs"]
+
+    def act(self) -> None:
+        batch, self.waiting = self.waiting[: self.cfg.batch_size], self.waiting[self.cfg.batch_size:]
+        actions, error, secs = _act(self.agent, batch)
+        self.act_calls += 1
+        self.act_seconds += secs
+        for i, p in enumerate(batch):
+            self.meta[p["key"]].update(action=None if actions is None else actions[i].tolist(), batch=self.batches,
+                                       batch_size=len(batch), act_seconds=secs, agent_seconds=secs / len(batch))
+            self.pool.send(p["worker"], ("act", p["slot"], error if actions is None else actions[i]))
+        self.batches += 1
+
+    def finish(self, w: int, key: str, payload: dict) -> None:
+        self.assigned[w].pop(key, None)
+        item, m = self.items[key], self.meta.pop(key, {})
+        cfg = self.cfg
+        rec = {**payload["info"], **item.to_dict(), "method": cfg.label, "agent": cfg.agent, "seed": cfg.seed,
                "agent_action": m.get("action"), "batch": m.get("batch"), "batch_size": m.get("batch_size"),
                "act_seconds": m.get("act_seconds"), "agent_seconds": m.get("agent_seconds"),
                "reset_seconds": m.get("reset_seconds", payload.get("reset_seconds")),
                "step_seconds": payload.get("step_seconds"), "worker": w}
         rec.setdefault("failure_reason", "")
         rec["success"], rec["success_manipllm"] = bool(rec.get("success")), bool(rec.get("success_manipllm"))
-        log.write(rec)
-        bar.add(rec["success"])
-        stats["episodes"] += 1
-        remaining -= 1
-        if key in kept_obs:
+        self.log.write(rec)
+        self.bar.add(rec["success"])
+        self.episodes += 1
+        self.remaining -= 1
+        if key in self.kept_obs:
             from .record import save_record
 
-            save_record(Path(cfg.out) / "record", item, kept_obs.pop(key), m.get("action"), rec)
+            save_record(Path(cfg.out) / "record", item, self.kept_obs.pop(key), m.get("action"), rec)
 
-    try:
-        while remaining:
-            for w in pool.workers:  # keep every worker supplied
-                while queue_ and len(assigned[w]) < pool.capacity:
-                    it = queue_.pop()
-                    assigned[w][it.key] = False
-                    pool.submit(w, it)
-            msgs = pool.poll(timeout=0.0 if waiting else 1.0)
-            for kind, w, key, payload in msgs:
-                if kind == "obs":
-                    assigned[w][key] = True
-                    if stats["first_obs"] is None:
-                        stats["first_obs"] = time.perf_counter()
-                    meta[key] = {"reset_seconds": payload["reset_seconds"]}
-                    waiting.append({"worker": w, "key": key, "item": items[key], **payload})
-                    if key in record_keys:
-                        kept_obs[key] = payload["obs"]
+    def replace_dead(self) -> None:
+        from .simulate import failure_info
+
+        for w, code in self.pool.dead():
+            self.restarts += 1
+            if self.restarts > MAX_RESTARTS:
+                raise WorkerDied(f"simulation workers died {self.restarts} times (last exit code {code}); "
+                                 f"finished episodes are kept: rerun the same command to resume")
+            for key, started in list(self.assigned[w].items()):
+                self.crashes[key] = self.crashes.get(key, 0) + 1
+                if started or self.crashes[key] >= 2:
+                    self.waiting = [p for p in self.waiting if p["key"] != key]
+                    self.finish(w, key, {"info": failure_info(f"worker_died: exit code {code}")})
                 else:
-                    finish(w, key, payload)
-            if waiting:
-                batch, waiting = waiting[: cfg.batch_size], waiting[cfg.batch_size:]
-                actions, error, secs = _act(agent, batch)
-                stats["act_calls"] += 1
-                stats["act_seconds"] += secs
-                for i, p in enumerate(batch):
-                    act = error if actions is None else actions[i]
-                    meta[p["key"]].update(action=None if actions is None else actions[i].tolist(),
-                                          batch=batch_no, batch_size=len(batch), act_seconds=secs,
-                                          agent_seconds=secs / len(batch))
-                    pool.act(p["worker"], p["slot"], act)
-                batch_no += 1
-            elif not msgs:
-                for w, code in pool.dead():  # a crashed process: its started episodes are failures
-                    restarts += 1
-                    if restarts > MAX_RESTARTS:
-                        from .simulate import WorkerDied
+                    self.queue.append(self.items[key])
+            self.assigned[w].clear()
+            self.pool.restart(w)
 
-                        raise WorkerDied(f"simulation workers died {restarts} times (last exit code {code}); "
-                                         f"finished episodes are kept: rerun the same command to resume")
-                    for key, started_ in list(assigned[w].items()):
-                        crashes[key] = crashes.get(key, 0) + 1
-                        if started_ or crashes[key] >= 2:
-                            waiting = [p for p in waiting if p["key"] != key]
-                            finish(w, key, {"info": failure_info(f"worker_died: exit code {code}")})
-                        else:
-                            queue_.append(items[key])
-                    assigned[w].clear()
-                    pool.restart(w)
-    finally:
-        pool.close()
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+        self.bar.close()
+        self.log.close()

@@ -1,13 +1,12 @@
-"""Simulation side of the evaluator: environment slots, worker processes, and the in-process pool.
+"""Simulation side of the evaluator: environment slots and the worker handler that drives them.
 
 An episode is two half-steps with the agent in between: `start` (reset -> observation, sent to the
 parent) and `finish` (the parent's action -> step -> info, sent back). A process holds
 `envs_per_worker` environments ("slots"), each with at most one episode between the two, so while
 the parent's agent thinks about one slot's observation the process can reset another.
 
-Pools (`ProcessPool`, `InlinePool`) share one interface used by evaluation.runner:
-`submit(worker, item)`, `act(worker, key, action_or_error)`, `poll(timeout) -> [message]`, with
-messages ("obs", worker, key, payload) and ("done", worker, key, payload).
+`EpisodeWorker` is the handler that infra.workers runs in each simulation process (or, with
+--workers 0, in the evaluator's own process); `make_pool` builds either.
 
 The oracle (`needs_privileged`) gets a `DetachedPrivilegedView`: the worker computes, right after
 the reset, the true surface normal at every pixel the expert may sample (the affordance map's
@@ -17,11 +16,7 @@ the parent with the agent's random stream; it returns the same numbers as the li
 """
 from __future__ import annotations
 
-import os
-import queue
-import signal
 import time
-import traceback
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -32,12 +27,6 @@ from sim_envs.privileged import PrivilegedView
 # what an agent gets (the env's estimated `normals` are left out: 1.4 MB of float32 at 336 px that no
 # agent uses and any can recompute from depth with sim_envs.geometry.normals_from_points)
 OBS_KEYS = ("rgb", "depth", "object_mask", "target_mask", "intrinsics", "cam2world", "prompt", "category")
-DRAIN_WAIT = 0.003  # seconds: a large message may still be on its way through the pipe
-
-
-class WorkerDied(RuntimeError):
-    pass
-
 
 # ---------------------------------------------------------------------------------------- privileged
 @dataclass
@@ -128,136 +117,35 @@ class Slots:
                 pass
 
 
-# ---------------------------------------------------------------------------------------- pools
-class InlinePool:
-    """Everything in this process (--workers 0): one 'worker' of `n` slots, deterministic order."""
+# ---------------------------------------------------------------------------------------- the worker
+class EpisodeWorker:
+    """A simulation worker's handler (infra.workers): `Slots` plus a backlog of items. Messages:
+    ("item", item) queues an episode, ("act", slot, action) finishes one; replies are
+    ("obs", key, payload) and ("done", key, payload). A free slot starts the next queued item at
+    once, so while the parent's agent thinks about one slot's observation another slot resets."""
 
-    def __init__(self, env_config, n: int, privileged: bool):
-        self.slots = Slots(env_config, n, "live" if privileged else None)
-        self.workers = [0]
+    def __init__(self, env_config, n: int, privileged: str | None):
+        self.slots = Slots(env_config, n, privileged)
         self.backlog: deque = deque()
-        self.out: deque = deque()
-        self.capacity = n
 
-    def submit(self, worker: int, item) -> None:
-        self.backlog.append(item)
-
-    def act(self, worker: int, slot: int, action) -> None:
-        self.out.append(("done", 0) + self.slots.finish(slot, action)[1:])
-
-    def poll(self, timeout: float = 0.0) -> list:
+    def handle(self, message, emit) -> None:
+        if message[0] == "item":
+            self.backlog.append(message[1])
+        else:  # ("act", slot, action)
+            emit(self.slots.finish(message[1], message[2]))
         while self.backlog and self.slots.free():
-            kind, key, payload = self.slots.start(self.slots.free()[0], self.backlog.popleft())
-            self.out.append((kind, 0, key, payload))
-        msgs = list(self.out)
-        self.out.clear()
-        return msgs
-
-    def dead(self) -> list:
-        return []
+            emit(self.slots.start(self.slots.free()[0], self.backlog.popleft()))
 
     def close(self) -> None:
         self.slots.close()
 
 
-def _worker_main(rank: int, env_config, n: int, privileged: bool, inbox, outbox, parent_pid: int):
-    """A simulation process: items and actions from `inbox`, observations and outcomes to `outbox`.
-    Exits on None, or as soon as its parent is gone (a killed evaluator leaves no orphans)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+def make_pool(env_config, workers: int, envs_per_worker: int, privileged: bool):
+    """(pool, items each worker may hold): `workers` processes (0 = this process) of
+    `envs_per_worker` environments; a process also holds one item queued ahead."""
+    from infra.workers import InlineWorkers, WorkerPool
 
-    def orphaned() -> bool:
-        if os.getppid() == parent_pid:
-            return False
-        outbox.cancel_join_thread()  # nobody will read what is still buffered: do not wait at exit
-        return True
-
-    try:
-        slots = Slots(env_config, n, "detached" if privileged else None)
-        backlog: deque = deque()
-        while True:
-            try:
-                msg = inbox.get(timeout=1.0)
-            except queue.Empty:
-                if orphaned():
-                    return
-                continue
-            if msg is None or orphaned():
-                return
-            if msg[0] == "item":
-                backlog.append(msg[1])
-            else:  # ("act", slot, action)
-                kind, key, payload = slots.finish(msg[1], msg[2])
-                outbox.put((kind, rank, key, payload))
-            while backlog and slots.free():
-                kind, key, payload = slots.start(slots.free()[0], backlog.popleft())
-                outbox.put((kind, rank, key, payload))
-    except BaseException:
-        outbox.put(("error", rank, None, traceback.format_exc()))
-        orphaned()
-
-
-class ProcessPool:
-    """`workers` spawned simulation processes of `n` slots each, one inbox per process and a shared
-    outbox. Workers that die are reported by `dead()`; `restart(worker)` replaces one."""
-
-    def __init__(self, env_config, workers: int, n: int, privileged: bool):
-        import multiprocessing as mp
-
-        from sim_envs.provenance import single_threaded_children
-
-        self.ctx = mp.get_context("spawn")
-        self.args = (env_config, n, privileged)
-        self.outbox = self.ctx.Queue()
-        self.procs, self.inboxes = {}, {}
-        self.workers = list(range(workers))
-        self.capacity = n + 1  # items handed to a process: its slots plus one queued ahead
-        self._env_threads = single_threaded_children
-        for w in self.workers:
-            self._spawn(w)
-
-    def _spawn(self, w: int) -> None:
-        self.inboxes[w] = self.ctx.Queue()
-        with self._env_threads():
-            p = self.ctx.Process(target=_worker_main, daemon=True,
-                                 args=(w, *self.args, self.inboxes[w], self.outbox, os.getpid()))
-            p.start()
-        self.procs[w] = p
-
-    def submit(self, worker: int, item) -> None:
-        self.inboxes[worker].put(("item", item))
-
-    def act(self, worker: int, slot: int, action) -> None:
-        self.inboxes[worker].put(("act", slot, action))
-
-    def poll(self, timeout: float = 0.0) -> list:
-        msgs = []
-        try:
-            msgs.append(self.outbox.get(timeout=max(timeout, DRAIN_WAIT)))
-            while True:  # get_nowait would miss a message whose sender is between two pipe writes
-                msgs.append(self.outbox.get(timeout=DRAIN_WAIT))
-        except queue.Empty:
-            pass
-        for m in msgs:
-            if m[0] == "error":
-                raise WorkerDied(f"simulation worker {m[1]} failed:\n{m[3]}")
-        return msgs
-
-    def dead(self) -> list[tuple[int, int]]:
-        """(worker, exit code) of processes that exited."""
-        return [(w, p.exitcode) for w, p in self.procs.items() if not p.is_alive()]
-
-    def restart(self, worker: int) -> None:
-        self.inboxes[worker].cancel_join_thread()
-        self._spawn(worker)
-
-    def close(self) -> None:
-        for q in self.inboxes.values():
-            q.put(None)
-        deadline = time.time() + 5
-        for p in self.procs.values():
-            p.join(timeout=max(0.1, deadline - time.time()))
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=2)
-        for q in (*self.inboxes.values(), self.outbox):
-            q.cancel_join_thread()
+    if workers == 0:
+        return InlineWorkers(EpisodeWorker(env_config, envs_per_worker, "live" if privileged else None)), envs_per_worker
+    args = (env_config, envs_per_worker, "detached" if privileged else None)
+    return WorkerPool(EpisodeWorker, args, workers), envs_per_worker + 1

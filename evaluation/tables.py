@@ -1,6 +1,6 @@
 """Results tables: evaluation runs (episodes.jsonl) -> the paper's tables, CSV, and a plot.
 
-    python -m evaluation.tables --runs results/eval/robomamba results/eval/random --out results/tables --reference
+    python -m evaluation.tables --runs out/eval/robomamba out/eval/random --out out/tables --reference
 
 Writes to --out:
 - `table_manipulation.csv`: the layout of RoboMamba's Table 2 (and ManipLLM's Table 1): a row per
@@ -26,13 +26,16 @@ Several directories with the same method label (shards of one evaluation) are me
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from infra.cli import command_parser, die, done, option, parse_config
+from infra.files import save_figure
 
 REFERENCE_DIR = Path(__file__).with_name("reference")
 TABLE2 = REFERENCE_DIR / "robomamba_table2_manipulation.csv"
@@ -253,11 +256,8 @@ def plot(runs: dict, path, reference: bool = False, criterion: str = "success") 
     ax.legend(fontsize=8, ncol=min(6, len(tables) + 1), loc="lower center", bbox_to_anchor=(0.5, 1.06),
               frameon=False)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    save_figure(fig, path, dpi=120)
+    return Path(path)
 
 
 # ---------------------------------------------------------------------------------------- CLI
@@ -276,26 +276,24 @@ def write_tables(run_dirs, out, reference: bool = False) -> dict[str, Path]:
     return paths
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m evaluation.tables", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runs", nargs="+", required=True,
-                   help="evaluation directories (each with run.json and episodes.jsonl)")
-    p.add_argument("--out", default="results/tables", help="output directory (default: results/tables)")
-    p.add_argument("--reference", action="store_true",
-                   help="add the published rows of RoboMamba Table 2 and ManipLLM Table 1 (default: off)")
-    args = p.parse_args(argv)
-    from sim_envs.cli import die
+@dataclass
+class TablesConfig:
+    out: str = option("out/tables", "output directory")
+    reference: bool = option(False, "add the published rows of RoboMamba Table 2 and ManipLLM Table 1")
 
+
+def main(argv=None) -> int:
+    p = command_parser("python -m evaluation.tables", __doc__)
+    p.add_argument("--runs", nargs="+", required=True, help="evaluation directories (each with run.json and episodes.jsonl)")
+    cfg, args = parse_config(TablesConfig, argv, parser=p)
     try:
-        paths = write_tables(args.runs, args.out, args.reference)
+        paths = write_tables(args.runs, cfg.out, cfg.reference)
     except (FileNotFoundError, ValueError) as e:
         die(str(e))
     table = pd.read_csv(paths["table_manipulation.csv"])
     with pd.option_context("display.width", 200, "display.max_columns", 8):
         print(table[["method", "seen_AVG", "unseen_AVG"]].to_string(index=False))
-    print(f"tables and plot in {args.out}")
-    return 0
+    return done(f"tables and plot in {cfg.out}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ ENV_ID = "PullArticulated-v1"
 
 
 def make_env(config=None, **overrides):
-    """The registered pull environment (PROTOCOL sections 1-2) for a `PullEnvConfig`."""
+    """The registered pull environment (docs/protocol.md sections 1-4) for a `PullEnvConfig`."""
     import gymnasium as gym
 
     from . import pull_env  # noqa: F401  (registers ENV_ID)

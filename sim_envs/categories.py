@@ -41,7 +41,7 @@ def _load() -> dict:
 
 SEEN: tuple[str, ...] = tuple(_load()["seen"])
 UNSEEN: tuple[str, ...] = tuple(_load()["unseen"])
-ALL: tuple[str, ...] = SEEN + UNSEEN  # PROTOCOL column order
+ALL: tuple[str, ...] = SEEN + UNSEEN  # the paper's column order (docs/protocol.md section 6)
 ALIASES: dict = _load()["aliases"]
 SELECTIONS = ("all", "all-seen", "all-unseen")
 
@@ -109,7 +109,7 @@ def instance_range(category: str, split: str) -> range:
 
 
 def prompt_for(category: str) -> str:
-    """The text prompt of PROTOCOL section 1."""
+    """The text prompt of docs/protocol.md section 1."""
     return f"Predict the contact point and orientation for pulling the {category_words(category)}."
 
 

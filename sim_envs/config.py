@@ -1,4 +1,4 @@
-"""Every range of PROTOCOL sections 1-2 as one dataclass.
+"""Every range of docs/protocol.md sections 1-4 as one dataclass.
 
 Units: metres, degrees for human-facing angles, seconds for durations. A field named `*_range` is a
 closed interval sampled uniformly per episode.
@@ -9,6 +9,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
+# an action: [row, col, up_x, up_y, up_z, fwd_x, fwd_y, fwd_z], camera frame (docs/protocol.md)
+ACTION_DIM = 8
+
 
 @dataclass
 class PullEnvConfig:
@@ -16,7 +19,7 @@ class PullEnvConfig:
     task: str = "drawer"  # category name or alias (sim_envs/categories.json)
     split: str = "train"  # instance split: 'train' or 'test' (unseen categories: 'test' only)
     partnet_dir: Optional[str] = None  # a PartNet-Mobility directory; None = procedural objects
-    # --- scene (PROTOCOL section 2) ------------------------------------------------------------
+    # --- scene (docs/protocol.md section 2) --------------------------------------------------------
     scale_range: tuple[float, float] = (0.7, 1.2)  # uniform scale of a diagonal-1 object
     joint_damping: float = 10.0  # passive object joints
     joint_friction: float = 0.0
@@ -31,7 +34,7 @@ class PullEnvConfig:
     settle_qvel_tol: float = 1e-2  # at rest: every object joint speed below this (m/s or rad/s)
     min_target_pixels: int = 16  # the target part must show at least this many pixels, else resample
     max_resamples: int = 20  # attempts before an episode is marked invalid
-    # --- camera (PROTOCOL section 2) ------------------------------------------------------------
+    # --- camera (docs/protocol.md section 2) --------------------------------------------------------
     image_size: int = 336  # square RGB-D image, pixels
     fov_deg: float = 35.0  # vertical field of view
     distance_range: tuple[float, float] = (4.5, 5.5)  # x object size unit (diagonal 1 -> metres)
@@ -40,7 +43,7 @@ class PullEnvConfig:
     near: float = 0.1
     far: float = 100.0
     ambient_light: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    # --- primitive (PROTOCOL section 1) ---------------------------------------------------------
+    # --- primitive (docs/protocol.md section 3) -----------------------------------------------------
     pre_offset: float = 0.15  # gripper (hand frame origin) placed at p - pre_offset * up
     approach_offset: float = 0.10  # then moved to p - approach_offset * up (fingertips reach p)
     pull_offset: float = 0.50  # then pulled straight back to p - pull_offset * up
@@ -55,7 +58,7 @@ class PullEnvConfig:
     suction_stiffness: float = 2000.0  # linear spring of the suction drive (N/m); no angular term
     suction_damping: float = 50.0
     contact_max_distance: float = 0.01  # a gripper-object contact counts within this separation (m)
-    # --- success (PROTOCOL section 1) -----------------------------------------------------------
+    # --- success (docs/protocol.md section 4) ------------------------------------------------------
     success_dq: float = 0.1  # RoboMamba: |dq| > 0.1 (m or rad)
     manipllm_dq: float = 0.03  # ManipLLM: (|dq| > 0.03 or |dq|/range > 0.5) and cosine > 0.3
     manipllm_range_fraction: float = 0.5

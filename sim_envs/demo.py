@@ -1,61 +1,66 @@
-"""The main job for now: privileged (expert) pulls in the built-in procedural world.
+"""Quick smoke test of the simulator alone: privileged (expert) pulls in the built-in procedural world.
 
-Runs N episodes of a task with the privileged pose (affordance-sampled pixel on the target part,
-approach along minus the true normal), appends one JSON line per episode, and writes a summary JSON
-and a snapshot of the first episode.
+Not the main job (that is `python -m evaluation.pipeline`: collect -> train -> evaluate -> tables).
+This runs N episodes of one task with the privileged pose (affordance-sampled pixel on the target
+part, approach along minus the true normal), appends one JSON line per episode, and writes a summary
+JSON and a snapshot of the first episode; no agent, no dataset, no model.
 
     python -m sim_envs.demo --category drawer --episodes 20 --out out/demo
 """
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
+
+from infra.cli import check_at_least, option, parse_config
+from .cli import check_split, partnet_option, split_option
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m sim_envs.demo", description=__doc__,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--category", default="drawer", help="category name or alias")
-    p.add_argument("--split", default="test", choices=["train", "test"], help="instance split")
-    p.add_argument("--episodes", type=int, default=20, help="number of episodes (> 0)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the first episode; episode i uses seed + i")
-    p.add_argument("--partnet-dir", default=None, help="PartNet-Mobility directory instead of procedural objects")
-    p.add_argument("--out", default="out/demo", help="output directory")
-    return p.parse_args(argv)
+@dataclass
+class DemoConfig:
+    category: str = option("drawer", "category name or alias")
+    split: str = split_option("test")
+    episodes: int = option(20, "number of episodes (>= 1)")
+    seed: int = option(0, "seed of the first episode; episode i uses seed + i")
+    partnet_dir: Optional[str] = partnet_option()
+    out: str = option("out/demo", "output directory")
+
+    def __post_init__(self):
+        check_at_least(self, episodes=1)
+        check_split(self)
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    from .cli import atomic_write_text, die, make_env_or_die, resolve_or_die
+    cfg, _ = parse_config(DemoConfig, argv, "python -m sim_envs.demo", __doc__)
+    from infra.files import atomic_write_text, save_figure
+    from infra.provenance import SIM_PACKAGES, versions
 
-    if args.episodes <= 0:
-        die(f"--episodes {args.episodes}: must be a positive integer")
-    resolve_or_die(args.category)
-    import matplotlib.pyplot as plt
+    from .cli import make_env_or_die, resolve_or_die
+
+    resolve_or_die(cfg.category)
     import numpy as np
     from tqdm import tqdm
 
     from .config import PullEnvConfig
     from .snapshot import render_panel
 
-    cfg = PullEnvConfig(task=args.category, split=args.split, partnet_dir=args.partnet_dir)
-    env = make_env_or_die(cfg)
-    out = Path(args.out)
+    env_cfg = PullEnvConfig(task=cfg.category, split=cfg.split, partnet_dir=cfg.partnet_dir)
+    env = make_env_or_die(env_cfg)
+    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     t0 = time.time()
-    bar = tqdm(range(args.episodes), desc=f"expert pulls {args.category}", unit="ep")
+    bar = tqdm(range(cfg.episodes), desc=f"expert pulls {cfg.category}", unit="ep")
     for i in bar:
-        seed = args.seed + i
+        seed = cfg.seed + i
         obs, info = env.reset(seed=seed)
         if i == 0:
-            fig = render_panel(obs, info)
-            fig.savefig(out / "snapshot.png", dpi=100)
-            plt.close(fig)
+            save_figure(render_panel(obs, info), out / "snapshot.png", dpi=100)
         action = env.unwrapped.privileged().expert_action(np.random.default_rng(seed))
         _, _, _, _, info = env.step(action)
         rows.append(info)
@@ -64,31 +69,19 @@ def main(argv=None) -> int:
     atomic_write_text(out / "episodes.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     summary = {
         "command": "python -m sim_envs.demo " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "task": args.category, "split": args.split, "episodes": len(rows),
+        "task": cfg.category, "split": cfg.split, "episodes": len(rows),
         "success_rate": float(np.mean([r["success"] for r in rows])),
         "success_manipllm_rate": float(np.mean([r["success_manipllm"] for r in rows])),
         "failure_reasons": {k: sum(r["failure_reason"] == k for r in rows)
                             for k in sorted({r["failure_reason"] for r in rows}) if k},
-        "seconds_per_episode": elapsed / len(rows), "seed": args.seed,
-        "config": cfg.to_dict(), "versions": versions(), "machine": platform.platform(),
+        "seconds_per_episode": elapsed / len(rows), "seed": cfg.seed,
+        "config": env_cfg.to_dict(), "versions": versions(SIM_PACKAGES), "machine": platform.platform(),
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
-    print(f"{args.category}: success {summary['success_rate']:.2f} "
+    print(f"{cfg.category}: success {summary['success_rate']:.2f} "
           f"(ManipLLM criterion {summary['success_manipllm_rate']:.2f}) over {len(rows)} episodes; "
           f"wrote {out}/episodes.jsonl, summary.json, snapshot.png")
     return 0
-
-
-def versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for pkg in ("sapien", "mani_skill", "numpy", "torch", "gymnasium"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """Render instances of every category into one labelled PNG grid (a row per category).
 
-    python -m sim_envs.gallery --categories all --instances 3 --out gallery.png
+    python -m sim_envs.gallery --categories all --instances 3 --out out/gallery.png
 """
 from __future__ import annotations
 
-import argparse
-import io
+from dataclasses import dataclass
+from typing import Optional
 
+from infra.cli import check_at_least, check_choice, check_positive, done, option, parse_config
+from .cli import categories_option, check_split, partnet_option, split_option
 
 STATES = {  # name -> (p_all_closed, p_joint_closed)
     "closed": (1.0, 1.0),
@@ -15,28 +17,27 @@ STATES = {  # name -> (p_all_closed, p_joint_closed)
 }
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m sim_envs.gallery", description=__doc__,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--categories", default="all",
-                   help="'all', 'all-seen', 'all-unseen' or a comma-separated list of categories/aliases")
-    p.add_argument("--instances", type=int, default=3, help="instances per category (columns)")
-    p.add_argument("--first", type=int, default=None,
-                   help="first instance id (default: the first id of the split)")
-    p.add_argument("--split", default="test", choices=["train", "test"], help="instance split")
-    p.add_argument("--state", default="open", choices=sorted(STATES),
-                   help="joint state: closed, open (every joint uniform in its range) or sampled "
-                        "(the benchmark's 80%% all-closed distribution)")
-    p.add_argument("--elevation", type=float, default=35.0, help="camera elevation, degrees")
-    p.add_argument("--azimuth", type=float, default=205.0,
-                   help="camera azimuth, degrees (180 = straight at the front)")
-    p.add_argument("--distance", type=float, default=3.2,
-                   help="camera distance in object size units (the benchmark samples 4.5-5.5)")
-    p.add_argument("--tile", type=int, default=224, help="tile side in pixels")
-    p.add_argument("--seed", type=int, default=0, help="episode seed (scale, joint state, target)")
-    p.add_argument("--partnet-dir", default=None, help="render PartNet-Mobility objects from this directory instead")
-    p.add_argument("--out", default="gallery.png", help="output PNG path")
-    return p.parse_args(argv)
+@dataclass
+class GalleryConfig:
+    categories: str = categories_option()
+    instances: int = option(3, "instances per category (columns, >= 1)")
+    first: Optional[int] = option(None, "first instance id; None = the first id of the split")
+    split: str = split_option("test")
+    state: str = option("open", "joint state: closed, open (every joint uniform in its range) or sampled "
+                                "(the benchmark's 80%% all-closed distribution)")
+    elevation: float = option(35.0, "camera elevation, degrees")
+    azimuth: float = option(205.0, "camera azimuth, degrees (180 = straight at the front)")
+    distance: float = option(3.2, "camera distance in object size units (> 0; the benchmark samples 4.5-5.5)")
+    tile: int = option(224, "tile side in pixels (>= 16)")
+    seed: int = option(0, "episode seed (scale, joint state, target)")
+    partnet_dir: Optional[str] = partnet_option()
+    out: str = option("out/gallery.png", "output PNG path")
+
+    def __post_init__(self):
+        check_at_least(self, instances=1, tile=16)
+        check_split(self)
+        check_choice(self, "state", sorted(STATES))
+        check_positive(self, "distance")
 
 
 def render_tiles(env, tasks, n, first, split, seed):
@@ -74,39 +75,36 @@ def grid_figure(tiles, columns):
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    cfg, _ = parse_config(GalleryConfig, argv, "python -m sim_envs.gallery", __doc__)
+    from infra.files import save_figure
+
     from .categories import UNSEEN
-    from .cli import atomic_write_bytes, die, make_env_or_die, resolve_many_or_die
+    from .cli import die, make_env_or_die, resolve_or_die
     from .config import PullEnvConfig
 
-    if args.distance <= 0:
-        die(f"--distance {args.distance}: must be > 0")
-    if args.tile < 16:
-        die(f"--tile {args.tile}: must be >= 16 pixels")
-    tasks = resolve_many_or_die(args.categories, args.instances)
-    if args.split == "train":
+    tasks = resolve_or_die(cfg.categories, many=True)
+    if cfg.split == "train":
         tasks = [t for t in tasks if t.category not in UNSEEN]  # unseen categories have no train split
-    p_all, p_joint = STATES[args.state]
+    if not tasks:
+        die(f"--categories {cfg.categories}: no {cfg.split} instances (unseen categories are test only)")
+    p_all, p_joint = STATES[cfg.state]
     overrides = {} if p_all is None else dict(p_all_closed=p_all, p_joint_closed=p_joint)
-    cfg = PullEnvConfig(task=tasks[0].name, split=args.split, partnet_dir=args.partnet_dir,
-                        image_size=args.tile, elevation_range_deg=(args.elevation, args.elevation),
-                        azimuth_range_deg=(args.azimuth, args.azimuth), distance_range=(args.distance, args.distance),
-                        min_target_pixels=0, **overrides)
-    env = make_env_or_die(cfg)
+    env_cfg = PullEnvConfig(task=tasks[0].name, split=cfg.split, partnet_dir=cfg.partnet_dir,
+                            image_size=cfg.tile, elevation_range_deg=(cfg.elevation, cfg.elevation),
+                            azimuth_range_deg=(cfg.azimuth, cfg.azimuth), distance_range=(cfg.distance, cfg.distance),
+                            min_target_pixels=0, **overrides)
+    env = make_env_or_die(env_cfg)
     try:
-        tiles = render_tiles(env, tasks, args.instances, args.first, args.split, args.seed)
+        tiles = render_tiles(env, tasks, cfg.instances, cfg.first, cfg.split, cfg.seed)
     except ValueError as e:
         die(str(e))
     finally:
         env.close()
     if not tiles:
-        die(f"no {args.split} instances for {args.categories!r}")
-    fig = grid_figure(tiles, args.instances if args.instances > 1 else min(6, len(tiles)))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    atomic_write_bytes(args.out, buf.getvalue())
-    print(f"wrote {args.out}: {len(tiles)} objects")
-    return 0
+        die(f"no {cfg.split} instances for {cfg.categories!r}")
+    fig = grid_figure(tiles, cfg.instances if cfg.instances > 1 else min(6, len(tiles)))
+    save_figure(fig, cfg.out, dpi=100)
+    return done(f"wrote {cfg.out}: {len(tiles)} objects")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,30 @@ def normalize(v: np.ndarray, axis: int = -1, eps: float = 1e-9) -> np.ndarray:
     return v / np.maximum(n, eps)
 
 
+def unit(v) -> np.ndarray:
+    """`v` / |v| for one vector (unchanged if zero)."""
+    v = np.asarray(v, dtype=np.float64)
+    n = np.linalg.norm(v)
+    return v / n if n > 0 else v
+
+
+# ---------------------------------------------------------------------------------------- the gripper frame
+def orthonormal_forward(up: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """`forward` made orthogonal to the unit vector `up`, at unit length (the gripper's x axis);
+    ValueError if it is zero or parallel to `up`."""
+    fw = np.asarray(forward, dtype=np.float64)
+    f = fw - up * np.dot(fw, up)
+    nf = np.linalg.norm(f)
+    if not nf >= 1e-6:
+        raise ValueError("forward is zero or parallel to up")
+    return f / nf
+
+
+def random_forward(rng: np.random.Generator, up: np.ndarray) -> np.ndarray:
+    """A uniformly random unit vector orthogonal to the unit vector `up` (a random gripper roll)."""
+    return orthonormal_forward(up, rng.normal(size=3))
+
+
 def gram_schmidt(up: np.ndarray, forward: np.ndarray) -> np.ndarray:
     """Gripper rotation from approach axis `up` and x axis `forward`: columns [f, up x f, up].
 
@@ -34,32 +58,45 @@ def gram_schmidt(up: np.ndarray, forward: np.ndarray) -> np.ndarray:
     if nu < 1e-6:
         raise ValueError("up has zero length")
     u = up / nu
-    f = fw - u * np.dot(fw, u)
-    nf = np.linalg.norm(f)
-    if nf < 1e-6:
-        raise ValueError("forward is zero or parallel to up")
-    f = f / nf
+    f = orthonormal_forward(u, fw)
     return np.stack([f, np.cross(u, f), u], axis=1)
 
 
-def pixel_to_camera(row: float, col: float, depth: float, K: np.ndarray) -> np.ndarray:
-    """Lift pixel (row, col) with metric depth (along z) to a 3D point in the OpenCV camera frame."""
-    x = (col - K[0, 2]) / K[0, 0] * depth
-    y = (row - K[1, 2]) / K[1, 1] * depth
+# ---------------------------------------------------------------------------------------- pixels and frames
+def lift_pixel(row: float, col: float, depth: float, K: np.ndarray) -> np.ndarray:
+    """The camera-frame point seen at the centre of integer pixel (row, col), at metric depth
+    `depth` (along z): the pixel-centre convention above."""
+    x = (col + 0.5 - K[0, 2]) / K[0, 0] * depth
+    y = (row + 0.5 - K[1, 2]) / K[1, 1] * depth
     return np.array([x, y, depth], dtype=np.float64)
 
 
+def point_map(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(H, W, 3) camera-frame points of a depth image, each pixel lifted at its centre."""
+    h, w = depth.shape
+    rows, cols = np.meshgrid(np.arange(h) + 0.5, np.arange(w) + 0.5, indexing="ij")
+    return np.stack([(cols - K[0, 2]) / K[0, 0] * depth, (rows - K[1, 2]) / K[1, 1] * depth, depth], -1)
+
+
 def camera_to_pixel(p_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Project camera-frame points (..., 3) to (row, col)."""
+    """Project camera-frame points (..., 3) to continuous (row, col): integer pixel (r, c) covers
+    [r, r+1) x [c, c+1), so np.floor gives the pixel and (r + 0.5, c + 0.5) is its centre."""
     p = np.asarray(p_cam, dtype=np.float64)
     col = K[0, 0] * p[..., 0] / p[..., 2] + K[0, 2]
     row = K[1, 1] * p[..., 1] / p[..., 2] + K[1, 2]
     return np.stack([row, col], axis=-1)
 
 
-def transform_points(T: np.ndarray, p: np.ndarray) -> np.ndarray:
+def camera_to_world(T: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Camera-frame point(s) (3,) or (N, 3) to the world, with cam2world `T`."""
     p = np.asarray(p, dtype=np.float64)
-    return p @ T[:3, :3].T + T[:3, 3]
+    return T[:3, :3] @ p + T[:3, 3] if p.ndim == 1 else p @ T[:3, :3].T + T[:3, 3]
+
+
+def world_to_camera(T: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """World point(s) (3,) or (N, 3) to the camera frame of cam2world `T`."""
+    p = np.asarray(p, dtype=np.float64)
+    return T[:3, :3].T @ (p - T[:3, 3]) if p.ndim == 1 else (p - T[:3, 3]) @ T[:3, :3]
 
 
 def normals_from_points(points: np.ndarray, valid: np.ndarray, step: int = 2) -> np.ndarray:
@@ -88,7 +125,11 @@ def normals_from_points(points: np.ndarray, valid: np.ndarray, step: int = 2) ->
 
 
 def look_at_cv(eye: np.ndarray, target: np.ndarray, world_up=(0.0, 0.0, 1.0)) -> np.ndarray:
-    """4x4 OpenCV cam2world looking from `eye` at `target`, image 'up' toward world_up."""
+    """4x4 OpenCV cam2world looking from `eye` at `target`, image 'up' toward world_up.
+
+    ManiSkill's `sapien_utils.look_at` does the same in float32 torch; measured on 3,000 sampled
+    cameras, its pose differs from this float64 one (after SAPIEN's float32 cast) in 96%, so the
+    rendered episodes would change: this one is kept for the benchmark's reproducibility."""
     eye = np.asarray(eye, dtype=np.float64)
     z = normalize(np.asarray(target, dtype=np.float64) - eye)
     x = np.cross(z, np.asarray(world_up, dtype=np.float64))
@@ -101,8 +142,14 @@ def look_at_cv(eye: np.ndarray, target: np.ndarray, world_up=(0.0, 0.0, 1.0)) ->
     return T
 
 
-def euler_xyz_from_matrix(R: np.ndarray) -> np.ndarray:
-    """Angles (a, b, c) with R = Rx(a) @ Ry(b) @ Rz(c): the floating gripper's joint chain."""
+def euler_xyz(R: np.ndarray) -> np.ndarray:
+    """Angles (a, b, c) with R = Rx(a) @ Ry(b) @ Rz(c): the floating gripper's joint chain.
+
+    Written out rather than scipy's `as_euler("XYZ")` / transforms3d's `mat2euler(R, "rxyz")`: they
+    agree away from gimbal lock, but switch to the locked formula at another threshold, and the
+    expert's noise-free approach to a front face (up along world x, |R[0, 2]| = 1 - 1e-16 after the
+    camera round trip) lies between the two, so the gripper's joint targets, hence the physics,
+    would change (scipy also warns on every such episode)."""
     R = np.asarray(R, dtype=np.float64)
     sb = np.clip(R[0, 2], -1.0, 1.0)
     b = np.arcsin(sb)
@@ -115,39 +162,12 @@ def euler_xyz_from_matrix(R: np.ndarray) -> np.ndarray:
     return np.array([a, b, c])
 
 
-def rot_x(a):
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+def quat_wxyz(R: np.ndarray) -> np.ndarray:
+    """Unit quaternion (w, x, y, z) of a rotation matrix: SAPIEN's order (scipy's is x, y, z, w)."""
+    from scipy.spatial.transform import Rotation
 
-
-def rot_y(a):
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-
-
-def rot_z(a):
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
-
-
-def quat_wxyz_from_matrix(R: np.ndarray) -> np.ndarray:
-    """Unit quaternion (w, x, y, z) of a rotation matrix (SAPIEN's order)."""
-    R = np.asarray(R, dtype=np.float64)
-    tr = np.trace(R)
-    if tr > 0:
-        s = np.sqrt(tr + 1.0) * 2
-        q = [0.25 * s, (R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s]
-    elif R[0, 0] > R[1, 1] and R[0, 0] > R[2, 2]:
-        s = np.sqrt(1.0 + R[0, 0] - R[1, 1] - R[2, 2]) * 2
-        q = [(R[2, 1] - R[1, 2]) / s, 0.25 * s, (R[0, 1] + R[1, 0]) / s, (R[0, 2] + R[2, 0]) / s]
-    elif R[1, 1] > R[2, 2]:
-        s = np.sqrt(1.0 + R[1, 1] - R[0, 0] - R[2, 2]) * 2
-        q = [(R[0, 2] - R[2, 0]) / s, (R[0, 1] + R[1, 0]) / s, 0.25 * s, (R[1, 2] + R[2, 1]) / s]
-    else:
-        s = np.sqrt(1.0 + R[2, 2] - R[0, 0] - R[1, 1]) * 2
-        q = [(R[1, 0] - R[0, 1]) / s, (R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, 0.25 * s]
-    q = np.array(q)
-    return q / np.linalg.norm(q)
+    x, y, z, w = Rotation.from_matrix(np.asarray(R, dtype=np.float64)).as_quat()
+    return np.array([w, x, y, z])
 
 
 def axis_frame_quat(axis) -> np.ndarray:
@@ -158,4 +178,4 @@ def axis_frame_quat(axis) -> np.ndarray:
     y = np.cross(helper, x)
     y /= np.linalg.norm(y)
     z = np.cross(x, y)
-    return quat_wxyz_from_matrix(np.stack([x, y, z], axis=1))
+    return quat_wxyz(np.stack([x, y, z], axis=1))

@@ -5,10 +5,14 @@ the true target part, up = minus the true normal) on test instances, per categor
 """
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
+
+from infra.cli import check_at_least, option, parse_config
+from .cli import categories_option, partnet_option
 
 
 def expert_trials(env, task: str, instance_ids, split: str = "test", seed: int = 0) -> list[dict]:
@@ -29,7 +33,7 @@ def free_travel(env, task: str, instance_id, split: str = "test", seconds: float
     drive; the fraction of its range it reaches (< 1 means a part jams on another part)."""
     u = env.unwrapped
     env.reset(seed=0, options={"task": task, "instance_id": instance_id, "split": split})
-    obj, c = u._object, u.cfg
+    obj, c = u.articulated_object, u.cfg
     q_closed = obj.qpos()
     out = {}
     for j in obj.joints:
@@ -38,7 +42,7 @@ def free_travel(env, task: str, instance_id, split: str = "test", seconds: float
         j.joint.set_drive_properties(1e4, 200.0)
         j.joint.set_drive_target(hi)
         for _ in range(c.steps(seconds)):
-            u._sscene.step()
+            u.sim_scene.step()
         out[j.link.name] = float((obj.qpos()[j.dof] - lo) / (hi - lo))
         j.joint.set_drive_properties(0.0, c.joint_damping)
     obj.set_qpos(q_closed)
@@ -56,37 +60,40 @@ def summarize(records: list[dict]):
                                                   success_manipllm=("success_manipllm", "mean"))
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m sim_envs.openability", description=__doc__,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--categories", default="all", help="'all', 'all-seen', 'all-unseen' or a comma-separated list")
-    p.add_argument("--instances", type=int, default=10, help="test instances per category (the first N)")
-    p.add_argument("--seed", type=int, default=0, help="episode seed of the first trial")
-    p.add_argument("--partnet-dir", default=None, help="check PartNet-Mobility objects from this directory instead")
-    p.add_argument("--out", default=None, help="also write the per-trial records here (JSON lines)")
-    return p.parse_args(argv)
+@dataclass
+class OpenabilityConfig:
+    categories: str = categories_option()
+    instances: int = option(10, "test instances per category (the first N, >= 1)")
+    seed: int = option(0, "episode seed of the first trial")
+    partnet_dir: Optional[str] = partnet_option()
+    out: Optional[str] = option(None, "also write the per-trial records here (JSON lines); None = do not")
+
+    def __post_init__(self):
+        check_at_least(self, instances=1)
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    cfg, _ = parse_config(OpenabilityConfig, argv, "python -m sim_envs.openability", __doc__)
     from tqdm import tqdm
 
-    from .cli import atomic_write_text, make_env_or_die, resolve_many_or_die
+    from infra.files import atomic_write_text, json_default
+
+    from .cli import make_env_or_die, resolve_or_die
     from .config import PullEnvConfig
 
-    tasks = resolve_many_or_die(args.categories, args.instances)
-    env = make_env_or_die(PullEnvConfig(task=tasks[0].name, split="test", partnet_dir=args.partnet_dir))
+    tasks = resolve_or_die(cfg.categories, many=True)
+    env = make_env_or_die(PullEnvConfig(task=tasks[0].name, split="test", partnet_dir=cfg.partnet_dir))
     records = []
     for task in tqdm(tasks, desc="categories", unit="category"):
-        ids = list(env.unwrapped.source.instances(task, "test"))[: args.instances]
-        records += expert_trials(env, task.name, ids, seed=args.seed)
+        ids = list(env.unwrapped.source.instances(task, "test"))[: cfg.instances]
+        records += expert_trials(env, task.name, ids, seed=cfg.seed)
     env.close()
     table = summarize(records)
     print(table.to_string(float_format=lambda v: f"{v:.2f}"))
     print(f"overall: success {np.mean([r['success'] for r in records]):.3f}  "
           f"success_manipllm {np.mean([r['success_manipllm'] for r in records]):.3f}  ({len(records)} trials)")
-    if args.out:
-        atomic_write_text(args.out, "".join(json.dumps(r, default=float) + "\n" for r in records))
+    if cfg.out:
+        atomic_write_text(cfg.out, "".join(json.dumps(r, default=json_default) + "\n" for r in records))
     return 0
 
 

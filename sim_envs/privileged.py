@@ -1,4 +1,4 @@
-"""Privileged ground truth: affordance map, true surface normals, the expert pose (PROTOCOL section 3).
+"""Privileged ground truth: affordance map, true surface normals, the expert pose (docs/protocol.md section 5).
 
 Used by data collection and the oracle agent; learned agents never see it.
 """
@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geometry import normalize
+from .config import ACTION_DIM
+from .geometry import lift_pixel, normalize, random_forward, world_to_camera
 
 REVOLUTE_MIN_AXIS_DISTANCE = 0.6  # revolute parts: only pixels beyond this normalised distance
 
@@ -30,11 +31,10 @@ class PrivilegedView:
     def from_env(cls, env) -> "PrivilegedView":
         env = getattr(env, "unwrapped", env)
         T = env._obs["cam2world"].astype(np.float64)
-        Rinv, t = T[:3, :3].T, T[:3, 3]
         pt, d = env._target.axis_world()
         return cls(env._points_cam, env._obs["target_mask"], env._obs["object_mask"], T,
                    env._obs["intrinsics"].astype(np.float64),
-                   env._target.type, Rinv @ (pt - t), Rinv @ d,
+                   env._target.type, world_to_camera(T, pt), T[:3, :3].T @ d,
                    env._sscene.physx_system.raycast, env._target.link)
 
     def affordance_map(self) -> np.ndarray:
@@ -61,14 +61,12 @@ class PrivilegedView:
         hits nothing."""
         px = np.atleast_2d(np.asarray(pixels, dtype=np.int64))
         R, t = self.cam2world[:3, :3], self.cam2world[:3, 3]
-        Kinv = np.linalg.inv(self.intrinsics)
         out = np.zeros((len(px), 3))
         for i, (r, c) in enumerate(px):
             p = self.points_cam[r, c]
             if p[2] <= 0:
                 continue
-            ray = Kinv @ np.array([c + 0.5, r + 0.5, 1.0])
-            direction = normalize(R @ ray)
+            direction = normalize(R @ lift_pixel(r, c, 1.0, self.intrinsics))  # through the pixel's centre
             hit = self._raycast(t.astype(np.float32), direction.astype(np.float32), float(2 * np.linalg.norm(p) + 1.0))
             if hit is None:
                 continue
@@ -91,13 +89,12 @@ class PrivilegedView:
         random unit vector orthogonal to up. All-NaN if the target has no affordance pixel."""
         pix = self.sample_pixel(rng)
         if pix is None:
-            return np.full(8, np.nan)
+            return np.full(ACTION_DIM, np.nan)
         n = self.true_normals([pix])[0]
         if not np.any(n):
             n = -normalize(self.points_cam[pix])  # fall back to the viewing ray
         up = -n
         if normal_noise_deg > 0:
             up = normalize(up + rng.normal(scale=np.deg2rad(normal_noise_deg), size=3))
-        fw = rng.normal(size=3)
-        fw = normalize(fw - up * np.dot(fw, up))
+        fw = random_forward(rng, up)
         return np.array([pix[0], pix[1], *up, *fw], dtype=np.float64)

@@ -1,4 +1,4 @@
-"""The one-shot pull task (PROTOCOL sections 1-2) as a ManiSkill3 environment.
+"""The one-shot pull task (docs/protocol.md sections 1-4) as a ManiSkill3 environment.
 
 Conventions
 - World: z up; the object (fixed base) sits at the origin with its front facing -x.
@@ -26,9 +26,9 @@ from mani_skill.utils.registration import register_env  # noqa: E402
 from mani_skill.utils.structs.types import SimConfig  # noqa: E402
 
 from .categories import UnknownCategoryError, prompt_for, resolve  # noqa: E402
-from .config import PullEnvConfig  # noqa: E402
-from .geometry import (GL_FROM_CV, euler_xyz_from_matrix, gram_schmidt, look_at_cv,  # noqa: E402
-                       normals_from_points, quat_wxyz_from_matrix)
+from .config import ACTION_DIM, PullEnvConfig  # noqa: E402
+from .geometry import (GL_FROM_CV, camera_to_world, euler_xyz, gram_schmidt, look_at_cv,  # noqa: E402
+                       normals_from_points, quat_wxyz)
 from .sources import make_source  # noqa: E402
 
 GRIPPER_PARK = np.array([0.0, 0.0, 15.0])  # hand position between episodes: far out of view
@@ -64,8 +64,8 @@ def parse_action(action) -> tuple[float, float, np.ndarray, np.ndarray]:
             if hasattr(action, "detach"):  # torch tensor
                 action = action.detach().cpu().numpy()
             a = np.asarray(action, dtype=np.float64).reshape(-1)
-            if a.size != 8:
-                raise ActionError(f"expected 8 numbers [row, col, up(3), forward(3)], got {a.size}")
+            if a.size != ACTION_DIM:
+                raise ActionError(f"expected {ACTION_DIM} numbers [row, col, up(3), forward(3)], got {a.size}")
             pix, up, fw = a[:2], a[2:5], a[5:8]
     except ActionError:
         raise
@@ -115,7 +115,7 @@ class PullArticulatedEnv(BaseEnv):
         super().__init__(*args, robot_uids="floating_panda_gripper", obs_mode="none",
                          reward_mode="sparse", sim_backend="physx_cpu", num_envs=1, **kwargs)
         self._initialising = False
-        self.single_action_space = gym.spaces.Box(-np.inf, np.inf, (8,), np.float32)
+        self.single_action_space = gym.spaces.Box(-np.inf, np.inf, (ACTION_DIM,), np.float32)
         self.action_space = self.single_action_space
 
     # ------------------------------------------------------------------ ManiSkill hooks
@@ -174,6 +174,21 @@ class PullArticulatedEnv(BaseEnv):
     @cached_property
     def observation_space(self):
         return self.single_observation_space
+
+    @property
+    def articulated_object(self):
+        """The object of the current episode (sim_envs.articulated.ArticulatedObject)."""
+        return self._object
+
+    @property
+    def sim_scene(self):
+        """The SAPIEN scene the episodes run in (ManiSkill's `scene.sub_scenes[0]`)."""
+        return self._sscene
+
+    @property
+    def points_cam(self) -> np.ndarray:
+        """(H, W, 3) surface points of the current observation, camera frame (privileged)."""
+        return self._points_cam
 
     def get_obs(self, info=None, unflattened=False):
         if self._initialising:  # ManiSkill's constructor tensorises the first observation
@@ -275,7 +290,7 @@ class PullArticulatedEnv(BaseEnv):
         eye = dist * np.array([np.cos(e) * np.cos(a), np.cos(e) * np.sin(a), np.sin(e)])
         T = look_at_cv(eye, np.zeros(3))
         R_sapien = np.stack([T[:3, 2], -T[:3, 0], -T[:3, 1]], axis=1)  # forward, left, up
-        self._camera.set_local_pose(sapien.Pose(list(eye), list(quat_wxyz_from_matrix(R_sapien))))
+        self._camera.set_local_pose(sapien.Pose(list(eye), list(quat_wxyz(R_sapien))))
         self._park_gripper()
         return {
             "task": task.name, "category": obj.category, "joint_type_filter": task.joint_type,
@@ -368,10 +383,10 @@ class PullArticulatedEnv(BaseEnv):
         if not self._obs["object_mask"][r, cc]:
             return self._fail(f"pixel_off_object: ({r}, {cc})", record)
         T = self._obs["cam2world"].astype(np.float64)
-        p = T[:3, :3] @ self._points_cam[r, cc] + T[:3, 3]
+        p = camera_to_world(T, self._points_cam[r, cc])
         R_hand = T[:3, :3] @ R_grip_c
         up = R_hand[:, 2]
-        euler = euler_xyz_from_matrix(R_hand)
+        euler = euler_xyz(R_hand)
         obj, target = self._object, self._target
         q0 = obj.qpos()
         steps = 0

@@ -1,26 +1,37 @@
 """Render what the agent sees: RGB, depth, object mask, target-part mask and normals side by side.
 
-    python -m sim_envs.snapshot --category drawer --instance 3 --seed 0 --out snapshot.png
+    python -m sim_envs.snapshot --category drawer --instance 3 --seed 0 --out out/snapshot.png
 """
 from __future__ import annotations
 
-import argparse
-import io
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
+from infra.cli import ConfigError, check_at_least, done, option, parse_config
+from .cli import check_split, partnet_option, split_option
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m sim_envs.snapshot", description=__doc__,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--category", default="drawer", help="category name or alias (e.g. StorageFurniture, drawer, cabinet_door)")
-    p.add_argument("--instance", default=None, help="instance id (procedural: integer; PartNet: folder name); default: sampled from the split")
-    p.add_argument("--split", default="train", choices=["train", "test"], help="instance split to sample from")
-    p.add_argument("--seed", type=int, default=0, help="episode seed (scale, joint state, target part, camera)")
-    p.add_argument("--partnet-dir", default=None, help="PartNet-Mobility directory to load objects from instead of the generators")
-    p.add_argument("--image-size", type=int, default=336, help="rendered image side in pixels")
-    p.add_argument("--out", default="snapshot.png", help="output PNG path")
-    return p.parse_args(argv)
+
+@dataclass
+class SnapshotConfig:
+    category: str = option("drawer", "category name or alias (e.g. StorageFurniture, drawer, cabinet_door)")
+    instance: Optional[str] = option(None, "instance id (procedural: integer; PartNet: folder name); "
+                                           "None = sampled from the split")
+    split: str = split_option("train")
+    seed: int = option(0, "episode seed (scale, joint state, target part, camera)")
+    partnet_dir: Optional[str] = partnet_option()
+    image_size: int = option(336, "rendered image side in pixels (>= 16)")
+    out: str = option("out/snapshot.png", "output PNG path")
+
+    def __post_init__(self):
+        check_split(self)
+        check_at_least(self, image_size=16)
+        if self.instance is not None and self.partnet_dir is None:
+            try:
+                int(self.instance)
+            except ValueError:
+                raise ConfigError("instance", self.instance, "must be an integer for procedural objects") from None
 
 
 def render_panel(obs: dict, info: dict):
@@ -51,30 +62,21 @@ def render_panel(obs: dict, info: dict):
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    from .cli import atomic_write_bytes, die, make_env_or_die, resolve_or_die
+    cfg, _ = parse_config(SnapshotConfig, argv, "python -m sim_envs.snapshot", __doc__)
+    from infra.files import save_figure
+
+    from .cli import make_env_or_die, resolve_or_die
     from .config import PullEnvConfig
 
-    resolve_or_die(args.category)
+    resolve_or_die(cfg.category)
     options = {}
-    if args.instance is not None:
-        options["instance_id"] = args.instance if args.partnet_dir else _int_or_die(args.instance, die)
-    cfg = PullEnvConfig(task=args.category, split=args.split, partnet_dir=args.partnet_dir,
-                        image_size=args.image_size)
-    env, (obs, info) = make_env_or_die(cfg, seed=args.seed, options=options)
-    fig = render_panel(obs, info)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    atomic_write_bytes(args.out, buf.getvalue())
-    print(f"wrote {args.out}: {info['object_id']} target {info['target_link']} ({info['joint_type']})")
-    return 0
-
-
-def _int_or_die(text, die):
-    try:
-        return int(text)
-    except ValueError:
-        die(f"--instance {text!r} must be an integer for procedural objects")
+    if cfg.instance is not None:
+        options["instance_id"] = cfg.instance if cfg.partnet_dir else int(cfg.instance)
+    env_cfg = PullEnvConfig(task=cfg.category, split=cfg.split, partnet_dir=cfg.partnet_dir,
+                            image_size=cfg.image_size)
+    env, (obs, info) = make_env_or_die(env_cfg, seed=cfg.seed, options=options)
+    save_figure(render_panel(obs, info), cfg.out, dpi=100)
+    return done(f"wrote {cfg.out}: {info['object_id']} target {info['target_link']} ({info['joint_type']})")
 
 
 if __name__ == "__main__":

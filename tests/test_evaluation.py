@@ -262,7 +262,7 @@ def test_tables_follow_the_paper_layout(runs, tmp_path):
 
 def test_help_documents_every_flag_with_its_default(capsys):
     with pytest.raises(SystemExit):
-        cli.parse_args(["--help"])
+        cli.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     for flag in ("--agent", "--checkpoint", "--categories", "--episodes", "--workers", "--batch-size", "--seed",
                  "--out", "--record", "--image-size", "--shard", "--envs-per-worker", "--device"):

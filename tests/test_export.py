@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from sim_envs import objects, partnet
-from sim_envs.categories import ALL
+from sim_envs.categories import ALL, resolve
 from sim_envs.objects.export import export, main as export_main
+from sim_envs.sources import PartNetSource
+
+SCALE = 0.8  # any scale: prismatic limits scale with it, revolute ones do not
 
 
 @pytest.fixture(scope="module")
@@ -32,27 +35,55 @@ def test_layout_and_metadata(exported):
         assert sorted(entries[name].joint_types) == sorted(l.joint.type for l in spec.movable())
 
 
+def _raw_diagonal(scene, urdf) -> float:
+    """Diagonal of the tight collision AABB of `urdf` loaded as written (scale 1): what the
+    PartNet-Mobility loader divides by to normalise an object."""
+    loader = scene.create_urdf_loader()
+    loader.fix_root_link = True
+    art = loader.load(str(urdf))
+    art = art[0] if isinstance(art, list) else art
+    try:
+        boxes = [l.compute_global_aabb_tight() for l in art.get_links() if l.get_collision_shapes()]
+        return float(np.linalg.norm(np.max([hi for _, hi in boxes], 0) - np.min([lo for lo, _ in boxes], 0)))
+    finally:
+        scene.remove_articulation(art)
+
+
+def _scaled(limits, jtype, s):
+    return np.asarray(limits) * (s if jtype == "prismatic" else 1.0)
+
+
 def test_round_trip_through_the_partnet_loader(exported, env):
     root, specs = exported
     u = env.unwrapped
-    from sim_envs.sources import PartNetSource
-
+    scene, c = u.scene.sub_scenes[0], u.cfg  # ManiSkill's public scene (one sub-scene)
+    source = PartNetSource(str(root))
     saved = u.source
-    u.source = PartNetSource(str(root))
     try:
         for name, spec in specs.items():
             split = partnet.split_of(name, spec.category)
-            env.reset(seed=0, options={"task": spec.category, "instance_id": name, "split": split})
-            obj = u._object
-            assert len(obj.links) == len(spec.links), name
+            assert name in source.instances(resolve(spec.category), split), name
             want = sorted((l.name, l.joint.type, l.joint.limits) for l in spec.movable())
-            got = sorted((j.link.name, j.type, j.limits) for j in obj.joints)
+            diag = _raw_diagonal(scene, root / name / "mobility.urdf")
+            # the whole object, loaded by the source the env uses for --partnet-dir
+            obj = source.load(scene, spec.category, name, SCALE, c.joint_damping, c.joint_friction)
+            try:
+                assert obj.category == spec.category and len(obj.links) == len(spec.links), name
+                got = sorted((j.link.name, j.type, j.limits) for j in obj.joints)
+            finally:
+                obj.remove(scene)
             assert [w[:2] for w in want] == [g[:2] for g in got], name
-            # the loader re-normalises by the tight collision AABB and applies the episode scale
-            s = u._info["scale"] / partnet._NORM_CACHE[str(root / name / "mobility.urdf")][0]
+            # the loader re-normalises by the tight collision AABB and applies the scale
             for (_, jtype, wl), (_, _, gl) in zip(want, got):
-                expect = np.asarray(wl) * (s if jtype == "prismatic" else 1.0)
-                assert np.allclose(gl, expect, rtol=1e-4, atol=1e-5), (name, wl, gl)
+                assert np.allclose(gl, _scaled(wl, jtype, SCALE / diag), rtol=1e-4, atol=1e-5), (name, wl, gl)
+            # an episode on it: the info names the object and its target joint, scaled the same way
+            u.source = source
+            _, info = env.reset(seed=0, options={"task": spec.category, "instance_id": name, "split": split})
+            assert info["object_source"] == "partnet" and info["object_id"] == f"partnet/{name}", info
+            (_, jtype, wl), = [w for w in want if w[0] == info["target_link"]]
+            assert info["joint_type"] == jtype
+            assert np.allclose(info["joint_limits"], _scaled(wl, jtype, info["scale"] / diag),
+                               rtol=1e-4, atol=1e-5), (name, wl, info["joint_limits"])
     finally:
         u.source = saved
 

@@ -1,13 +1,20 @@
 """The fast CPU selective scan (agents/robomamba/fast_mamba.py) against transformers' reference."""
 import copy
+import importlib.metadata
+import subprocess
+import sys
+import warnings
+from pathlib import Path
 
 import pytest
 import torch
+from transformers.models.mamba import modeling_mamba
+from transformers.models.mamba.modeling_mamba import MambaMixer
 
 from agents.robomamba import fast_mamba
 from agents.robomamba.config import RoboMambaConfig
-from agents.robomamba.fast_mamba import (SelectiveScanFn, disable_fast_cpu_scan, enable_fast_cpu_scan,
-                                         uses_fast_cpu_scan)
+from agents.robomamba.fast_mamba import (FastMambaUnavailable, SelectiveScanFn, disable_fast_cpu_scan,
+                                         enable_fast_cpu_scan, uses_fast_cpu_scan)
 from agents.robomamba.model import build_lm
 
 RTOL = 1e-4  # float32: max |fast - reference| <= RTOL * max |reference|, per tensor
@@ -136,3 +143,134 @@ def test_build_lm_uses_fast_path(tmp_path):
     ids = torch.randint(0, 256, (1, 10))
     with torch.no_grad():
         assert torch.equal(loaded.eval()(ids).logits, mamba.eval()(ids).logits)
+
+
+# ------------------------------------------------------------------------ the transformers version guard
+PATCHED = ("mamba_selective_scan", "causal_conv1d_update")  # the modeling_mamba globals fast_mamba replaces
+
+
+def mixer_types(lm):
+    return {type(m) for m in lm.modules() if isinstance(m, MambaMixer)}
+
+
+@pytest.fixture
+def fresh():
+    """A MonkeyPatch for faking a transformers mismatch, starting as a fresh process would (transformers'
+    own functions in modeling_mamba, nothing installed). Afterwards every change is undone and the real
+    check runs again, so later tests see the normal state."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in PATCHED:
+            mp.setattr(modeling_mamba, name, fast_mamba._target(name))
+        mp.setattr(fast_mamba, "_ORIGINAL", {})
+        yield mp
+    assert fast_mamba.check_compatibility() is None and fast_mamba.FAST_PATH_ACTIVE
+
+
+def check_expecting_one_warning():
+    """Run the check; it must fail with exactly one FastMambaUnavailable that carries the problem."""
+    with pytest.warns(FastMambaUnavailable) as record:
+        problem = fast_mamba.check_compatibility()
+    ours = [w for w in record if issubclass(w.category, FastMambaUnavailable)]
+    assert len(ours) == 1
+    assert problem is not None and problem in str(ours[0].message)
+    assert not fast_mamba.FAST_PATH_ACTIVE
+    return problem
+
+
+def test_installed_transformers_passes_the_check(pair):
+    _, fast = pair
+    with torch.no_grad():
+        fast(torch.randint(0, 256, (1, 5)))  # installs the dispatchers; the check must see through them
+    assert modeling_mamba.mamba_selective_scan is fast_mamba._dispatch
+    assert importlib.metadata.version("transformers") in fast_mamba.VERIFIED_TRANSFORMERS
+    assert fast_mamba.compatibility_problem() is None
+    assert fast_mamba.FAST_PATH_ACTIVE and uses_fast_cpu_scan(fast)
+
+
+@pytest.mark.parametrize("installed_before", [False, True])  # as at import / a re-check after patching
+def test_version_mismatch_falls_back_to_transformers(pair, fresh, installed_before):
+    ref, fast = pair  # fast was enabled while the check still passed
+    if installed_before:
+        with torch.no_grad():
+            fast(torch.randint(0, 256, (1, 5)))
+        assert modeling_mamba.mamba_selective_scan is fast_mamba._dispatch
+    # the transformers module object fast_mamba reads the version from (importing modeling_mamba puts a
+    # new transformers module into sys.modules, so the one imported above may be another object)
+    fresh.setattr(fast_mamba.transformers, "__version__", "99.0.0")
+    problem = check_expecting_one_warning()
+    assert "transformers 99.0.0 is installed" in problem and "5.23.0" in problem
+    late = enable_fast_cpu_scan(copy.deepcopy(ref))  # enabling after the failed check changes nothing
+    assert mixer_types(late) == {MambaMixer}
+    assert not uses_fast_cpu_scan(fast) and not uses_fast_cpu_scan(late)
+
+    calls = []
+    for name in ("fast_selective_scan", "conv_update_one_token"):
+        real = getattr(fast_mamba, name)
+        fresh.setattr(fast_mamba, name,
+                      lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    torch.manual_seed(2)
+    ids = torch.randint(0, ref.config.vocab_size, (2, 9))
+    outputs = []
+    with warnings.catch_warnings(record=True) as later, torch.no_grad():
+        warnings.simplefilter("always")
+        for lm in (ref, fast, late):
+            full = lm.eval()(ids).logits
+            step = lm(ids[:, :-1], use_cache=True)  # and the cached one-token step
+            outputs.append((full, lm(ids[:, -1:], cache_params=step.cache_params, use_cache=True).logits))
+    assert not calls  # neither fast function ran
+    if not installed_before:  # and nothing was patched
+        assert fast_mamba._ORIGINAL == {} and modeling_mamba.mamba_selective_scan is not fast_mamba._dispatch
+    assert not [w for w in later if issubclass(w.category, FastMambaUnavailable)]  # no warning per call
+    for full, last in outputs[1:]:  # the very same code as transformers' path, so bit for bit equal
+        assert torch.equal(full, outputs[0][0]) and torch.equal(last, outputs[0][1])
+
+
+@pytest.mark.parametrize("name", list(fast_mamba.EXPECTED_SIGNATURES))
+def test_signature_mismatch_leaves_transformers_unpatched(fresh, name):
+    def changed(hidden_states, weight, new_argument=None):
+        raise AssertionError("not to be called")
+
+    owner = modeling_mamba.MambaMixer if name.startswith("MambaMixer.") else modeling_mamba
+    fresh.setattr(owner, name.rpartition(".")[2], changed)
+    problem = check_expecting_one_warning()
+    assert f"modeling_mamba.{name} takes ('hidden_states', 'weight', 'new_argument')" in problem
+    before = {n: getattr(modeling_mamba, n) for n in PATCHED}
+    lm = build_lm(RoboMambaConfig())  # build_lm enables the fast path where it may
+    fast_mamba._install()
+    assert mixer_types(lm) == {MambaMixer} and not uses_fast_cpu_scan(lm)
+    assert {n: getattr(modeling_mamba, n) for n in PATCHED} == before and fast_mamba._ORIGINAL == {}
+
+
+def test_missing_function_is_a_mismatch(fresh):
+    fresh.delattr(modeling_mamba, "causal_conv1d_update")
+    assert "modeling_mamba.causal_conv1d_update no longer exists" in check_expecting_one_warning()
+
+
+def test_mismatch_at_import_warns_once_per_process():
+    """The real entry point: a fresh interpreter that sees another transformers version imports
+    fast_mamba through build_lm, runs a model, and gets exactly one warning and transformers' path."""
+    code = """if True:
+        import sys, warnings
+        import torch
+        from transformers.models.mamba import modeling_mamba  # (swaps sys.modules["transformers"])
+        torch.set_num_threads(1)
+        sys.modules["transformers"].__version__ = "99.0.0"  # what fast_mamba's `import transformers` gets
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            from agents.robomamba import fast_mamba as fm
+            from agents.robomamba.config import RoboMambaConfig
+            from agents.robomamba.model import build_lm
+            lm = build_lm(RoboMambaConfig())
+            with torch.no_grad():
+                lm(torch.randint(0, 256, (1, 6)))
+        ours = [w for w in caught if issubclass(w.category, fm.FastMambaUnavailable)]
+        print(len(ours), fm.FAST_PATH_ACTIVE, fm.uses_fast_cpu_scan(lm), fm._ORIGINAL)
+        print(ours[0].message if ours else "")
+    """
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert run.returncode == 0, run.stderr
+    counts, message = run.stdout.splitlines()[-2:]
+    assert counts == "1 False False {}"
+    assert message.startswith("transformers 99.0.0 is installed, but fast_mamba was verified only with "
+                              "5.23.0. The fast CPU Mamba scan is off")

@@ -102,7 +102,7 @@ def test_env_uses_partnet_objects_and_pulls_the_drawer(partnet_root):
             assert info["category"] == "StorageFurniture" and info["joint_type"] == "prismatic"
             assert info["target_pixels"] > 16
             # normalised: the object's extent is about 1 x scale
-            art = env.unwrapped._object.articulation
+            art = env.unwrapped.articulated_object.articulation
             lo = np.min([l.compute_global_aabb_tight()[0] for l in art.get_links() if l.get_collision_shapes()], 0)
             hi = np.max([l.compute_global_aabb_tight()[1] for l in art.get_links() if l.get_collision_shapes()], 0)
             assert np.linalg.norm(hi - lo) == pytest.approx(info["scale"], rel=0.05)

@@ -37,9 +37,9 @@ def test_info_dq_matches_the_articulation_and_criteria(env):
     env.reset(seed=3000, options={"task": "drawer"})
     e = env.unwrapped
     dof = e._target.dof
-    q_before = e._object.qpos()[dof]
+    q_before = e.articulated_object.qpos()[dof]
     _, _, _, _, info = env.step(expert(env, 0))
-    dq = e._object.qpos()[dof] - q_before  # measured here, by hand
+    dq = e.articulated_object.qpos()[dof] - q_before  # measured here, by hand
     assert info["dq"] == pytest.approx(dq, abs=1e-9) and info["joint_type"] == "prismatic"
     assert info["success"] == (abs(dq) > 0.1)
     frac = abs(dq) / (info["joint_limits"][1] - info["joint_limits"][0])
@@ -69,7 +69,7 @@ def test_observation_contents(env):
     # intrinsics + cam2world agree with the rendered points: a target point projects into its pixel
     K, T = obs["intrinsics"], obs["cam2world"].astype(np.float64)
     r, c = np.argwhere(obs["target_mask"])[0]
-    p_world = T[:3, :3] @ env.unwrapped._points_cam[r, c] + T[:3, 3]
+    p_world = T[:3, :3] @ env.unwrapped.points_cam[r, c] + T[:3, 3]
     p_cam = T[:3, :3].T @ (p_world - T[:3, 3])
     assert np.array_equal(np.floor(camera_to_pixel(p_cam, K)).astype(int), [r, c])
     # camera looks at the object from the sampled distance
@@ -135,12 +135,12 @@ def test_dict_action_is_accepted(env):
 def test_nan_physics_ends_as_failure_with_reason(env):
     env.reset(seed=8000)
     a = expert(env, 8)
-    art = env.unwrapped._object.articulation
+    art = env.unwrapped.articulated_object.articulation
     art.set_qvel(np.full(art.dof, np.nan, dtype=np.float32))  # blow the state up
     info = env.step(a)[4]
     assert info["failure_reason"].startswith("physics_nan") and not info["success"]
     env.reset(seed=8001)  # and the env recovers
-    assert np.all(np.isfinite(env.unwrapped._object.qpos()))
+    assert np.all(np.isfinite(env.unwrapped.articulated_object.qpos()))
 
 
 def test_unknown_category_is_a_clear_error():
@@ -179,10 +179,10 @@ def test_privileged_affordance_respects_hinge_distance(env):
 
 def test_object_swap_keeps_the_scene_and_leaks_nothing(env):
     e = env.unwrapped
-    scene = e._sscene
+    scene = e.sim_scene
     for seed in range(9200, 9230):
         env.reset(seed=seed)
-        assert e._sscene is scene  # no scene rebuild between episodes
+        assert e.sim_scene is scene  # no scene rebuild between episodes
         assert len(scene.get_all_articulations()) == 2  # the gripper and the current object only
     counts = []
     for seed in range(9230, 9260):  # the same object again and again: entity count stays put

@@ -10,7 +10,8 @@ def _rss_mib() -> float:
 def test_memory_and_entities_flat_over_1000_swaps(env):
     u = env.unwrapped
     env.reset(seed=0)
-    scene, src, c = u._sscene, u.source, u.cfg
+    # ManiSkill's public scene: its one SAPIEN sub-scene holds the episode's object and ours
+    scene, src, c = u.scene.sub_scenes[0], u.source, u.cfg
     jobs = [(cat, i) for i in range(20) for cat in ALL]  # 600 distinct objects, then repeats
     obj = None
     rss, entities = [], []
@@ -25,8 +26,7 @@ def test_memory_and_entities_flat_over_1000_swaps(env):
             rss.append(_rss_mib())
             entities.append(len(scene.get_entities()) - len(obj.links))  # everything but the object
     obj.remove(scene)
-    u._object = None
-    env.reset(seed=0)  # leave the shared env usable
+    env.reset(seed=0)  # the env swaps its own object out: the shared env stays usable
     assert len(set(entities)) == 1, entities
     # after the first 600 distinct objects are cached, nothing may keep growing
     assert rss[-1] - rss[5] < 16, rss

@@ -112,6 +112,8 @@ def test_training_cli_end_to_end_resume_and_refusals(demos, tmp_path, env):
     assert list(stages) == ["cotrain", "head"]
     assert stages["cotrain"]["steps"] == 3 and "all" in stages["cotrain"]["qa_accuracy_val"]
     assert stages["head"]["feature_cache"] is True and stages["head"]["epochs"] == 2
+    # the dataset it learned from: its master seed (was recorded as null) and demos per task
+    assert meta["training"]["data_manifest"] == {"seed": 0, "tasks": {"drawer": 6, "laptop": 6}}
     agent = checkpoint.load(out, agent="robomamba")
     obs, _ = env.reset(seed=5, options={"task": "drawer"})
     a = agent.act([obs, obs], seeds=[0, 1])
@@ -131,8 +133,8 @@ def test_training_cli_end_to_end_resume_and_refusals(demos, tmp_path, env):
     (["--agent", "nope"], "unknown agent 'nope'"),
     (["--agent", "random"], "agent 'random' has no training"),
     (["--agent", "robomamba", "--data", "/nonexistent"], "not a collected dataset"),
-    (["--agent", "robomamba", "--stages", "cotrain,fly"], "stages='cotrain,fly'"),
-    (["--agent", "robomamba", "--epochs", "0"], "epochs=0"),
+    (["--agent", "robomamba", "--stages", "cotrain,fly"], "--stages cotrain,fly: allowed"),
+    (["--agent", "robomamba", "--epochs", "0"], "--epochs 0: must be"),
 ])
 def test_training_cli_bad_input_exits_2(argv, message, tmp_path):
     r = subprocess.run([sys.executable, "-m", "agents.train", *argv, "--out", str(tmp_path / "x")], cwd=ROOT,
@@ -156,6 +158,7 @@ def test_where2act_trains_on_successes_and_failures_and_acts(demos, tmp_path, en
     assert (tmp_path / "w" / "model.safetensors").stat().st_mtime_ns == stamp
     frame_ok = json.loads((tmp_path / "w" / "config.json").read_text())["training"]["successes"]
     assert rec["interactions"] > rec["successes"] == frame_ok > 0  # failures were used too
+    assert rec["data_manifest"] == {"seed": 0, "tasks": {"drawer": 6, "laptop": 6}}
     agent = checkpoint.load(tmp_path / "w", agent="where2act")
     obs, _ = env.reset(seed=3, options={"task": "drawer"})
     a = agent.act([obs, obs], seeds=[4, 4])

@@ -1,10 +1,10 @@
-"""Oracle: the privileged expert of PROTOCOL section 3 without noise (affordance-sampled pixel on the
+"""Oracle: the privileged expert of docs/protocol.md section 5 without noise (affordance-sampled pixel on the
 true target part, up = minus the true surface normal). The ceiling any learned agent is compared to."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..base import Agent, item_seeds
+from ..base import ACTION_DIM, Agent, item_seeds
 
 
 class OracleAgent(Agent):
@@ -18,7 +18,7 @@ class OracleAgent(Agent):
         if privileged is None or len(privileged) != len(observations):
             raise ValueError("the oracle needs one privileged view per observation "
                              "(env.unwrapped.privileged())")
-        out = np.full((len(observations), 8), np.nan)
+        out = np.full((len(observations), ACTION_DIM), np.nan)
         for i, (view, seed) in enumerate(zip(privileged, item_seeds(seeds, len(observations)))):
             out[i] = view.expert_action(np.random.default_rng([seed, 0x0AC]), self.normal_noise_deg)
         return out

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import Agent, item_seeds, random_forward
+from sim_envs.geometry import random_forward
+
+from ..base import ACTION_DIM, Agent, item_seeds
 
 
 class RandomAgent(Agent):
     name = "random"
 
     def act(self, observations, seeds=None, privileged=None) -> np.ndarray:
-        out = np.full((len(observations), 8), np.nan)
+        out = np.full((len(observations), ACTION_DIM), np.nan)
         for i, (obs, seed) in enumerate(zip(observations, item_seeds(seeds, len(observations)))):
             rng = np.random.default_rng([seed, 0xA11])
             rows, cols = np.nonzero(obs["object_mask"])

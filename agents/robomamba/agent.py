@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..base import Agent
+from ..base import ACTION_DIM, Agent
 from .config import RoboMambaConfig, preset
 from .model import RoboMambaModel
 from .text import build_tokenizer, encode_batch
@@ -37,7 +37,7 @@ class RoboMambaAgent(Agent):
         images = self.model.preprocess(rgb.to(self.device))
         pos, R = self.model(images, ids.to(self.device), mask.to(self.device))
         pos, R = pos.double().cpu().numpy(), R.double().cpu().numpy()
-        out = np.empty((len(observations), 8))
+        out = np.empty((len(observations), ACTION_DIM))
         for i, o in enumerate(observations):
             h, w = o["rgb"].shape[:2]
             row = min(h - 1, max(0, int(pos[i, 0] * h)))  # [0, 1] -> the pixel that contains it

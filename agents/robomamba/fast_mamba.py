@@ -26,13 +26,25 @@ unchanged (mamba-ssm's kernels where installed).
 A chunked log-space scan (cumulative sums of dt*A per chunk) was measured too: slower on this CPU and
 it overflows (exp(-cumsum) > float32 range) once dt*|A| summed over a chunk passes ~88, which random
 initialisations already reach. See bench/mamba_speed.py and bench/README.md.
+
+Version guard: the dispatchers replace module globals of transformers' ``modeling_mamba`` and rely on how
+``MambaMixer.forward`` calls them, which transformers may change in any release. At import,
+:func:`check_compatibility` compares the installed transformers version with ``VERIFIED_TRANSFORMERS``
+and the parameter names of every function the fast path replaces or runs inside with
+``EXPECTED_SIGNATURES``. On any difference nothing is patched, :func:`enable_fast_cpu_scan` leaves models
+alone, and one :class:`FastMambaUnavailable` warning says what differed; Mamba mixers then run
+transformers' own code (correct, slower on the CPU). After re-verifying a new transformers
+(tests/test_fast_mamba.py), add its version to ``VERIFIED_TRANSFORMERS``.
 """
 from __future__ import annotations
 
 import contextvars
+import inspect
+import warnings
 
 import torch
 import torch.nn.functional as F
+import transformers
 from transformers.models.mamba import modeling_mamba
 from transformers.models.mamba.modeling_mamba import MambaMixer
 
@@ -145,31 +157,39 @@ class SelectiveScanFn(torch.autograd.Function):
         return scan_backward(gy.contiguous(), *ctx.saved_tensors)
 
 
+def step_sizes(dt, delta_bias=None, delta_softplus=False):
+    """The scan's step sizes, as the reference computes them: dt (+ bias), through softplus if asked."""
+    if delta_bias is not None:
+        dt = dt + delta_bias.to(dt.dtype)[..., None]
+    return F.softplus(dt) if delta_softplus else dt
+
+
+def gated_output(y, hidden_states, D=None, z=None):
+    """The scan's output with the reference's skip connection (D) and gate (silu(z))."""
+    if D is not None:
+        y = y + hidden_states * D[None, :, None]
+    return y * F.silu(z) if z is not None else y
+
+
 def fast_selective_scan(hidden_states, dt, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
                         return_last_state=False, **kwargs):
     """Drop-in for transformers' ``mamba_selective_scan`` (same arguments and layout: hidden_states, dt,
     z (B, D, L); A (D, N); B, C (B, N, L)), computed in float32 like the reference."""
-    if delta_bias is not None:
-        dt = dt + delta_bias.to(dt.dtype)[..., None]
-    if delta_softplus:
-        dt = F.softplus(dt)
+    dt = step_sizes(dt, delta_bias, delta_softplus)
     tok = lambda t: t.float().permute(2, 0, 1).contiguous()  # noqa: E731  (B, C, L) -> (L, B, C)
     args = (tok(hidden_states), tok(dt), A.float().t().contiguous(), tok(B), tok(C))
     if torch.is_grad_enabled() and any(t.requires_grad for t in args):
         y, last = SelectiveScanFn.apply(*args)
     else:  # inference: no (L, B, D, N) buffer at all
         y, last = scan_forward(*args)
-    y = y.permute(1, 2, 0)
-    if D is not None:
-        y = y + hidden_states * D[None, :, None]
-    if z is not None:
-        y = y * F.silu(z)
+    y = gated_output(y.permute(1, 2, 0), hidden_states, D, z)
     return (y, last.transpose(1, 2)) if return_last_state else y
 
 
 def _fast_here(hidden_states, kwargs) -> bool:
-    return (_ACTIVE.get() and hidden_states.device.type == "cpu" and kwargs.get("cu_seqlens") is None
-            and kwargs.get("seq_idx") is None and not torch.compiler.is_compiling())
+    return (FAST_PATH_ACTIVE and _ACTIVE.get() and hidden_states.device.type == "cpu"
+            and kwargs.get("cu_seqlens") is None and kwargs.get("seq_idx") is None
+            and not torch.compiler.is_compiling())
 
 
 def _dispatch(hidden_states, *args, **kwargs):
@@ -202,11 +222,78 @@ def _dispatch_conv_update(hidden_states, conv_state, weight, bias=None, activati
     return _ORIGINAL["causal_conv1d_update"](hidden_states, conv_state, weight, bias, activation, **kwargs)
 
 
+# ------------------------------------------------------------------------------------ version guard
+VERIFIED_TRANSFORMERS = ("5.23.0",)  # transformers releases this module was tested against (pyproject pin)
+
+# The transformers functions the fast path replaces or runs inside (names relative to modeling_mamba),
+# with the parameter names the dispatchers and FastCPUMambaMixer were written for.
+EXPECTED_SIGNATURES = {
+    "mamba_selective_scan": ("hidden_states", "dt", "A", "B", "C", "D", "z", "delta_bias", "delta_softplus",
+                             "return_last_state", "use_mambapy", "use_associative_scan", "kwargs"),
+    "causal_conv1d_update": ("hidden_states", "conv_state", "weight", "bias", "activation"),
+    "MambaMixer.forward": ("self", "hidden_states", "cache_params", "attention_mask", "kwargs"),
+}
+
+FAST_PATH_ACTIVE = False  # set by check_compatibility(): whether enabled mixers take the fast path
+
+
+class FastMambaUnavailable(UserWarning):
+    """The installed transformers differs from the one fast_mamba was verified with, so the fast CPU
+    scan is switched off and Mamba mixers run transformers' own code."""
+
+
+def _target(name: str):
+    """The transformers object ``modeling_mamba.<name>`` (None if missing); where our dispatcher already
+    sits in its place, the transformers function behind it."""
+    obj = modeling_mamba
+    for part in name.split("."):
+        obj = getattr(obj, part, None)
+    if obj is _dispatch or obj is _dispatch_conv_update:
+        return _ORIGINAL.get(name)
+    return obj
+
+
+def compatibility_problem() -> str | None:
+    """What keeps the fast path off with the transformers loaded now, as a sentence, or None if nothing:
+    its version must be in VERIFIED_TRANSFORMERS, and each function in EXPECTED_SIGNATURES must exist and
+    take exactly the recorded parameter names (in order)."""
+    version = transformers.__version__
+    if version not in VERIFIED_TRANSFORMERS:
+        return (f"transformers {version} is installed, but fast_mamba was verified only with "
+                f"{', '.join(VERIFIED_TRANSFORMERS)}")
+    for name, expected in EXPECTED_SIGNATURES.items():
+        target = _target(name)
+        if target is None:
+            return f"transformers' modeling_mamba.{name} no longer exists"
+        try:
+            found = tuple(inspect.signature(target).parameters)
+        except (TypeError, ValueError):
+            found = "an unreadable signature"
+        if found != expected:
+            return f"transformers' modeling_mamba.{name} takes {found}, fast_mamba expects {expected}"
+    return None
+
+
+def check_compatibility() -> str | None:
+    """Run :func:`compatibility_problem`, set ``FAST_PATH_ACTIVE`` from it and, if there is a problem, warn
+    once with :class:`FastMambaUnavailable`. Runs when this module is imported (so once per process);
+    returns the problem."""
+    global FAST_PATH_ACTIVE
+    problem = compatibility_problem()
+    FAST_PATH_ACTIVE = problem is None
+    if problem is not None:
+        warnings.warn(f"{problem}. The fast CPU Mamba scan is off: Mamba mixers run transformers' own "
+                      "(slower) code. Re-run tests/test_fast_mamba.py against this transformers and update "
+                      "VERIFIED_TRANSFORMERS / EXPECTED_SIGNATURES in agents/robomamba/fast_mamba.py.",
+                      FastMambaUnavailable, stacklevel=2)
+    return problem
+
+
 # ------------------------------------------------------------------------------------ integration
 def _install() -> None:
     """Point transformers' module-level scan and one-token convolution at the dispatchers (once per
-    process; both only act inside enabled mixers)."""
-    if not _ORIGINAL:
+    process; both only act inside enabled mixers). Does nothing if the version guard failed."""
+    if FAST_PATH_ACTIVE and not _ORIGINAL:
         _ORIGINAL["mamba_selective_scan"] = modeling_mamba.mamba_selective_scan
         _ORIGINAL["causal_conv1d_update"] = modeling_mamba.causal_conv1d_update
         modeling_mamba.mamba_selective_scan = _dispatch
@@ -228,8 +315,11 @@ class FastCPUMambaMixer(MambaMixer):
 
 def enable_fast_cpu_scan(model: torch.nn.Module) -> torch.nn.Module:
     """Make every transformers MambaMixer inside ``model`` use the fast CPU scan (in place, by switching
-    the mixers' class; returns the model). Models without Mamba mixers (e.g. the Llama twin) are
-    returned unchanged. Parameters, state dict and the CUDA path are untouched."""
+    the mixers' class; returns the model). Models without Mamba mixers (e.g. the Llama twin), and every
+    model when the installed transformers failed :func:`check_compatibility`, are returned unchanged.
+    Parameters, state dict and the CUDA path are untouched."""
+    if not FAST_PATH_ACTIVE:
+        return model
     for m in model.modules():
         if type(m) is MambaMixer:
             _install()
@@ -248,4 +338,7 @@ def disable_fast_cpu_scan(model: torch.nn.Module) -> torch.nn.Module:
 def uses_fast_cpu_scan(model: torch.nn.Module) -> bool:
     """True if ``model`` has Mamba mixers and all of them take the fast CPU path."""
     mixers = [m for m in model.modules() if isinstance(m, MambaMixer)]
-    return bool(mixers) and all(type(m) is FastCPUMambaMixer for m in mixers)
+    return FAST_PATH_ACTIVE and bool(mixers) and all(type(m) is FastCPUMambaMixer for m in mixers)
+
+
+check_compatibility()

@@ -9,20 +9,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..layers import mlp
 from ..rotation import gram_schmidt_6d
 from .config import RoboMambaConfig
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-
-def mlp(sizes: list[int]) -> nn.Sequential:
-    layers = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(nn.GELU())
-    return nn.Sequential(*layers)
 
 
 def build_vision(cfg: RoboMambaConfig) -> nn.Module:

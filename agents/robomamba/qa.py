@@ -45,12 +45,6 @@ def cell_of(pixel_rc, height: int, width: int) -> tuple[int, int]:
     return min(GRID - 1, int(r * GRID / height)), min(GRID - 1, int(c * GRID / width))
 
 
-def cell_centres(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = ((np.arange(GRID) + 0.5) * height / GRID).astype(int)
-    cols = ((np.arange(GRID) + 0.5) * width / GRID).astype(int)
-    return rows, cols
-
-
 def grasp_answer(cell: tuple[int, int]) -> str:
     return f"row {cell[0]} col {cell[1]}"
 

@@ -13,7 +13,6 @@ was in.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from typing import Optional
 
 import numpy as np
 import torch
+
+from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, check_positive, option
 
 from ..rotation import geodesic_angle, geodesic_loss
 from . import qa
@@ -30,48 +31,44 @@ STAGES = ("align", "cotrain", "head")
 
 
 @dataclass
-class TrainConfig:
-    data: str = "data/demos"  # a data_collection directory
-    out: str = "checkpoints/robomamba"  # checkpoint directory (written after every stage)
-    agent: str = "robomamba"  # or "transformer" (the Llama twin)
-    preset: str = "tiny"
-    stages: tuple = ("cotrain", "head")
-    seed: int = 0
-    holdout: float = 0.1  # fraction of object instances held out for the validation figures
-    init: Optional[str] = None  # start from this checkpoint instead of a fresh model
-    clip_model: Optional[str] = None  # real weights (local paths only), see RoboMambaConfig
-    clip_checkpoint: Optional[str] = None
-    lm_checkpoint: Optional[str] = None
+class TrainConfig(ConfigBase):
+    data: str = option("data/demos", "dataset directory written by data_collection.run")
+    out: str = option("checkpoints/robomamba", "checkpoint directory (written atomically after every stage)")
+    agent: str = option("robomamba", "which agent to train: robomamba, or transformer (the Llama twin)")
+    preset: str = option("tiny", "model size preset: tiny (CPU) or paper")
+    stages: tuple = option(("cotrain", "head"), "comma-separated stages: align (projector on sim-QA), cotrain "
+                                                "(backbone on sim-QA), head (policy head only, paper stage 2)")
+    seed: int = option(0, "seed of initialisation, sampling and shuffling")
+    holdout: float = option(0.1, "fraction of object instances held out for the validation figures")
+    init: Optional[str] = option(None, "start from this checkpoint instead of a fresh model")
+    clip_model: Optional[str] = option(None, "open_clip model name of --clip-checkpoint (e.g. ViT-L-14)")
+    clip_checkpoint: Optional[str] = option(None, "local CLIP weights file (the vision tower is then frozen)")
+    lm_checkpoint: Optional[str] = option(None, "local Hugging Face Mamba / Llama directory")
     # align / cotrain (sim-QA, LM loss on the answer tokens)
-    qa_steps: int = 600
-    qa_batch: int = 16
-    qa_lr: float = 1e-3
-    qa_eval: int = 400  # held-out questions scored after co-training (exact match)
+    qa_steps: int = option(600, "sim-QA optimisation steps (align / cotrain)")
+    qa_batch: int = option(16, "sim-QA batch size")
+    qa_lr: float = option(1e-3, "sim-QA peak learning rate (warm-up then cosine decay)")
+    qa_eval: int = option(400, "held-out sim-QA questions scored after co-training (exact match)")
     # head (paper stage 2)
-    epochs: int = 8
-    lr: float = 1e-5
-    weight_decay: float = 0.1
-    batch_size: int = 1
-    feature_cache: bool = True
-    progress: bool = True
+    epochs: int = option(8, "policy-head epochs (paper: 8)")
+    lr: float = option(1e-5, "policy-head learning rate (paper: 1e-5)")
+    weight_decay: float = option(0.1, "AdamW weight decay of the head (paper: 0.1)")
+    batch_size: int = option(1, "policy-head batch size (paper: 1)")
+    feature_cache: bool = option(True, "compute the frozen backbone's features once (--no-feature-cache recomputes "
+                                       "them every step)")
+    progress: bool = option(True, "progress bars")
 
     def __post_init__(self):
         if isinstance(self.stages, str):
             self.stages = tuple(s for s in self.stages.split(",") if s)
         bad = [s for s in self.stages if s not in STAGES]
         if bad or not self.stages:
-            raise ValueError(f"stages={','.join(self.stages)!r}: allowed: {', '.join(STAGES)} (comma-separated)")
-        for name in ("qa_steps", "qa_batch", "epochs", "batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name}={getattr(self, name)!r}: must be >= 1")
-        for name in ("qa_lr", "lr"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}={getattr(self, name)!r}: must be > 0")
+            raise ConfigError("stages", ",".join(self.stages), f"allowed: {', '.join(STAGES)} (comma-separated)")
+        check_choice(self, "agent", ("robomamba", "transformer"))
+        check_at_least(self, qa_steps=1, qa_batch=1, epochs=1, batch_size=1)
+        check_positive(self, "qa_lr", "lr")
         if not 0 <= self.holdout < 1:
-            raise ValueError(f"holdout={self.holdout!r}: must be in [0, 1)")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+            raise ConfigError("holdout", self.holdout, "must be in [0, 1)")
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -293,7 +290,7 @@ def build_agent(cfg: TrainConfig):
 def train(cfg: TrainConfig, log=print) -> dict:
     """Run the configured stages; returns the training record saved in the checkpoint."""
     from .. import checkpoint
-    from ..training_data import load
+    from ..training_data import dataset_summary, load
 
     prev = checkpoint.previous_training(cfg.out, cfg.to_dict())  # resume: keep the stages already finished
     done = {k: v for k, v in (prev or {}).get("stages", {}).items() if k in cfg.stages}
@@ -306,14 +303,14 @@ def train(cfg: TrainConfig, log=print) -> dict:
     model, tok = agent.model, agent.tokenizer
     t0 = time.perf_counter()
     data = load(cfg.data, model.cfg.image_size, successes_only=True, holdout_fraction=cfg.holdout,
-                progress=cfg.progress)
+                grid=qa.GRID, progress=cfg.progress)
     log(f"data: {len(data)} demos from {cfg.data} ({int(data.holdout.sum())} on held-out instances), "
         f"decoded in {time.perf_counter() - t0:.1f} s")
     fcts = facts(data)
     train_idx, val_idx = np.flatnonzero(~data.holdout), np.flatnonzero(data.holdout)
     if not len(train_idx):
         raise ValueError(f"{cfg.data}: every instance is held out (holdout={cfg.holdout}); lower --holdout")
-    record = {"config": cfg.to_dict(), "stages": dict(done), "data_manifest": _manifest_summary(cfg.data)}
+    record = {"config": cfg.to_dict(), "stages": dict(done), "data_manifest": dataset_summary(cfg.data)}
     for stage in todo:
         if stage in ("align", "cotrain"):
             rec = train_qa(model, tok, data, fcts, train_idx, cfg, stage)
@@ -329,13 +326,3 @@ def train(cfg: TrainConfig, log=print) -> dict:
         record["stages"][stage] = rec
         checkpoint.save(agent, cfg.out, training=record)
     return record
-
-
-def _manifest_summary(root) -> dict:
-    from data_collection.dataset import read_manifest
-
-    try:
-        m = read_manifest(root)
-    except FileNotFoundError:
-        return {}
-    return {"seed": m.get("seed"), "tasks": {k: v.get("demos") for k, v in m.get("tasks", {}).items()}}

@@ -1,7 +1,7 @@
 """Write procedural objects in PartNet-Mobility's layout: `<dir>/<id>/mobility.urdf`, `meta.json` and
 `semantics.txt`, so they open in other simulators and load back through `sim_envs.partnet`.
 
-    python -m sim_envs.objects.export --categories all --instances 2 --out exported/
+    python -m sim_envs.objects.export --categories all --instances 2 --out out/exported
 
 Geometry stays primitive (URDF box / cylinder / sphere), so no mesh files are needed. Link frames sit
 on their joint axis with the object frame's orientation; the object is already normalised (diagonal
@@ -9,12 +9,16 @@ on their joint axis with the object frame's orientation; the object is already n
 """
 from __future__ import annotations
 
-import argparse
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from infra.cli import check_at_least, done, option, parse_config
+from ..cli import categories_option, check_split, split_option
+from infra.files import atomic_write_text, json_default
 
 from .spec import ObjectSpec, Shape, _quat_to_matrix
 
@@ -95,52 +99,45 @@ def to_urdf(spec: ObjectSpec) -> str:
 
 def export(spec: ObjectSpec, root) -> Path:
     """Write `spec` under `root/<Category>_<id>/`; returns that folder. Files are written atomically."""
-    from ..cli import atomic_write_text
-
     out = Path(root) / folder_name(spec)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "mobility.urdf", to_urdf(spec))
     meta = {"model_cat": spec.category, "model_id": folder_name(spec), "source": "sim_envs procedural generator",
             "instance_id": spec.instance_id, "params": spec.params}
-    atomic_write_text(out / "meta.json", json.dumps(meta, indent=1, default=_jsonable) + "\n")
+    atomic_write_text(out / "meta.json", json.dumps(meta, indent=1, default=json_default) + "\n")
     sem = [f"{l.name} {l.joint.type if l.joint else ('fixed' if l.parent else 'free')} {l.semantic or 'part'}"
            for l in spec.links]
     atomic_write_text(out / "semantics.txt", "\n".join(sem) + "\n")
     return out
 
 
-def _jsonable(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
+@dataclass
+class ExportConfig:
+    categories: str = categories_option()
+    split: str = split_option("test")
+    instances: int = option(1, "instances per category (the split's first N, >= 1)")
+    out: str = option("out/exported", "output directory (one folder per object)")
 
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m sim_envs.objects.export", description=__doc__,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--categories", default="all", help="'all', 'all-seen', 'all-unseen' or a comma-separated list")
-    p.add_argument("--split", default="test", choices=["train", "test"], help="instance split to export from")
-    p.add_argument("--instances", type=int, default=1, help="instances per category (the split's first N)")
-    p.add_argument("--out", default="exported", help="output directory (one folder per object)")
-    return p.parse_args(argv)
+    def __post_init__(self):
+        check_at_least(self, instances=1)
+        check_split(self)
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    cfg, _ = parse_config(ExportConfig, argv, "python -m sim_envs.objects.export", __doc__)
     from ..categories import UNSEEN
-    from ..cli import resolve_many_or_die
+    from ..cli import resolve_or_die
     from . import generate, instances
 
-    tasks = resolve_many_or_die(args.categories, args.instances)
+    tasks = resolve_or_die(cfg.categories, many=True)
     n = 0
     for task in tasks:
-        if args.split == "train" and task.category in UNSEEN:
+        if cfg.split == "train" and task.category in UNSEEN:
             continue
-        for i in instances(task.category, args.split, task.joint_type)[: args.instances]:
-            export(generate(task.category, i), args.out)
+        for i in instances(task.category, cfg.split, task.joint_type)[: cfg.instances]:
+            export(generate(task.category, i), cfg.out)
             n += 1
-    print(f"wrote {n} objects under {args.out}")
-    return 0
+    return done(f"wrote {n} objects under {cfg.out}")
 
 
 if __name__ == "__main__":

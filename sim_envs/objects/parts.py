@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import axis_frame_quat, quat_wxyz_from_matrix
+from ..geometry import axis_frame_quat, quat_wxyz
 from .spec import Joint, LinkSpec, Shape
 
 PALETTES = {
@@ -89,7 +89,7 @@ def _unit(v):
 
 def rotated_box(center, half, R, color) -> Shape:
     """A box with half extents `half` in its own frame, rotated by the 3x3 matrix R."""
-    q = quat_wxyz_from_matrix(np.asarray(R, float))
+    q = quat_wxyz(np.asarray(R, float))
     return Shape("box", tuple(map(float, center)), tuple(map(float, half)), tuple(color),
                  tuple(map(float, q)))
 
@@ -98,7 +98,7 @@ def rod(p0, p1, radius, color) -> Shape:
     """A cylinder of `radius` from point p0 to point p1 (any direction)."""
     p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
     d = p1 - p0
-    q = axis_frame_quat(d) if np.linalg.norm(d) > 0 else quat_wxyz_from_matrix(np.eye(3))
+    q = axis_frame_quat(d) if np.linalg.norm(d) > 0 else quat_wxyz(np.eye(3))
     return Shape("cylinder", tuple(map(float, (p0 + p1) / 2)), (float(radius), float(np.linalg.norm(d) / 2)),
                  tuple(color), tuple(map(float, q)))
 

@@ -69,18 +69,26 @@ def _two_halves(category, instance_id, rng, handle_len, jaw_len, grip_r, jaw_w, 
     return ObjectSpec(category, instance_id, links, dict(handle=handle_len, jaw=jaw_len, spread=spread))
 
 
+# ranges of the two-halves tools: length, handle and jaw fractions of it, grip radius, jaw width; loops
+TWO_HALVES = {
+    "Pliers": ((0.14, 0.25), (0.6, 0.7), (0.25, 0.4), (0.007, 0.011), (0.012, 0.02), False),
+    "Scissors": ((0.15, 0.25), (0.35, 0.45), (0.5, 0.65), (0.004, 0.007), (0.01, 0.018), True),
+}
+
+
+def _two_halves_sampled(category: str, instance_id: int, rng: np.random.Generator) -> ObjectSpec:
+    length, handle, jaw, grip_r, jaw_w, loops = TWO_HALVES[category]
+    L = rng.uniform(*length)
+    return _two_halves(category, instance_id, rng, handle_len=L * rng.uniform(*handle), jaw_len=L * rng.uniform(*jaw),
+                       grip_r=rng.uniform(*grip_r), jaw_w=rng.uniform(*jaw_w), loops=loops)
+
+
 def pliers(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
-    L = rng.uniform(0.14, 0.25)
-    return _two_halves("Pliers", instance_id, rng, handle_len=L * rng.uniform(0.6, 0.7),
-                       jaw_len=L * rng.uniform(0.25, 0.4), grip_r=rng.uniform(0.007, 0.011),
-                       jaw_w=rng.uniform(0.012, 0.02), loops=False)
+    return _two_halves_sampled("Pliers", instance_id, rng)
 
 
 def scissors(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
-    L = rng.uniform(0.15, 0.25)
-    return _two_halves("Scissors", instance_id, rng, handle_len=L * rng.uniform(0.35, 0.45),
-                       jaw_len=L * rng.uniform(0.5, 0.65), grip_r=rng.uniform(0.004, 0.007),
-                       jaw_w=rng.uniform(0.01, 0.018), loops=True)
+    return _two_halves_sampled("Scissors", instance_id, rng)
 
 
 def stapler(instance_id: int, rng: np.random.Generator) -> ObjectSpec:

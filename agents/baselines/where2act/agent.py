@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...base import Agent, item_seeds
+from ...base import ACTION_DIM, Agent, item_seeds
 from .model import FEATURE_STRIDE, Where2ActConfig, Where2ActNet, observation_tensor
 
 
@@ -31,7 +31,7 @@ class Where2ActAgent(Agent):
 
     @torch.no_grad()
     def act(self, observations, seeds=None, privileged=None) -> np.ndarray:
-        out = np.full((len(observations), 8), np.nan)
+        out = np.full((len(observations), ACTION_DIM), np.nan)
         S = self.model.cfg.image_size
         G = S // FEATURE_STRIDE
         x = torch.from_numpy(np.stack([self._input(o) for o in observations])).to(self.device)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...robomamba.model import mlp
+from ...layers import mlp
 from ...rotation import gram_schmidt_6d, rotation_to_6d
 
 IN_CHANNELS = 7

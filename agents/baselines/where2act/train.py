@@ -11,7 +11,6 @@ move the target joint). Each step trains, on a batch of images:
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -19,37 +18,35 @@ from typing import Optional
 import numpy as np
 import torch
 
+from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, check_positive, option
+
 from ...rotation import geodesic_angle
 
 @dataclass
-class TrainConfig:
-    data: str = "data/demos"
-    out: str = "checkpoints/where2act"
-    agent: str = "where2act"
-    seed: int = 0
-    holdout: float = 0.1
-    image_size: int = 112
-    width: int = 32
-    proposals: int = 32
-    epochs: int = 12
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    batch_size: int = 16
-    pixels_per_image: int = 16
-    init: Optional[str] = None
-    progress: bool = True
+class TrainConfig(ConfigBase):
+    data: str = option("data/demos", "dataset directory written by data_collection.run (collect with "
+                                     "--keep-failures: Where2Act learns from failures too)")
+    out: str = option("checkpoints/where2act", "checkpoint directory (written atomically)")
+    agent: str = option("where2act", "which agent to train")
+    seed: int = option(0, "seed of initialisation, sampling and shuffling")
+    holdout: float = option(0.1, "fraction of object instances held out for the validation figures")
+    image_size: int = option(112, "network input side, pixels (images are resized)")
+    width: int = option(32, "feature channels of the network (a multiple of 8)")
+    proposals: int = option(32, "directions proposed per pixel at inference / for actionability targets")
+    epochs: int = option(12, "training epochs")
+    lr: float = option(1e-3, "learning rate")
+    weight_decay: float = option(1e-4, "AdamW weight decay")
+    batch_size: int = option(16, "batch size (images)")
+    pixels_per_image: int = option(16, "pixels per image used for the off-part negatives and actionability targets")
+    init: Optional[str] = option(None, "start from this checkpoint instead of a fresh model")
+    progress: bool = option(True, "progress bars")
 
     def __post_init__(self):
-        for name in ("image_size", "width", "proposals", "epochs", "batch_size", "pixels_per_image"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name}={getattr(self, name)!r}: must be >= 1")
+        check_choice(self, "agent", ("where2act",))
+        check_at_least(self, image_size=1, width=8, proposals=1, epochs=1, batch_size=1, pixels_per_image=1)
         if self.width % 8:
-            raise ValueError(f"width={self.width}: must be a multiple of 8")
-        if not self.lr > 0:
-            raise ValueError(f"lr={self.lr!r}: must be > 0")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+            raise ConfigError("width", self.width, "must be a multiple of 8")
+        check_positive(self, "lr")
 
 
 def inputs(data) -> torch.Tensor:
@@ -71,7 +68,7 @@ def random_rotations(n: int, rng: np.random.Generator) -> torch.Tensor:
 def train(cfg: TrainConfig, log=print) -> dict:
     from tqdm import tqdm
 
-    from ...training_data import load, pixel_targets, rotation_targets
+    from ...training_data import dataset_summary, load, pixel_targets, rotation_targets
     from ... import checkpoint
     from .agent import Where2ActAgent
     from .model import FEATURE_STRIDE, Where2ActConfig, Where2ActNet
@@ -150,7 +147,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
         bar.set_postfix(critic=f"{m[0]:.3f}", proposal=f"{m[1]:.3f}", act=f"{m[2]:.3f}")
     net.eval()
     val = np.flatnonzero(data.holdout)
-    record = {"config": cfg.to_dict(), "interactions": int(len(data)), "successes": int(ok.sum()),
+    record = {"config": cfg.to_dict(), "data_manifest": dataset_summary(cfg.data),
+              "interactions": int(len(data)), "successes": int(ok.sum()),
               "wall_s": round(time.perf_counter() - t0, 1), "final_losses": dict(zip(("critic", "proposal", "actionability"),
                                                                                       np.round(np.mean(hist[-20:], 0), 4).tolist()))}
     if len(val):

@@ -1,0 +1,152 @@
+"""The shared run machinery: flags from config dataclasses, run directories, worker pools, and the
+default output paths of every CLI (all under folders git ignores)."""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from infra.cli import ConfigError, check_at_least, option, parse_config
+from infra.rundir import RunDir
+from infra.workers import InlineWorkers, WorkerDied, WorkerPool
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class _Config:
+    samples: int = option(5, "how many")
+    categories: str = option("drawer", "which", flag="--category")
+    rate: Optional[float] = option(None, "a rate")
+    keep: bool = option(False, "keep them")
+    hidden: str = option("x", "not a flag", cli=False)
+
+    def __post_init__(self):
+        check_at_least(self, samples=1)
+
+
+def test_flags_come_from_the_dataclass_with_types_and_help(capsys):
+    cfg, _ = parse_config(_Config, ["--category", "laptop", "--rate", "0.5", "--keep"])
+    assert cfg == _Config(samples=5, categories="laptop", rate=0.5, keep=True)
+    with pytest.raises(SystemExit):
+        parse_config(_Config, ["--help"])
+    out = capsys.readouterr().out
+    assert "--category CATEGORY" in out and "which (default: drawer)" in out and "--no-keep" in out
+    assert "--hidden" not in out
+
+
+def test_a_bad_value_names_the_flag_and_exits_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        parse_config(_Config, ["--samples", "0"])
+    assert e.value.code == 2
+    assert capsys.readouterr().err.strip() == "error: --samples 0: must be an integer >= 1"
+    with pytest.raises(ConfigError) as e:
+        _Config(samples=True)  # a bool is no count
+    assert e.value.field == "samples"
+
+
+def test_run_dir_refuses_other_settings_and_marks_killed_runs(tmp_path):
+    rd = RunDir(tmp_path / "r", "run.json", "fmt/v1", {"seed": 0}, "a thing")
+    rd.start(["cmd"], new={"extra": 1})
+    rd2 = RunDir(tmp_path / "r", "run.json", "fmt/v1", {"seed": 0}, "a thing")
+    rec = rd2.start(["cmd", "again"])  # the first run never finished: killed
+    assert [r["status"] for r in rec["runs"]] == ["killed", "running"] and rec["extra"] == 1
+    rd2.finish("complete", episodes=3)
+    saved = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert saved["status"] == "complete" and saved["runs"][-1]["episodes"] == 3
+    assert saved["runs"][-1]["seconds"] >= 0
+    with pytest.raises(ValueError, match=r"seed: 0 there, 1 now"):
+        RunDir(tmp_path / "r", "run.json", "fmt/v1", {"seed": 1}, "a thing").existing()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "x").write_text("")
+    with pytest.raises(ValueError, match="not empty"):
+        RunDir(tmp_path / "other", "run.json", "fmt/v1", {}, "a thing").start()
+
+
+class Doubler:
+    """A handler for the pool tests: replies 2x; 'die' kills the process, 'raise' raises."""
+
+    def __init__(self, offset: int):
+        self.offset = offset
+
+    def handle(self, message, emit):
+        if message == "die":
+            os._exit(3)
+        if message == "raise":
+            raise RuntimeError("boom")
+        emit(2 * message + self.offset)
+
+
+def _collect(pool, n, timeout=60.0):
+    import time
+
+    got, t0 = [], time.time()
+    while len(got) < n and time.time() - t0 < timeout:
+        got += pool.poll(timeout=0.5)
+    return got
+
+
+def test_worker_pool_runs_handlers_restarts_the_dead_and_reports_errors():
+    pool = WorkerPool(Doubler, (1,), 2)
+    try:
+        for w, m in [(0, 1), (1, 2), (0, 3)]:
+            pool.send(w, m)
+        assert sorted(_collect(pool, 3)) == [(0, 3), (0, 7), (1, 5)]
+        pool.send(1, "die")
+        import time
+
+        t0 = time.time()
+        while not pool.dead() and time.time() - t0 < 30:
+            time.sleep(0.1)
+        assert pool.dead() == [(1, 3)]
+        pool.restart(1)
+        pool.send(1, 10)
+        assert _collect(pool, 1) == [(1, 21)] and pool.dead() == []
+        pool.send(0, "raise")
+        with pytest.raises(WorkerDied, match="boom"):
+            _collect(pool, 1)
+    finally:
+        pool.close()
+
+
+def test_inline_workers_answer_at_once():
+    pool = InlineWorkers(Doubler(0))
+    pool.send(0, 4)
+    assert pool.poll() == [(0, 8)] and pool.poll() == []
+
+
+# every CLI's default output paths: running any of them with its defaults leaves `git status` clean
+OUTPUT_DEFAULTS = [
+    ("data_collection.config", "CollectConfig", "out"),
+    ("evaluation.config", "EvalConfig", "out"),
+    ("evaluation.tables", "TablesConfig", "out"),
+    ("evaluation.pipeline", "PipelineConfig", "out"),
+    ("agents.robomamba.train", "TrainConfig", "out"),
+    ("agents.baselines.where2act.train", "TrainConfig", "out"),
+    ("sim_envs.demo", "DemoConfig", "out"),
+    ("sim_envs.snapshot", "SnapshotConfig", "out"),
+    ("sim_envs.gallery", "GalleryConfig", "out"),
+    ("sim_envs.objects.export", "ExportConfig", "out"),
+]
+
+
+@pytest.mark.parametrize("module,cls,field", OUTPUT_DEFAULTS)
+def test_default_outputs_are_ignored_by_git(module, cls, field):
+    config = getattr(importlib.import_module(module), cls)()
+    path = getattr(config, field)
+    assert path and not os.path.isabs(path)
+    r = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT)
+    assert r.returncode == 0, f"{module}.{cls}.{field} = {path!r} is not ignored by git"
+
+
+def test_every_cli_config_field_has_help():
+    for module, cls, _ in OUTPUT_DEFAULTS:
+        for f in dataclasses.fields(getattr(importlib.import_module(module), cls)):
+            assert f.metadata.get("help"), f"{module}.{cls}.{f.name} has no help text"
