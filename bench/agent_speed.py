@@ -10,11 +10,17 @@ untrained backbone, with the cache (backbone once) and without it (backbone at e
 """
 from __future__ import annotations
 
-import argparse
+import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from infra.cli import check_at_least, command_parser, die, option, parse_config  # noqa: E402
 
 
 def control_frequency(name: str, batch: int, reps: int) -> float:
@@ -45,32 +51,41 @@ def head_time(data: str, cache: bool, epochs: int) -> dict:
     return train_head(agent.model, agent.tokenizer, d, tr, va, cfg)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="data/drawer", help="collected dataset for the fine-tuning timing (default: data/drawer)")
+@dataclass
+class AgentSpeedConfig:
+    data: str = option("data/drawer", "collected dataset for the fine-tuning timing (empty: skip that timing)")
+    reps: int = option(5, "timed repetitions, best kept (>= 1)")
+    epochs: int = option(8, "head epochs (the paper's: 8)")
+    no_cache_epochs: int = option(1, "epochs timed without the cache (scaled to --epochs in the table)")
+    threads: int = option(2, "torch threads")
+
+    def __post_init__(self):
+        check_at_least(self, reps=1, epochs=1, no_cache_epochs=1, threads=1)
+
+
+def main(argv=None) -> int:
+    p = command_parser("python bench/agent_speed.py", __doc__)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 16], help="act() batch sizes (default: 1 16)")
-    p.add_argument("--reps", type=int, default=5, help="timed repetitions, best kept (default: 5)")
-    p.add_argument("--epochs", type=int, default=8, help="head epochs (default: 8, the paper's)")
-    p.add_argument("--no-cache-epochs", type=int, default=1,
-                   help="epochs timed without the cache (scaled to --epochs in the table) (default: 1)")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    cfg, args = parse_config(AgentSpeedConfig, argv, parser=p)
+    if min(args.batches) < 1:
+        die(f"--batches {min(args.batches)}: must be an integer >= 1")
+    torch.set_num_threads(cfg.threads)
     print("| agent | batch | actions/s |\n|---|---|---|")
     for name in ("robomamba", "transformer"):
         for b in args.batches:
-            print(f"| {name} | {b} | {control_frequency(name, b, args.reps):.1f} |", flush=True)
-    if args.data:
-        with_cache = head_time(args.data, True, args.epochs)
-        without = head_time(args.data, False, args.no_cache_epochs)
-        scale = args.epochs / args.no_cache_epochs
-        print(f"\nhead fine-tuning, {with_cache['samples']} demos, {args.epochs} epochs, batch 1 "
+            print(f"| {name} | {b} | {control_frequency(name, b, cfg.reps):.1f} |", flush=True)
+    if cfg.data:
+        with_cache = head_time(cfg.data, True, cfg.epochs)
+        without = head_time(cfg.data, False, cfg.no_cache_epochs)
+        scale = cfg.epochs / cfg.no_cache_epochs
+        print(f"\nhead fine-tuning, {with_cache['samples']} demos, {cfg.epochs} epochs, batch 1 "
               f"({with_cache['steps']} steps), trainable {with_cache['trainable_params']:,} of "
               f"{with_cache['total_params']:,} ({100 * with_cache['trainable_fraction']:.2f}%):")
         print(f"  with the feature cache:    {with_cache['wall_s']:.1f} s (cache {with_cache['feature_cache_s']:.1f} s)")
         print(f"  without (backbone per step): {without['wall_s'] * scale:.1f} s "
-              f"({without['wall_s']:.1f} s measured for {args.no_cache_epochs} epoch(s), x{scale:.0f})")
+              f"({without['wall_s']:.1f} s measured for {cfg.no_cache_epochs} epoch(s), x{scale:.0f})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -9,7 +9,6 @@ demos and trials per minute, and the projected time for the paper's 10K-demo tra
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -17,20 +16,30 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from infra.cli import check_at_least, option, parse_config  # noqa: E402
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--category", default="drawer", help="as data_collection.run --category")
-    p.add_argument("--samples", type=int, default=200, help="demos per category")
-    p.add_argument("--workers", type=int, default=2, help="worker processes")
-    p.add_argument("--image-size", type=int, default=336, help="rendered image side")
-    p.add_argument("--seed", type=int, default=0, help="master seed")
-    p.add_argument("--keep", default=None, help="keep the dataset in this directory")
-    a = p.parse_args()
+
+@dataclass
+class CollectionBenchConfig:
+    category: str = option("drawer", "as data_collection.run --category")
+    samples: int = option(200, "demos per category (>= 1)")
+    workers: int = option(2, "worker processes (0 = collect in this process)")
+    image_size: int = option(336, "rendered image side (>= 16)")
+    seed: int = option(0, "master seed")
+    keep: Optional[str] = option(None, "keep the dataset in this directory; None = a temporary one, deleted")
+
+    def __post_init__(self):
+        check_at_least(self, samples=1, workers=0, image_size=16)
+
+
+def main(argv=None) -> int:
+    a, _ = parse_config(CollectionBenchConfig, argv, "python bench/collection.py", __doc__)
 
     from data_collection.collect import collect
     from data_collection.config import CollectConfig
@@ -59,7 +68,8 @@ def main():
     print(json.dumps(result, indent=2))
     if not a.keep:
         shutil.rmtree(out, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -10,7 +10,6 @@ and after start-up (steady state), mean agent batch size and the agent's control
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -18,31 +17,45 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from infra.cli import check_at_least, command_parser, die, option, parse_config  # noqa: E402
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--agent", default="random", help="as evaluation.run --agent")
-    p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to compare")
-    p.add_argument("--categories", default="Safe,Faucet", help="as evaluation.run --categories")
-    p.add_argument("--episodes", type=int, default=20, help="episodes per category")
-    p.add_argument("--image-size", type=int, default=336, help="rendered image side")
-    p.add_argument("--batch-size", type=int, default=16, help="as evaluation.run --batch-size")
-    p.add_argument("--envs-per-worker", type=int, default=1, help="as evaluation.run --envs-per-worker")
-    a = p.parse_args()
+@dataclass
+class EvaluationSpeedConfig:
+    agent: str = option("random", "as evaluation.run --agent")
+    categories: str = option("Safe,Faucet", "as evaluation.run --categories")
+    episodes: int = option(20, "episodes per category (>= 1)")
+    image_size: int = option(336, "rendered image side (>= 16)")
+    batch_size: int = option(16, "as evaluation.run --batch-size (>= 1)")
+    envs_per_worker: int = option(1, "as evaluation.run --envs-per-worker (>= 1)")
 
-    print(f"# {a.agent}, {a.categories} x {a.episodes} episodes, image {a.image_size}, "
+    def __post_init__(self):
+        check_at_least(self, episodes=1, image_size=16, batch_size=1, envs_per_worker=1)
+
+
+def main(argv=None) -> int:
+    p = command_parser("python bench/evaluation_speed.py", __doc__)
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                   help="worker counts to compare (0 = simulate in the evaluating process) (default: 1 2)")
+    cfg, args = parse_config(EvaluationSpeedConfig, argv, parser=p)
+    if min(args.workers) < 0:
+        die(f"--workers {min(args.workers)}: must be an integer >= 0")
+
+    print(f"# {cfg.agent}, {cfg.categories} x {cfg.episodes} episodes, image {cfg.image_size}, "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     print("workers | wall s | start-up s | episodes/min | steady episodes/min | mean batch | control Hz")
-    for w in a.workers:
+    for w in args.workers:
         out = tempfile.mkdtemp(prefix="bench-eval-")
-        cmd = [sys.executable, "-m", "evaluation.run", "--agent", a.agent, "--categories", a.categories,
-               "--episodes", str(a.episodes), "--image-size", str(a.image_size), "--workers", str(w),
-               "--batch-size", str(a.batch_size), "--envs-per-worker", str(a.envs_per_worker), "--quiet",
-               "--out", out]
+        cmd = [sys.executable, "-m", "evaluation.run", "--agent", cfg.agent, "--categories", cfg.categories,
+               "--episodes", str(cfg.episodes), "--image-size", str(cfg.image_size), "--workers", str(w),
+               "--batch-size", str(cfg.batch_size), "--envs-per-worker", str(cfg.envs_per_worker), "--quiet",
+               "--untrained", "--out", out]  # a learned agent: untrained weights, same speed
         t0 = time.perf_counter()
         r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - t0
@@ -53,7 +66,8 @@ def main():
         n, secs, start = run["episodes"], run["seconds"], run["startup_seconds"] or 0.0
         print(f"{w} | {wall:.1f} | {start:.1f} | {60 * n / wall:.0f} | {60 * n / max(secs - start, 1e-9):.0f} | "
               f"{run['mean_batch_size']} | {run['control_hz']}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -4,16 +4,28 @@
 """
 from __future__ import annotations
 
-import argparse
+import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from infra.cli import check_at_least, option, parse_config  # noqa: E402
+
+
+@dataclass
+class GenerationConfig:
+    instances: int = option(20, "instances per category (>= 1)")
+
+    def __post_init__(self):
+        check_at_least(self, instances=1)
+
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--instances", type=int, default=20, help="instances per category")
-    args = p.parse_args(argv)
+    cfg, _ = parse_config(GenerationConfig, argv, "python bench/generation.py", __doc__)
     import sapien
 
     from sim_envs import objects, vulkan  # noqa: F401  (vulkan: lavapipe before SAPIEN renders)
@@ -24,7 +36,7 @@ def main(argv=None) -> int:
     gen_ms, build_ms = {}, {}
     for cat in ALL:
         g, b = [], []
-        for i in range(args.instances):
+        for i in range(cfg.instances):
             t = time.perf_counter()
             spec = objects.generate.__wrapped__(cat, i)
             g.append(time.perf_counter() - t)

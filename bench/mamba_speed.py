@@ -17,18 +17,22 @@ Run by hand (never in CI); numbers on a shared VM are noisy, so every figure is 
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
+import dataclasses
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+
+from infra.cli import check_at_least, command_parser, die, option, parse_config  # noqa: E402
 
 
 # ------------------------------------------------------------------------------- scan candidates
@@ -162,14 +166,14 @@ def decode_time(lm, prompt, new_tokens: int, reps: int) -> float:
 
 
 # ------------------------------------------------------------------------------------ parts
-def candidates(args, rows):
+def candidates(cfg, rows):
     from agents.robomamba.config import RoboMambaConfig
     from agents.robomamba.fast_mamba import disable_fast_cpu_scan
     from agents.robomamba.model import build_lm
 
     torch.manual_seed(0)
     fast = build_lm(RoboMambaConfig())
-    ids = torch.randint(0, fast.config.vocab_size, (1, args.train_length))
+    ids = torch.randint(0, fast.config.vocab_size, (1, cfg.train_length))
     ref = disable_fast_cpu_scan(build_lm(RoboMambaConfig()))
     ref.load_state_dict(fast.state_dict())
     with torch.no_grad():
@@ -180,7 +184,7 @@ def candidates(args, rows):
              ("chunked log-space cumsum, 32 tokens", fast, as_scan(chunked_core)),
              ("picked: blocked in-place scan + hand backward", fast, None),
              ("no scan (floor, wrong outputs)", fast, as_scan(no_scan_core))]
-    if args.compile:
+    if cfg.compile:
         cands.insert(4, ("torch.compile(chunked)", fast, as_scan(torch.compile(chunked_core, dynamic=False))))
     for name, lm, fn in cands:
         note = ""
@@ -199,16 +203,16 @@ def candidates(args, rows):
                 lm.eval()
                 diff = (lm(ids).logits - ref_logits).abs().max().item()
             first = time.perf_counter() - t0
-            f = best_of(lambda: fwd(lm, ids), args.reps)
-            fb = best_of(lambda: fwd_bwd(lm, ids), 1 if name.startswith(("transformers", "use_mambapy")) else args.reps)
+            f = best_of(lambda: fwd(lm, ids), cfg.reps)
+            fb = best_of(lambda: fwd_bwd(lm, ids), 1 if name.startswith(("transformers", "use_mambapy")) else cfg.reps)
         rows.append(dict(part="candidates", task=f"scan candidate: {name}", model="mamba", batch=1,
-                         tokens=args.train_length, fwd_ms=f * 1e3, fwd_bwd_ms=fb * 1e3,
+                         tokens=cfg.train_length, fwd_ms=f * 1e3, fwd_bwd_ms=fb * 1e3,
                          max_abs_logit_diff=diff, first_call_s=first, note=note))
         print(f"  {name:48s} fwd {f * 1e3:8.1f} ms  fwd+bwd {fb * 1e3:9.1f} ms  max|dlogit| {diff:.1e}  {note}",
               flush=True)
 
 
-def models(args, rows):
+def models(cfg, lengths, batches, rows):
     from agents.robomamba.config import RoboMambaConfig
     from agents.robomamba.model import build_lm
 
@@ -232,35 +236,35 @@ def models(args, rows):
         print(f"  {task:28s} batch {batch:3d} tokens {tokens:5d}: mamba {out['mamba'] * 1e3:9.1f} ms  "
               f"llama {out['llama'] * 1e3:9.1f} ms  mamba speed-up x{ratio:.2f}", flush=True)
 
-    for batch in args.batches:
-        for L in args.lengths:
-            if batch * L > args.max_tokens:
-                print(f"  skip forward batch {batch} x {L} tokens (> --max-tokens {args.max_tokens})")
+    for batch in batches:
+        for L in lengths:
+            if batch * L > cfg.max_tokens:
+                print(f"  skip forward batch {batch} x {L} tokens (> --max-tokens {cfg.max_tokens})")
                 continue
             ids = torch.randint(0, V, (batch, L))
-            run("forward", batch, L, lambda lm: best_of(lambda: fwd(lm, ids), args.reps), batch * L, (L + 1) / 2)
-        if batch * args.train_length <= args.max_tokens:
-            ids = torch.randint(0, V, (batch, args.train_length))
-            run("forward+backward", batch, args.train_length,
-                lambda lm: best_of(lambda: fwd_bwd(lm, ids), args.reps), batch * args.train_length,
-                (args.train_length + 1) / 2)
-        if batch * args.decode_context <= args.max_tokens:
-            prompt = torch.randint(1, V, (batch, args.decode_context))
-            run(f"decode {args.decode_tokens} after {args.decode_context}", batch, args.decode_tokens,
-                lambda lm: decode_time(lm, prompt, args.decode_tokens, args.reps),
-                batch * (args.decode_tokens - 1), args.decode_context)
+            run("forward", batch, L, lambda lm: best_of(lambda: fwd(lm, ids), cfg.reps), batch * L, (L + 1) / 2)
+        if batch * cfg.train_length <= cfg.max_tokens:
+            ids = torch.randint(0, V, (batch, cfg.train_length))
+            run("forward+backward", batch, cfg.train_length,
+                lambda lm: best_of(lambda: fwd_bwd(lm, ids), cfg.reps), batch * cfg.train_length,
+                (cfg.train_length + 1) / 2)
+        if batch * cfg.decode_context <= cfg.max_tokens:
+            prompt = torch.randint(1, V, (batch, cfg.decode_context))
+            run(f"decode {cfg.decode_tokens} after {cfg.decode_context}", batch, cfg.decode_tokens,
+                lambda lm: decode_time(lm, prompt, cfg.decode_tokens, cfg.reps),
+                batch * (cfg.decode_tokens - 1), cfg.decode_context)
         else:
-            print(f"  skip decoding batch {batch} (prompt {batch} x {args.decode_context} > --max-tokens)")
+            print(f"  skip decoding batch {batch} (prompt {batch} x {cfg.decode_context} > --max-tokens)")
 
 
 # ------------------------------------------------------------------------------------ output
-def write(rows, args):
+def write(rows, cfg):
     keys = []
     for r in rows:
         keys += [k for k in r if k not in keys]
-    if args.csv:
-        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.csv, "w", newline="") as f:
+    if cfg.csv:
+        Path(cfg.csv).parent.mkdir(parents=True, exist_ok=True)
+        with open(cfg.csv, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=keys)
             w.writeheader()
             w.writerows(rows)
@@ -275,50 +279,61 @@ def write(rows, args):
         lines += ["| " + " | ".join(fmt(r.get(k, "")) for k in cols) + " |" for r in sub] + [""]
     text = "\n".join(lines)
     print(text)
-    if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(text)
+    if cfg.markdown:
+        Path(cfg.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(cfg.markdown).write_text(text)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
-    p.add_argument("--reps", type=int, default=3, help="timed repetitions per figure, best kept (default 3)")
-    p.add_argument("--lengths", type=int, nargs="+", default=[300, 1000, 4000], help="prompt lengths (forward)")
-    p.add_argument("--train-length", type=int, default=300, help="forward+backward length (default 300)")
-    p.add_argument("--batches", type=int, nargs="+", default=[1, 16])
-    p.add_argument("--decode-context", type=int, default=2048)
-    p.add_argument("--decode-tokens", type=int, default=64)
-    p.add_argument("--max-tokens", type=int, default=16 * 2048,
-                   help="skip runs with batch x tokens above this (default 32768: 16 x 4K is skipped)")
-    p.add_argument("--compile", action="store_true", help="also time torch.compile of the chunked scan (slow to build)")
-    p.add_argument("--mambapy-path", help="a directory holding the mambapy package (for the use_mambapy candidate)")
-    p.add_argument("--skip-candidates", action="store_true")
-    p.add_argument("--skip-models", action="store_true")
-    p.add_argument("--quick", action="store_true", help="lengths 300 1000, batch 1 and 16 capped at 16K tokens, 2 reps")
-    p.add_argument("--csv")
-    p.add_argument("--markdown")
-    args = p.parse_args(argv)
-    if args.quick:
-        args.lengths, args.reps, args.max_tokens = [300, 1000], 2, 16 * 1024
-    if args.mambapy_path:
-        sys.path.insert(0, args.mambapy_path)
-    torch.set_num_threads(args.threads)
+@dataclass
+class MambaSpeedConfig:
+    threads: int = option(2, "torch.set_num_threads")
+    reps: int = option(3, "timed repetitions per figure, best kept")
+    train_length: int = option(300, "forward+backward length")
+    decode_context: int = option(2048, "prompt length before greedy decoding")
+    decode_tokens: int = option(64, "greedily decoded tokens (>= 2: timed from the first to the last)")
+    max_tokens: int = option(16 * 2048, "skip runs with batch x tokens above this (16 x 4K is skipped)")
+    compile: bool = option(False, "also time torch.compile of the chunked scan (slow to build)")
+    mambapy_path: Optional[str] = option(None, "a directory holding the mambapy package (for the use_mambapy candidate)")
+    skip_candidates: bool = option(False, "skip part 1, the scan candidates")
+    skip_models: bool = option(False, "skip part 2, the Mamba LM vs its Llama twin")
+    quick: bool = option(False, "lengths 300 1000, batch 1 and 16 capped at 16K tokens, 2 reps")
+    csv: Optional[str] = option(None, "also write the rows to this CSV file")
+    markdown: Optional[str] = option(None, "also write the tables to this Markdown file")
+
+    def __post_init__(self):
+        check_at_least(self, threads=1, reps=1, train_length=1, decode_context=1, decode_tokens=2, max_tokens=1)
+
+
+def main(argv=None) -> int:
+    p = command_parser("python bench/mamba_speed.py", __doc__.split("\n\n")[0])
+    p.add_argument("--lengths", type=int, nargs="+", default=[300, 1000, 4000],
+                   help="prompt lengths (forward) (default: 300 1000 4000)")
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 16], help="batch sizes (default: 1 16)")
+    cfg, args = parse_config(MambaSpeedConfig, argv, parser=p)
+    for flag, values in (("--lengths", args.lengths), ("--batches", args.batches)):
+        if min(values) < 1:
+            die(f"{flag} {min(values)}: must be an integer >= 1")
+    lengths = args.lengths
+    if cfg.quick:
+        lengths, cfg = [300, 1000], dataclasses.replace(cfg, reps=2, max_tokens=16 * 1024)
+    if cfg.mambapy_path:
+        sys.path.insert(0, cfg.mambapy_path)
+    torch.set_num_threads(cfg.threads)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     rows: list[dict] = []
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, best of {args.reps}")
-    if not args.skip_candidates:
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, best of {cfg.reps}")
+    if not cfg.skip_candidates:
         print("scan candidates (tiny Mamba LM, batch 1):")
-        candidates(args, rows)
-    if not args.skip_models:
+        candidates(cfg, rows)
+    if not cfg.skip_models:
         print("Mamba (fast scan) vs Llama twin:")
-        models(args, rows)
-    write(rows, args)
+        models(cfg, lengths, args.batches, rows)
+    write(rows, cfg)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

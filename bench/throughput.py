@@ -7,16 +7,18 @@ then runs expert-pose episodes back to back for `--seconds`; the figure is total
 """
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing as mp
 import os
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from infra.cli import check_at_least, check_positive, command_parser, die, option, parse_config  # noqa: E402
 
 
 def worker(rank: int, task: str, image_size: int, seconds: float, barrier, queue):
@@ -56,17 +58,31 @@ def measure(workers: int, task: str, image_size: int, seconds: float) -> dict:
             "expert_success": round(sum(r[1] for r in results) / trials, 3)}
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to measure")
-    p.add_argument("--seconds", type=float, default=60, help="measured time per setting")
-    p.add_argument("--task", default="StorageFurniture", help="category or alias")
-    p.add_argument("--image-size", type=int, default=336, help="rendered image side")
-    a = p.parse_args()
-    rows = [measure(w, a.task, a.image_size, a.seconds) for w in a.workers]
-    print(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(), "task": a.task,
-                      "image_size": a.image_size, "results": rows}, indent=2))
+@dataclass
+class ThroughputConfig:
+    seconds: float = option(60, "measured time per setting (> 0)")
+    task: str = option("StorageFurniture", "category or alias")
+    image_size: int = option(336, "rendered image side (>= 16)")
+
+    def __post_init__(self):
+        check_positive(self, "seconds")
+        check_at_least(self, image_size=16)
+
+
+def main(argv=None) -> int:
+    p = command_parser("python bench/throughput.py", __doc__)
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to measure (default: 1 2)")
+    cfg, args = parse_config(ThroughputConfig, argv, parser=p)
+    if min(args.workers) < 1:
+        die(f"--workers {min(args.workers)}: must be an integer >= 1")
+    from sim_envs.cli import resolve_or_die
+
+    resolve_or_die(cfg.task)  # a bad name exits here, not in the spawned workers (which would hang)
+    rows = [measure(w, cfg.task, cfg.image_size, cfg.seconds) for w in args.workers]
+    print(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(), "task": cfg.task,
+                      "image_size": cfg.image_size, "results": rows}, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

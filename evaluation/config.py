@@ -14,7 +14,9 @@ from sim_envs.cli import categories_option, check_split, partnet_option, split_o
 class EvalConfig(ConfigBase):
     agent: str = option("robomamba", "agent name; 'list' prints the available agents and exits")
     checkpoint: Optional[str] = option(None, "checkpoint directory (model.safetensors, config.json, tokenizer.json) "
-                                             "of a learned agent; without it a learned agent runs untrained")
+                                             "of a learned agent; None = the main job's (out/pipeline/checkpoints/"
+                                             "AGENT) if it exists")
+    untrained: bool = option(False, "evaluate a learned agent without a checkpoint, on untrained weights")
     categories: str = categories_option("all", "'all' (20 seen + 10 unseen), 'seen', 'unseen', a comma-separated "
                                                "list of categories or aliases, or 'list' to print the names and exit")
     episodes: int = option(50, "episodes per category (paper: ~1.1K test episodes over 30 categories)")

@@ -23,6 +23,27 @@ from infra.cli import die, parse_config, run_job
 from .config import EvalConfig
 
 
+MAIN_JOB_CHECKPOINTS = os.path.join("out", "pipeline", "checkpoints")  # where evaluation.pipeline trains them
+
+
+def choose_checkpoint(cfg: EvalConfig) -> None:
+    """A learned agent given no --checkpoint takes the main job's checkpoint (said on stderr); if there
+    is none, exit 2 with the command that trains one, unless --untrained asks for untrained weights."""
+    from agents.registry import resolve
+    from agents.train import TRAINERS
+
+    name = resolve(cfg.agent)
+    if cfg.checkpoint is not None or name not in TRAINERS or cfg.untrained:
+        return
+    path = os.path.join(MAIN_JOB_CHECKPOINTS, name)
+    if not os.path.isdir(path):
+        die(f"--agent {cfg.agent}: no --checkpoint given and no trained one in {path}; train one with "
+            f"`python -m evaluation.pipeline` (the main job) or `python -m agents.train --agent {name} --data DIR "
+            f"--out DIR`, or pass --untrained to evaluate untrained weights")
+    cfg.checkpoint = os.path.abspath(path)
+    print(f"using the main job's checkpoint {cfg.checkpoint}", file=sys.stderr)
+
+
 def build_agent(cfg: EvalConfig):
     """(agent, checkpoint metadata or None); exits 2 on an unknown agent or a bad checkpoint."""
     from agents.checkpoint import CheckpointError, load, read_config
@@ -72,6 +93,7 @@ def main(argv=None) -> int:
         resolve(cfg.agent)
     except UnknownAgentError as e:
         die(f"--agent {cfg.agent}: {e}")
+    choose_checkpoint(cfg)
     try:
         tasks = [task_name(t) for t in resolve_tasks(cfg.categories)]
         full = work_items(cfg.seed, cfg.categories, cfg.episodes, cfg.split, cfg.partnet_dir)

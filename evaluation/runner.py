@@ -109,19 +109,34 @@ def env_config(cfg: EvalConfig, first_task: str):
     return PullEnvConfig(task=first_task, split=cfg.split, image_size=cfg.image_size, partnet_dir=cfg.partnet_dir)
 
 
-def _act(agent, batch: list[dict]):
-    """(actions (B, 8) or None, error string or None, seconds) for the waiting episodes `batch`."""
+def _act(agent, batch: list[dict]) -> tuple[list, float]:
+    """(one action (ACTION_DIM,) or error string per episode of `batch`, seconds). An agent error
+    never crashes the run: the batch's items are retried one by one, and only an item that fails
+    alone is recorded as `agent_error` (its episode fails, the others go on)."""
+    t0 = time.perf_counter()
+    try:
+        actions = _act_once(agent, batch)
+        return list(actions), time.perf_counter() - t0
+    except Exception as e:
+        if len(batch) == 1:
+            return [f"agent_error: {type(e).__name__}: {e}"], time.perf_counter() - t0
+    out = []
+    for p in batch:
+        try:
+            out.append(_act_once(agent, [p])[0])
+        except Exception as e:
+            out.append(f"agent_error: {type(e).__name__}: {e}")
+    return out, time.perf_counter() - t0
+
+
+def _act_once(agent, batch: list[dict]) -> np.ndarray:
     obs = [p["obs"] for p in batch]
     seeds = [p["item"].episode_seed for p in batch]
     priv = [p["privileged"] for p in batch] if agent.needs_privileged else None
-    t0 = time.perf_counter()
-    try:
-        actions = np.asarray(agent.act(obs, seeds=seeds, privileged=priv), dtype=np.float64)
-        if actions.shape != (len(batch), ACTION_DIM):
-            raise ValueError(f"act() returned shape {actions.shape}, expected ({len(batch)}, {ACTION_DIM})")
-        return actions, None, time.perf_counter() - t0
-    except Exception as e:  # recorded as the batch's failure, never a crash of the run
-        return None, f"agent_error: {type(e).__name__}: {e}", time.perf_counter() - t0
+    actions = np.asarray(agent.act(obs, seeds=seeds, privileged=priv), dtype=np.float64)
+    if actions.shape != (len(batch), ACTION_DIM):
+        raise ValueError(f"act() returned shape {actions.shape}, expected ({len(batch)}, {ACTION_DIM})")
+    return actions
 
 
 class _Progress:
@@ -258,13 +273,13 @@ class EpisodeLoop:
 
     def act(self) -> None:
         batch, self.waiting = self.waiting[: self.cfg.batch_size], self.waiting[self.cfg.batch_size:]
-        actions, error, secs = _act(self.agent, batch)
+        actions, secs = _act(self.agent, batch)
         self.act_calls += 1
         self.act_seconds += secs
-        for i, p in enumerate(batch):
-            self.meta[p["key"]].update(action=None if actions is None else actions[i].tolist(), batch=self.batches,
+        for p, a in zip(batch, actions):
+            self.meta[p["key"]].update(action=None if isinstance(a, str) else a.tolist(), batch=self.batches,
                                        batch_size=len(batch), act_seconds=secs, agent_seconds=secs / len(batch))
-            self.pool.send(p["worker"], ("act", p["slot"], error if actions is None else actions[i]))
+            self.pool.send(p["worker"], ("act", p["slot"], a))
         self.batches += 1
 
     def finish(self, w: int, key: str, payload: dict) -> None:

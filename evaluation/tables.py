@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from infra.cli import command_parser, die, done, option, parse_config
-from infra.files import save_figure
+from infra.files import atomic_write_text, save_figure
 
 REFERENCE_DIR = Path(__file__).with_name("reference")
 TABLE2 = REFERENCE_DIR / "robomamba_table2_manipulation.csv"
@@ -262,15 +262,18 @@ def plot(runs: dict, path, reference: bool = False, criterion: str = "success") 
 
 # ---------------------------------------------------------------------------------------- CLI
 def write_tables(run_dirs, out, reference: bool = False) -> dict[str, Path]:
-    """Write every table and the plot to `out`; returns {name: path}."""
+    """Write every table and the plot to `out` (atomically, each); returns {name: path}.
+    `comparisons.csv` compares every pair of runs on their shared episodes (evaluation.compare)."""
+    from .compare import comparisons_table
+
     runs = load_runs(run_dirs)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, df in (("table_manipulation.csv", manipulation_table(runs, "success", reference)),
                      ("table_manipulation_manipllm.csv", manipulation_table(runs, "success_manipllm", reference)),
-                     ("summary.csv", summary_table(runs)), ("speed.csv", speed_table(runs, reference))):
-        df.to_csv(out / name, index=False, float_format="%.2f" if name.startswith("table_") else None)
+                     ("summary.csv", summary_table(runs)), ("speed.csv", speed_table(runs, reference)),
+                     ("comparisons.csv", comparisons_table(runs))):
+        atomic_write_text(out / name, df.to_csv(index=False, float_format="%.2f" if name.startswith("table_") else None))
         paths[name] = out / name
     paths["plot"] = plot(runs, out / "success_by_category.png", reference)
     return paths

@@ -22,7 +22,7 @@ def test_listing_agents_imports_no_model_code():
             "print(names, bad); assert not bad, bad")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert {"robomamba", "transformer", "where2act", "random", "oracle"} <= set(available())
+    assert {"robomamba", "transformer", "where2act", "random", "chance", "oracle"} <= set(available())
 
 
 def test_unknown_agent_lists_the_allowed_ones():
@@ -95,7 +95,7 @@ def episode(env):
     return obs, env.unwrapped.privileged()
 
 
-@pytest.mark.parametrize("name", ["random", "oracle", "robomamba", "transformer", "where2act"])
+@pytest.mark.parametrize("name", ["random", "chance", "oracle", "robomamba", "transformer", "where2act"])
 def test_every_agent_acts_on_a_batch_from_the_environment(env, episode, name):
     obs, view = episode
     agent = make_agent(name)
@@ -117,6 +117,29 @@ def test_every_agent_acts_on_a_batch_from_the_environment(env, episode, name):
     env.reset(seed=11, options={"task": "drawer"})
     info = env.step(actions[0])[4]
     assert not info["failure_reason"].startswith("invalid_action"), info["failure_reason"]
+
+
+class Recording(dict):
+    """An observation that remembers which keys were read."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.read = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def test_chance_reads_nothing_privileged(episode):
+    from agents.baselines.chance_agent import ChanceAgent
+
+    obs = Recording(episode[0])
+    a = ChanceAgent().act([obs] * 200, seeds=list(range(200)))
+    assert obs.read == {"rgb"}  # only the image (for its size): no mask, no depth
+    assert (a[:, 4] > 0).all()  # up points into the scene
+    on_object = np.mean([episode[0]["object_mask"][int(r), int(c)] for r, c in a[:, :2]])
+    assert on_object < 0.6  # pixels of the whole image, not of the object
 
 
 # ------------------------------------------------------------------------------ checkpoints and real weights

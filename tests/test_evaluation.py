@@ -202,6 +202,45 @@ def test_agent_failures_are_recorded_not_dropped(tmp_path):
     assert sum(x.startswith("invalid_action") for x in reasons) == 2, reasons  # NaN rows: the env says why
 
 
+class PoisonPill:
+    """Random actions, but act() raises for any batch holding the episode with seed `bad`."""
+
+    name, needs_privileged = "poison", False
+
+    def __init__(self, bad: int):
+        from agents.baselines.random_agent import RandomAgent
+
+        self.bad, self.random = bad, RandomAgent()
+
+    def act(self, observations, seeds=None, privileged=None):
+        if self.bad in seeds:
+            raise RuntimeError("poisoned")
+        return self.random.act(observations, seeds=seeds)
+
+    def parameter_counts(self):
+        return {"total": 0, "trainable": 0}
+
+
+def test_one_failing_item_leaves_the_rest_of_its_batch_good(tmp_path):
+    items = work_items(0, "Safe", 4)
+    cfg = EvalConfig(agent="poison", categories="Safe", episodes=4, workers=0, envs_per_worker=4, batch_size=4,
+                     image_size=128, out=str(tmp_path / "p"))
+    evaluate(cfg, PoisonPill(items[2].episode_seed), items, len(items), ["Safe"], progress=False)
+    recs = {r["key"]: r for r in read_episodes(tmp_path / "p" / EPISODES)}
+    assert len(recs) == 4 and all(r["batch_size"] == 4 for r in recs.values())  # they were one batch
+    bad = recs.pop(items[2].key)
+    assert bad["failure_reason"] == "agent_error: RuntimeError: poisoned" and bad["agent_action"] is None
+    assert all(not r["failure_reason"].startswith("agent_error") and r["agent_action"] for r in recs.values())
+
+
+def test_oracle_without_a_view_fails_only_that_episode(env):
+    from agents.baselines.oracle import OracleAgent
+
+    obs, _ = env.reset(seed=4, options={"task": "drawer"})
+    a = OracleAgent().act([obs, obs], seeds=[1, 1], privileged=[None, env.unwrapped.privileged()])
+    assert np.all(np.isnan(a[0])) and np.all(np.isfinite(a[1]))
+
+
 def test_kill_9_then_rerun_counts_every_episode_once(runs, tmp_path):
     """A worker process (one: a second would double the ~15 s SAPIEN start-up on a 2-core CI box);
     the evaluator is killed (SIGKILL) after a few episodes; its worker exits on its own; the same
@@ -255,6 +294,12 @@ def test_tables_follow_the_paper_layout(runs, tmp_path):
     assert one.episodes == 3 and (round(one.wilson_low, 4), round(one.wilson_high, 4)) == \
            tuple(round(x, 4) for x in wilson(int(one.successes), 3))
     assert set(summary.criterion) == {"success", "success_manipllm"}
+    comp = pd.read_csv(paths["comparisons.csv"])  # the two runs, paired on their 6 shared episodes
+    assert set(zip(comp.method_a, comp.method_b)) == {("random", "oracle")}
+    assert set(comp.criterion) == {"success", "success_manipllm"} and set(comp.split) == {"seen", "unseen", "all"}
+    every = comp[(comp.split == "all") & (comp.criterion == "success")].iloc[0]
+    assert every.episodes == 6 and every.both + every.only_a + every.only_b + every.neither == 6
+    assert every.ci_low <= every["diff"] <= every.ci_high and 0 < every.mcnemar_p <= 1
     speed = pd.read_csv(paths["speed.csv"]).set_index("method")
     assert speed.loc["random", "control_hz"] > 0 and speed.loc["RoboMamba (paper)", "control_hz"] == 9.0
     assert paths["plot"].stat().st_size > 10_000

@@ -18,7 +18,8 @@ class OracleAgent(Agent):
         if privileged is None or len(privileged) != len(observations):
             raise ValueError("the oracle needs one privileged view per observation "
                              "(env.unwrapped.privileged())")
-        out = np.full((len(observations), ACTION_DIM), np.nan)
+        out = np.full((len(observations), ACTION_DIM), np.nan)  # no view (a broken episode): no action
         for i, (view, seed) in enumerate(zip(privileged, item_seeds(seeds, len(observations)))):
-            out[i] = view.expert_action(np.random.default_rng([seed, 0x0AC]), self.normal_noise_deg)
+            if view is not None:
+                out[i] = view.expert_action(np.random.default_rng([seed, 0x0AC]), self.normal_noise_deg)
         return out
