@@ -21,14 +21,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from infra.cli import check_at_least, check_positive, command_parser, die, option, parse_config  # noqa: E402
 
 
-def worker(rank: int, task: str, image_size: int, seconds: float, barrier, queue):
+def worker(rank: int, task: str, image_size: int, fresh_scene: bool, seconds: float, barrier, queue):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import numpy as np
 
     from sim_envs import make_env
     from sim_envs.config import PullEnvConfig
 
-    env = make_env(PullEnvConfig(task=task, image_size=image_size))
+    env = make_env(PullEnvConfig(task=task, image_size=image_size, fresh_scene=fresh_scene))
     env.reset(seed=rank * 10**6)
     env.step(env.unwrapped.privileged().expert_action(np.random.default_rng(0)))
     barrier.wait()
@@ -42,10 +42,10 @@ def worker(rank: int, task: str, image_size: int, seconds: float, barrier, queue
     queue.put((n, succ, time.perf_counter() - t0))
 
 
-def measure(workers: int, task: str, image_size: int, seconds: float) -> dict:
+def measure(workers: int, task: str, image_size: int, fresh_scene: bool, seconds: float) -> dict:
     ctx = mp.get_context("spawn")
     barrier, queue = ctx.Barrier(workers), ctx.Queue()
-    procs = [ctx.Process(target=worker, args=(r, task, image_size, seconds, barrier, queue)) for r in range(workers)]
+    procs = [ctx.Process(target=worker, args=(r, task, image_size, fresh_scene, seconds, barrier, queue)) for r in range(workers)]
     for p in procs:
         p.start()
     results = [queue.get() for _ in procs]
@@ -63,6 +63,8 @@ class ThroughputConfig:
     seconds: float = option(60, "measured time per setting (> 0)")
     task: str = option("StorageFurniture", "category or alias")
     image_size: int = option(336, "rendered image side (>= 16)")
+    fresh_scene: bool = option(True, "build every episode on a fresh scene (the default of the environment); "
+                                     "--no-fresh-scene swaps objects in one scene")
 
     def __post_init__(self):
         check_positive(self, "seconds")
@@ -78,9 +80,9 @@ def main(argv=None) -> int:
     from sim_envs.cli import resolve_or_die
 
     resolve_or_die(cfg.task)  # a bad name exits here, not in the spawned workers (which would hang)
-    rows = [measure(w, cfg.task, cfg.image_size, cfg.seconds) for w in args.workers]
+    rows = [measure(w, cfg.task, cfg.image_size, cfg.fresh_scene, cfg.seconds) for w in args.workers]
     print(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(), "task": cfg.task,
-                      "image_size": cfg.image_size, "results": rows}, indent=2))
+                      "image_size": cfg.image_size, "fresh_scene": cfg.fresh_scene, "results": rows}, indent=2))
     return 0
 
 

@@ -34,7 +34,7 @@ class CollectError(ValueError):
 # ---------------------------------------------------------------------------------------- one block
 def run_block(env, cfg: CollectConfig, task: str, block: int, on_trial=None, should_stop=None) -> dict | None:
     """Run the trials of one block and write its shard; returns the block metadata (None if
-    `should_stop()` became true, in which case nothing is written). The block starts on a fresh
+    `should_stop()` became true, in which case nothing is written). Every trial runs on a fresh
     scene, so its outcomes depend on (settings, task, block) alone."""
     from .sampler import run_trial
 
@@ -43,7 +43,7 @@ def run_block(env, cfg: CollectConfig, task: str, block: int, on_trial=None, sho
     for trial in range(first, first + cfg.block_size):
         if should_stop is not None and should_stop():
             return None
-        row = run_trial(env, cfg, task, trial, fresh_scene=trial == first)
+        row = run_trial(env, cfg, task, trial)
         demo_flags += "1" if row["demo_success"] else "0"
         success_flags += "1" if row["success"] else "0"
         if row["demo_success"] or (cfg.keep_failures and row["executed"]):

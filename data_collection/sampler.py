@@ -45,17 +45,13 @@ def sample_action(env, episode_seed: int, noise_deg: float) -> np.ndarray:
     return env.unwrapped.privileged().expert_action(rng, normal_noise_deg=noise_deg)
 
 
-def run_trial(env, cfg: CollectConfig, task: str, trial: int, fresh_scene: bool = False) -> dict:
+def run_trial(env, cfg: CollectConfig, task: str, trial: int) -> dict:
     """Run one trial; returns the dataset row (SCHEMA's columns). Never raises for a bad episode:
-    an exception inside the environment becomes a failed row with the reason.
-
-    `fresh_scene` rebuilds the simulation scene first. PhysX results depend, in the last digits,
-    on what the scene simulated before, so bit-identical outcomes need the same history: the
-    collector starts every block on a fresh scene."""
+    an exception inside the environment becomes a failed row with the reason. The environment
+    builds every episode on a fresh scene (PullEnvConfig.fresh_scene), so the row depends on
+    (settings, task, trial) alone."""
     ep_seed = trial_seed(cfg.seed, task, trial)
     options = {"task": task, "split": cfg.split}
-    if fresh_scene:
-        options["reconfigure"] = True
     try:
         obs, _ = env.reset(seed=ep_seed, options=options)
         action = sample_action(env, ep_seed, cfg.normal_noise_deg)

@@ -32,16 +32,13 @@ def results(out) -> dict:
 
 
 def assert_same(a: dict, b: dict) -> None:
-    """Same episodes and outcomes; floats may differ in the last digits between runs that spread
-    episodes differently over environments (PhysX keeps a little history in a scene)."""
+    """The same episodes with bit-identical records (timings aside): every episode runs on a fresh
+    scene, so neither the episodes simulated before it nor the worker that ran it matter."""
     assert a.keys() == b.keys()
     for k in a:
         assert a[k].keys() == b[k].keys(), k
         for f, v in a[k].items():
-            if isinstance(v, float) or (isinstance(v, list) and v and isinstance(v[0], float)):
-                assert np.allclose(v, b[k][f], rtol=1e-4, atol=1e-5), (k, f, v, b[k][f])
-            else:
-                assert v == b[k][f], (k, f, v, b[k][f])
+            assert v == b[k][f], (k, f, v, b[k][f])
 
 
 def run_main(*args) -> int:
