@@ -143,7 +143,7 @@ def comparisons_table(runs: dict, resamples: int = RESAMPLES) -> pd.DataFrame:
                 out.append(t.assign(method_a=la, method_b=lb, criterion=criterion))
     if not out:
         return pd.DataFrame()
-    df = pd.concat(out, ignore_index=True)
+    df = pd.concat(out, ignore_index=True).round(4)
     return df[["method_a", "method_b", "criterion", *[c for c in df.columns if c not in ("method_a", "method_b",
                                                                                           "criterion")]]]
 

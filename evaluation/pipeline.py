@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from infra.cli import ConfigBase, ConfigError, check_at_least, option, parse_config
 
 LEARNED = ("robomamba", "transformer", "where2act")
+STEP_SECONDS: dict[str, float] = {}  # wall time of each step of this run (pipeline.json)
 
 
 @dataclass
@@ -34,18 +35,20 @@ class PipelineConfig(ConfigBase):
     workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes for collection and evaluation "
                                                        "(0 = in this process)")
     samples: int = option(60, "successful demos per seen category (paper: ~500)")
-    episodes: int = option(20, "evaluation episodes per category, 30 categories (evaluation default: 50)")
-    agents: str = option("robomamba,transformer,where2act,random,oracle",
+    episodes: int = option(50, "evaluation episodes per category, 30 categories (evaluation default: 50)")
+    agents: str = option("robomamba,transformer,where2act,random,chance,oracle",
                          "comma-separated agents to train (if learned) and evaluate")
     qa_steps: int = option(800, "sim-QA co-training steps of robomamba / transformer")
     head_epochs: int = option(8, "policy-head fine-tuning epochs (paper: 8)")
     where2act_epochs: int = option(6, "Where2Act training epochs")
+    train_seeds: int = option(3, "training seeds per learned agent (seed, seed + 1, ...; the tables give their spread)")
     tables: str = option("", "where the tables go; '' = OUT/tables")
 
     def __post_init__(self):
         from agents.registry import UnknownAgentError, resolve
 
-        check_at_least(self, workers=0, samples=1, episodes=1, qa_steps=1, head_epochs=1, where2act_epochs=1)
+        check_at_least(self, workers=0, samples=1, episodes=1, qa_steps=1, head_epochs=1, where2act_epochs=1,
+                       train_seeds=1)
         names = [a.strip() for a in self.agents.split(",") if a.strip()]
         if not names:
             raise ConfigError("agents", self.agents, "name at least one agent")
@@ -67,7 +70,8 @@ def step(name: str, main, argv: list[str], module: str) -> None:
     if code:
         print(f"error: step '{name}' failed (exit {code}); fix it and rerun: finished work is kept", file=sys.stderr)
         raise SystemExit(code)
-    print(f"== {name}: done in {time.perf_counter() - t0:.0f} s", flush=True)
+    STEP_SECONDS[name] = round(time.perf_counter() - t0, 1)
+    print(f"== {name}: done in {STEP_SECONDS[name]:.0f} s", flush=True)
 
 
 def main(argv=None) -> int:
@@ -77,6 +81,7 @@ def main(argv=None) -> int:
     from agents.train import main as train_main
     from data_collection.run import main as collect_main
 
+    from .ceiling import main as ceiling_main
     from .run import main as eval_main
     from .tables import main as tables_main
 
@@ -88,29 +93,61 @@ def main(argv=None) -> int:
     if any(a in LEARNED for a in agents):
         step("collect", collect_main, ["--category", "all-seen", "--samples", str(cfg.samples), "--keep-failures",
                                        "--workers", str(cfg.workers), "--out", data, *common], "data_collection.run")
-    for a in agents:
-        if a in ("robomamba", "transformer"):
-            step(f"train {a}", train_main, ["--agent", a, "--data", data, "--out", f"{out}/checkpoints/{a}",
-                                            "--qa-steps", str(cfg.qa_steps), "--epochs", str(cfg.head_epochs),
-                                            *common], "agents.train")
-        elif a == "where2act":
-            step(f"train {a}", train_main, ["--agent", a, "--data", data, "--out", f"{out}/checkpoints/{a}",
-                                            "--epochs", str(cfg.where2act_epochs), *common], "agents.train")
+    # a learned agent is trained once per training seed (seed, seed + 1, ...): one trained model is one draw
+    models = [(a, k) for a in agents for k in (range(cfg.train_seeds) if a in LEARNED else [None])]
+    for a, k in models:
+        if a in LEARNED:
+            flags = (["--qa-steps", str(cfg.qa_steps), "--epochs", str(cfg.head_epochs)] if a != "where2act"
+                     else ["--epochs", str(cfg.where2act_epochs)])
+            step(f"train {label(a, k)}", train_main, ["--agent", a, "--data", data, "--out", checkpoint_dir(out, a, k),
+                                                      *flags, "--seed", str(cfg.seed + k)], "agents.train")
+    step("ceiling", ceiling_main, ["--categories", "all", "--episodes", str(cfg.episodes), "--workers",
+                                   str(cfg.workers), "--out", f"{out}/ceiling", *common], "evaluation.ceiling")
     runs = []
-    for a in agents:
-        ck = ["--checkpoint", f"{out}/checkpoints/{a}"] if a in LEARNED else []
-        run = f"{out}/eval/{a}"
-        step(f"evaluate {a}", eval_main, ["--agent", a, *ck, "--categories", "all", "--episodes", str(cfg.episodes),
-                                          "--workers", str(cfg.workers), "--out", run, *common], "evaluation.run")
+    for a, k in models:
+        ck = ["--checkpoint", checkpoint_dir(out, a, k)] if a in LEARNED else []
+        run = f"{out}/eval/{label(a, k)}"
+        step(f"evaluate {label(a, k)}", eval_main, ["--agent", a, *ck, "--label", label(a, k), "--categories", "all",
+                                                    "--episodes", str(cfg.episodes), "--workers", str(cfg.workers),
+                                                    "--out", run, *common], "evaluation.run")
         runs.append(run)
     tables = cfg.tables or f"{out}/tables"
-    step("tables", tables_main, ["--runs", *runs, "--out", tables, "--reference"], "evaluation.tables")
+    step("tables", tables_main, ["--runs", *runs, "--ceiling", f"{out}/ceiling", "--out", tables, "--reference"],
+         "evaluation.tables")
+    copy_records([*runs, f"{out}/ceiling"], f"{tables}/runs")
     command = "python -m evaluation.pipeline " + " ".join(sys.argv[1:] if argv is None else argv)
     atomic_write_text(f"{tables}/pipeline.json", json.dumps(
         {"command": command.strip(), "config": dataclasses.asdict(cfg), "wall_s": round(time.perf_counter() - t0, 1),
-         "machine": _machine()}, indent=2) + "\n")
+         "steps_s": STEP_SECONDS, "machine": _machine(), "runs": [os.path.basename(r) for r in runs],
+         "ceiling": "ceiling"}, indent=2) + "\n")
     print(f"\npipeline: done in {(time.perf_counter() - t0) / 60:.1f} min; tables in {tables}")
     return 0
+
+
+def label(agent: str, train_seed: int | None) -> str:
+    """A run's method name: the agent, with its training seed for a learned one (robomamba@s1)."""
+    return agent if train_seed is None else f"{agent}@s{train_seed}"
+
+
+def checkpoint_dir(out: str, agent: str, train_seed: int) -> str:
+    """The main job's checkpoint of `agent` (seed 0 also where evaluation.run looks by default)."""
+    return f"{out}/checkpoints/{agent}" + (f"@s{train_seed}" if train_seed else "")
+
+
+def copy_records(run_dirs: list[str], dest: str) -> None:
+    """Each run's run.json and its records, gzipped, under `dest/<run>/`: what the tables were
+    computed from (evaluation.tables reads them back: --runs DEST/* --ceiling DEST/ceiling)."""
+    import gzip
+    from pathlib import Path
+
+    from infra.files import atomic_write_bytes
+
+    for d in map(Path, run_dirs):
+        for f in d.iterdir():
+            if f.name == "run.json":
+                atomic_write_bytes(Path(dest) / d.name / f.name, f.read_bytes())
+            elif f.suffix == ".jsonl":
+                atomic_write_bytes(Path(dest) / d.name / (f.name + ".gz"), gzip.compress(f.read_bytes(), mtime=0))
 
 
 def _machine() -> dict:

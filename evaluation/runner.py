@@ -52,9 +52,16 @@ def read_episodes(path, repair: bool = False) -> list[dict]:
     ignored, and with `repair` cut from the file so appending can go on; a bad line elsewhere raises
     EvalError."""
     path = Path(path)
-    if not path.exists():
+    packed = path.with_name(path.name + ".gz")  # committed records are gzipped (evaluation.pipeline)
+    if not path.exists() and packed.exists():
+        import gzip
+
+        path, repair = packed, False
+        data = gzip.decompress(packed.read_bytes())
+    elif not path.exists():
         return []
-    data = path.read_bytes()
+    else:
+        data = path.read_bytes()
     end = data.rfind(b"\n") + 1
     if end < len(data) and repair:
         with open(path, "r+b") as f:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from typing import Optional
 from pathlib import Path
 
 import numpy as np
@@ -134,11 +135,46 @@ def manipulation_table(runs: dict, criterion: str = "success", reference: bool =
             row[name] = float(np.mean(vals)) if vals else np.nan
         rows.append(row)
     df = pd.DataFrame(rows, columns=cols)
+    df = pd.concat([df, seed_spread_rows(df)], ignore_index=True) if seed_families(df["method"]) else df
     num = cols[1:]
     df[num] = df[num].astype(float).round(2)
     if reference:
         df = pd.concat([df, published_rows()], ignore_index=True)
     return df
+
+
+def seed_families(labels) -> dict[str, list[str]]:
+    """{agent: its labels} for the methods evaluated with several training seeds ('robomamba@s0', ...)."""
+    fam: dict[str, list[str]] = {}
+    for label in labels:
+        if "@s" in label:
+            fam.setdefault(label.split("@s")[0], []).append(label)
+    return {k: v for k, v in fam.items() if len(v) > 1}
+
+
+def seed_spread_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Per agent trained with several seeds: the mean over seeds of each column of the paper table."""
+    rows = []
+    for agent, labels in seed_families(table["method"]).items():
+        part = table[table["method"].isin(labels)]
+        rows.append({"method": f"{agent} (mean of {len(labels)} training seeds)",
+                     **part.drop(columns="method").astype(float).mean().to_dict()})
+    return pd.DataFrame(rows, columns=table.columns)
+
+
+def seeds_table(runs: dict) -> pd.DataFrame:
+    """Per agent trained with several seeds, criterion and split: the seeds' split means (mean over
+    categories), their mean, standard deviation, min and max."""
+    rows = []
+    for agent, labels in seed_families(runs).items():
+        for crit in CRITERIA:
+            per = {lab: category_counts(runs[lab]["records"], crit) for lab in labels}
+            for split in ("seen", "unseen", "all"):
+                vals = [float((c if split == "all" else c[c.split == split]).rate.mean()) for c in per.values()]
+                rows.append({"agent": agent, "criterion": crit, "split": split, "seeds": len(vals),
+                             "mean": np.mean(vals), "std": np.std(vals, ddof=1), "min": min(vals), "max": max(vals),
+                             "per_seed": " ".join(f"{v:.3f}" for v in vals)})
+    return pd.DataFrame(rows).round(4)
 
 
 def published_rows() -> pd.DataFrame:
@@ -149,12 +185,27 @@ def published_rows() -> pd.DataFrame:
     return pd.concat([t2, t1[t2.columns]], ignore_index=True)
 
 
-def summary_table(runs: dict) -> pd.DataFrame:
-    """Long table (see module doc)."""
+def with_solvable(records: list[dict], ceiling: dict, criterion: str) -> list[dict]:
+    """The records with `solvable` from the ceiling search (evaluation.ceiling) of their work list;
+    ValueError if the search did not cover this run's episodes."""
+    out = []
+    for r in records:
+        c = ceiling.get(r["key"])
+        if c is None or c.get("episode_seed") != r.get("episode_seed"):
+            raise ValueError(f"the ceiling search does not cover episode {r['key']} (seed {r.get('seed')}) of this "
+                             f"run: search the same work list (--seed, --categories, --episodes)")
+        out.append({**r, "solvable": bool(c[f"solvable_{criterion}"])})
+    return out
+
+
+def summary_table(runs: dict, ceiling: dict | None = None) -> pd.DataFrame:
+    """Long table (see module doc); with a ceiling search, also the solvable episodes and the
+    success rate on them."""
     parts = []
     for label, run in runs.items():
         for crit in CRITERIA:
-            cat = category_counts(run["records"], crit)
+            recs = with_solvable(run["records"], ceiling, crit) if ceiling else run["records"]
+            cat = category_counts(recs, crit)
             extra = []
             for split in ("seen", "unseen", "all"):
                 sub = cat if split == "all" else cat[cat.split == split]
@@ -167,14 +218,47 @@ def summary_table(runs: dict) -> pd.DataFrame:
                 extra.append({"split": split, "category": "mean_over_episodes", "episodes": n, "successes": s,
                               "rate": s / n, "wilson_low": lo, "wilson_high": hi})
             df = pd.concat([cat, pd.DataFrame(extra)], ignore_index=True)
+            if ceiling:
+                df = df.merge(_solvable_counts(recs, crit), on=["split", "category"], how="left")
             df.insert(0, "criterion", crit)
             df.insert(0, "method", label)
             parts.append(df)
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    for c in ("rate", "wilson_low", "wilson_high"):
+    for c in ("rate", "wilson_low", "wilson_high", "solvable", "success_on_solvable"):
         if c in out:
             out[c] = out[c].astype(float).round(4)
     return out
+
+
+def _solvable_counts(records: list[dict], criterion: str) -> pd.DataFrame:
+    """Per (split, category) and the split rows: solvable fraction, solvable episodes, success on them."""
+    df = pd.DataFrame({"split": [r.get("group", "") for r in records], "category": [_column(r) for r in records],
+                       "solvable": [r["solvable"] for r in records],
+                       "ok": [bool(r.get(criterion)) for r in records]})
+    rows = []
+    for (split, cat), g in df.groupby(["split", "category"]):
+        rows.append({"split": split, "category": cat, "solvable": g.solvable.mean(),
+                     "solvable_episodes": int(g.solvable.sum()),
+                     "success_on_solvable": g.ok[g.solvable].mean() if g.solvable.any() else np.nan})
+    per = pd.DataFrame(rows)
+    for split in ("seen", "unseen", "all"):
+        sub = per if split == "all" else per[per.split == split]
+        if sub.empty:
+            continue
+        g = df if split == "all" else df[df.split == split]
+        for name, agg in (("mean_over_categories", "mean"), ("mean_over_episodes", None)):
+            rows.append({"split": split, "category": name,
+                         "solvable": sub.solvable.mean() if agg else g.solvable.mean(),
+                         "solvable_episodes": int(g.solvable.sum()),
+                         "success_on_solvable": (sub.success_on_solvable.mean() if agg
+                                                 else (g.ok[g.solvable].mean() if g.solvable.any() else np.nan))})
+    return pd.DataFrame(rows)
+
+
+def ceiling_rows(ceiling: dict) -> list[dict]:
+    """The ceiling search as records of a method: success = solvable."""
+    return [{**r, "method": "ceiling (search)", "success": r["solvable_success"],
+             "success_manipllm": r["solvable_success_manipllm"]} for r in ceiling.values()]
 
 
 def speed_table(runs: dict, reference: bool = False) -> pd.DataFrame:
@@ -261,18 +345,24 @@ def plot(runs: dict, path, reference: bool = False, criterion: str = "success") 
 
 
 # ---------------------------------------------------------------------------------------- CLI
-def write_tables(run_dirs, out, reference: bool = False) -> dict[str, Path]:
+def write_tables(run_dirs, out, reference: bool = False, ceiling_dir=None) -> dict[str, Path]:
     """Write every table and the plot to `out` (atomically, each); returns {name: path}.
-    `comparisons.csv` compares every pair of runs on their shared episodes (evaluation.compare)."""
+    `comparisons.csv` compares every pair of runs on their shared episodes (evaluation.compare);
+    with a ceiling search (evaluation.ceiling), the tables gain its row (the solvable fraction) and
+    summary.csv the success on solvable episodes."""
+    from .ceiling import load_ceiling
     from .compare import comparisons_table
 
     runs = load_runs(run_dirs)
+    ceiling = load_ceiling(ceiling_dir) if ceiling_dir else None
+    with_ceiling = {**runs, "ceiling (search)": {"records": ceiling_rows(ceiling), "runs": []}} if ceiling \
+        else runs
     out = Path(out)
     paths = {}
-    for name, df in (("table_manipulation.csv", manipulation_table(runs, "success", reference)),
-                     ("table_manipulation_manipllm.csv", manipulation_table(runs, "success_manipllm", reference)),
-                     ("summary.csv", summary_table(runs)), ("speed.csv", speed_table(runs, reference)),
-                     ("comparisons.csv", comparisons_table(runs))):
+    for name, df in (("table_manipulation.csv", manipulation_table(with_ceiling, "success", reference)),
+                     ("table_manipulation_manipllm.csv", manipulation_table(with_ceiling, "success_manipllm", reference)),
+                     ("summary.csv", summary_table(runs, ceiling)), ("speed.csv", speed_table(runs, reference)),
+                     ("comparisons.csv", comparisons_table(runs)), ("seeds.csv", seeds_table(runs))):
         atomic_write_text(out / name, df.to_csv(index=False, float_format="%.2f" if name.startswith("table_") else None))
         paths[name] = out / name
     paths["plot"] = plot(runs, out / "success_by_category.png", reference)
@@ -283,6 +373,8 @@ def write_tables(run_dirs, out, reference: bool = False) -> dict[str, Path]:
 class TablesConfig:
     out: str = option("out/tables", "output directory")
     reference: bool = option(False, "add the published rows of RoboMamba Table 2 and ManipLLM Table 1")
+    ceiling: Optional[str] = option(None, "a ceiling search of the same work list (python -m evaluation.ceiling): "
+                                          "its solvable fraction as a row, and success on solvable episodes")
 
 
 def main(argv=None) -> int:
@@ -290,7 +382,7 @@ def main(argv=None) -> int:
     p.add_argument("--runs", nargs="+", required=True, help="evaluation directories (each with run.json and episodes.jsonl)")
     cfg, args = parse_config(TablesConfig, argv, parser=p)
     try:
-        paths = write_tables(args.runs, cfg.out, cfg.reference)
+        paths = write_tables(args.runs, cfg.out, cfg.reference, cfg.ceiling)
     except (FileNotFoundError, ValueError) as e:
         die(str(e))
     table = pd.read_csv(paths["table_manipulation.csv"])

@@ -84,6 +84,28 @@ class PrivilegedView:
         idx = int(rng.choice(w.size, p=w / w.sum()))
         return divmod(idx, self.target_mask.shape[1])
 
+    def candidate_actions(self, rng: np.random.Generator, k: int, tilt_deg: float = 25.0) -> list[np.ndarray]:
+        """Up to `k` actions worth trying on this episode, most promising first: distinct pixels
+        drawn from the affordance map, each approached along minus its true normal; then the same
+        pixels approached tilted by `tilt_deg` towards four directions around that axis. Random
+        roll. (The search ceiling, evaluation.ceiling, tries them in this order.)"""
+        w = self.affordance_map().ravel()
+        if k <= 0 or w.sum() <= 0:
+            return []
+        n_pix = min(int(np.count_nonzero(w)), max(1, -(-k // 3)))
+        flat = rng.choice(w.size, size=n_pix, replace=False, p=w / w.sum())
+        pixels = [divmod(int(i), self.target_mask.shape[1]) for i in flat]
+        ups = []
+        for pix, n in zip(pixels, self.true_normals(pixels)):
+            ups.append(-n if np.any(n) else normalize(self.points_cam[pix]))
+        out = [(pix, up) for pix, up in zip(pixels, ups)]
+        t = np.deg2rad(tilt_deg)
+        for pix, up in zip(pixels, ups):
+            a = random_forward(rng, up)
+            for side in (a, np.cross(up, a), -a, -np.cross(up, a)):
+                out.append((pix, normalize(np.cos(t) * up + np.sin(t) * side)))
+        return [np.array([r, c, *up, *random_forward(rng, up)]) for (r, c), up in out[:k]]
+
     def expert_action(self, rng: np.random.Generator, normal_noise_deg: float = 0.0) -> np.ndarray:
         """[row, col, up, forward]: affordance-sampled pixel, up = -true normal (+ noise), forward a
         random unit vector orthogonal to up. All-NaN if the target has no affordance pixel."""
