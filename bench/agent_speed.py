@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from infra.cli import check_at_least, command_parser, die, option, parse_config  # noqa: E402
+from infra.cli import check_at_least, command_parser, die, done, option, parse_config  # noqa: E402
 
 
 def control_frequency(name: str, batch: int, reps: int) -> float:
@@ -82,8 +82,8 @@ def main(argv=None) -> int:
               f"({with_cache['steps']} steps), trainable {with_cache['trainable_params']:,} of "
               f"{with_cache['total_params']:,} ({100 * with_cache['trainable_fraction']:.2f}%):")
         print(f"  with the feature cache:    {with_cache['wall_s']:.1f} s (cache {with_cache['feature_cache_s']:.1f} s)")
-        print(f"  without (backbone per step): {without['wall_s'] * scale:.1f} s "
-              f"({without['wall_s']:.1f} s measured for {cfg.no_cache_epochs} epoch(s), x{scale:.0f})")
+        return done(f"  without (backbone per step): {without['wall_s'] * scale:.1f} s "
+                    f"({without['wall_s']:.1f} s measured for {cfg.no_cache_epochs} epoch(s), x{scale:.0f})")
     return 0
 
 

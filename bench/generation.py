@@ -13,7 +13,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from infra.cli import check_at_least, option, parse_config  # noqa: E402
+from infra.cli import check_at_least, done, option, parse_config  # noqa: E402
 
 
 @dataclass
@@ -46,10 +46,9 @@ def main(argv=None) -> int:
             scene.remove_articulation(art)
         gen_ms[cat], build_ms[cat] = 1e3 * np.median(g), 1e3 * np.median(b)
         print(f"{cat:16s} generate {gen_ms[cat]:6.2f} ms   build {build_ms[cat]:6.2f} ms")
-    print(f"median over categories: generate {np.median(list(gen_ms.values())):.2f} ms, "
-          f"build {np.median(list(build_ms.values())):.2f} ms; slowest generate "
-          f"{max(gen_ms.values()):.2f} ms ({max(gen_ms, key=gen_ms.get)})")
-    return 0
+    return done(f"median over categories: generate {np.median(list(gen_ms.values())):.2f} ms, "
+                f"build {np.median(list(build_ms.values())):.2f} ms; slowest generate "
+                f"{max(gen_ms.values()):.2f} ms ({max(gen_ms, key=gen_ms.get)})")
 
 
 if __name__ == "__main__":

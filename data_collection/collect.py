@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from infra.rundir import RunDir
-from infra.workers import InlineWorkers, WorkerDied, WorkerPool, parent_gone
+from infra.workers import InlineWorkers, WorkerPool, dispatch, parent_gone
 
 from .config import CollectConfig
 from .dataset import (list_shards, read_block_meta, remove_stale_temp_files, shard_path, write_shard)
@@ -277,36 +277,26 @@ def _schedule(cfg: CollectConfig, tasks: list[str], states: dict[str, TaskState]
         pool = InlineWorkers(BlockWorker(cfg.to_dict(), tasks[0], env))
     else:
         pool = WorkerPool(BlockWorker, (cfg.to_dict(), tasks[0]), cfg.workers)
-    running: dict[int, tuple[str, int] | None] = {w: None for w in pool.workers}
-    restarts = 0
+
+    def take():
+        item = _pick(states, tasks)
+        if item is not None:
+            states[item[0]].inflight.add(item[1])
+        return item
+
+    def on_reply(worker, item, msg) -> bool:
+        if msg[0] == "trial":
+            bars.trial(states[msg[1]], msg[2])
+            return False
+        st = states[msg[1]]  # ("block", task, block, meta)
+        st.inflight.discard(msg[2])
+        st.done[msg[2]] = msg[3]
+        bars.refresh(st)
+        return True
+
     try:
-        while True:
-            for w in pool.workers:
-                if running[w] is None and (item := _pick(states, tasks)) is not None:
-                    states[item[0]].inflight.add(item[1])
-                    running[w] = item
-                    pool.send(w, item)
-            if not any(running.values()):
-                break
-            replies = pool.poll(timeout=1.0)
-            for w, msg in replies:
-                if msg[0] == "trial":
-                    bars.trial(states[msg[1]], msg[2])
-                else:  # ("block", task, block, meta)
-                    st = states[msg[1]]
-                    st.inflight.discard(msg[2])
-                    st.done[msg[2]] = msg[3]
-                    bars.refresh(st)
-                    running[w] = None
-            for w, code in ([] if replies else pool.dead()):
-                restarts += 1
-                if restarts > MAX_RESTARTS:
-                    raise WorkerDied(f"worker processes died {restarts} times (last exit code {code}); "
-                                     f"finished blocks are kept: rerun the same command to resume")
-                if running[w] is not None:  # its block runs again
-                    states[running[w][0]].inflight.discard(running[w][1])
-                    running[w] = None
-                pool.restart(w)
+        dispatch(pool, take, on_reply, on_lost=lambda item: states[item[0]].inflight.discard(item[1]),
+                 max_restarts=MAX_RESTARTS)
     finally:
         pool.close()
 

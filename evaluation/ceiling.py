@@ -18,18 +18,17 @@ One JSON line per item (`ceiling.jsonl`) and `run.json`, resumable like an evalu
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
-from infra.cli import ConfigBase, check_at_least, die, done, option, parse_config, run_job
+from infra.cli import check_at_least, done, option, parse_config, run_job
 from infra.rundir import RunDir
-from sim_envs.cli import categories_option, partnet_option
+
+from .config import WorkListConfig
 
 FORMAT = "robomamba-bench/ceiling/v1"
 RECORDS = "ceiling.jsonl"
@@ -43,29 +42,18 @@ class CeilingError(ValueError):
 
 
 @dataclass
-class CeilingConfig(ConfigBase):
-    categories: str = categories_option("all", "'all', 'seen', 'unseen' or a comma-separated list (as evaluation.run)")
-    episodes: int = option(50, "episodes per category (as evaluation.run)")
-    seed: int = option(0, "master seed of the work list (as evaluation.run)")
+class CeilingConfig(WorkListConfig):
+    """The work list's flags are evaluation.run's: the same flags search the same episodes."""
+
     budget: int = option(12, "most actions tried per episode (the first is the oracle's)")
     tilt_deg: float = option(25.0, "tilt of the off-normal candidates, degrees")
-    image_size: int = option(336, "rendered square image side, pixels (as evaluation.run)")
-    partnet_dir: Optional[str] = partnet_option()
-    workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes (0 = in this process)")
     out: str = option("out/ceiling", "output directory; rerun the same command to resume")
-    quiet: bool = option(False, "no progress bar")
-    split: str = option("test", "object instances", cli=False)
 
     IDENTITY = ("categories", "episodes", "seed", "budget", "tilt_deg", "image_size", "partnet_dir", "split")
 
     def __post_init__(self):
-        check_at_least(self, episodes=1, budget=1, image_size=16, workers=0)
-
-
-def env_config(cfg: CeilingConfig, first_task: str):
-    from sim_envs.config import PullEnvConfig
-
-    return PullEnvConfig(task=first_task, split=cfg.split, image_size=cfg.image_size, partnet_dir=cfg.partnet_dir)
+        self.validate()
+        check_at_least(self, budget=1)
 
 
 def search(env, item, budget: int, tilt_deg: float = 25.0) -> dict:
@@ -117,7 +105,7 @@ def run_search(cfg: CeilingConfig, items: list, tasks: list[str], progress: bool
     from tqdm import tqdm
 
     from infra.provenance import versions
-    from infra.workers import InlineWorkers, WorkerDied, WorkerPool
+    from infra.workers import InlineWorkers, WorkerPool, dispatch
 
     from .runner import EpisodeLog, read_episodes
 
@@ -132,7 +120,7 @@ def run_search(cfg: CeilingConfig, items: list, tasks: list[str], progress: bool
     rundir.save()
     log = EpisodeLog(log_path)
     bar = tqdm(total=len(items), initial=len(items) - len(todo), unit="ep", desc="ceiling", disable=not progress)
-    args = (env_config(cfg, tasks[0]), cfg.budget, cfg.tilt_deg)
+    args = (cfg.env_config(tasks[0]), cfg.budget, cfg.tilt_deg)
     pool = None
 
     def closing(status: str):
@@ -146,25 +134,15 @@ def run_search(cfg: CeilingConfig, items: list, tasks: list[str], progress: bool
     with rundir.running(closing):
         if todo:
             pool = InlineWorkers(SearchWorker(*args)) if cfg.workers == 0 else WorkerPool(SearchWorker, args, cfg.workers)
-            queue, running, restarts = list(reversed(todo)), {w: None for w in pool.workers}, 0
-            while queue or any(v is not None for v in running.values()):
-                for w in pool.workers:
-                    if running[w] is None and queue:
-                        running[w] = queue.pop()
-                        pool.send(w, running[w])
-                replies = pool.poll(timeout=1.0)
-                for w, rec in replies:
-                    log.write(rec)
-                    bar.update(1)
-                    running[w] = None
-                for w, code in ([] if replies else pool.dead()):
-                    restarts += 1
-                    if restarts > MAX_RESTARTS:
-                        raise WorkerDied(f"workers died {restarts} times (last exit code {code}); rerun to resume")
-                    if running[w] is not None:
-                        queue.append(running[w])
-                        running[w] = None
-                    pool.restart(w)
+            queue = list(reversed(todo))
+
+            def on_reply(worker, item, rec) -> bool:
+                log.write(rec)
+                bar.update(1)
+                return True
+
+            dispatch(pool, lambda: queue.pop() if queue else None, on_reply, on_lost=queue.append,
+                     max_restarts=MAX_RESTARTS)
     return record
 
 
@@ -180,13 +158,9 @@ def load_ceiling(directory) -> dict:
 
 def main(argv=None) -> int:
     cfg, _ = parse_config(CeilingConfig, argv, "python -m evaluation.ceiling", __doc__)
-    from .episodes import WorkListError, resolve_tasks, task_name, work_items
+    from .episodes import work_list_or_die
 
-    try:
-        tasks = [task_name(t) for t in resolve_tasks(cfg.categories)]
-        items = work_items(cfg.seed, cfg.categories, cfg.episodes, cfg.split, cfg.partnet_dir)
-    except WorkListError as e:
-        die(f"--categories {cfg.categories}: {e}")
+    tasks, items = work_list_or_die(cfg)
     command = ["python", "-m", "evaluation.ceiling", *(sys.argv[1:] if argv is None else argv)]
     t0 = time.perf_counter()
     run_job(lambda: run_search(cfg, items, tasks, progress=not cfg.quiet, command=command), cfg.out, "episodes",

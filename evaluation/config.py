@@ -11,31 +11,50 @@ from sim_envs.cli import categories_option, check_split, partnet_option, split_o
 
 
 @dataclass
-class EvalConfig(ConfigBase):
+class WorkListConfig(ConfigBase):
+    """The settings of a command that runs a work list (evaluation.episodes) in simulation workers:
+    evaluation.run and evaluation.ceiling share them, so the same flags give the same episodes."""
+
+    categories: str = categories_option("all", "'all' (20 seen + 10 unseen), 'seen', 'unseen', a comma-separated "
+                                               "list of categories or aliases, or 'list' to print the names and exit")
+    episodes: int = option(50, "episodes per category (paper: ~1.1K test episodes over 30 categories)")
+    seed: int = option(0, "master seed of the work list (the same episodes for every agent: paired comparison)")
+    image_size: int = option(336, "rendered square image side, pixels")
+    partnet_dir: Optional[str] = partnet_option()
+    workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes (0 = simulate in this process)")
+    quiet: bool = option(False, "no progress bar")
+    split: str = split_option("test", cli=False)
+
+    def validate(self) -> None:
+        """ConfigError naming the first bad field."""
+        check_at_least(self, episodes=1, workers=0, image_size=16)
+        check_split(self)
+
+    def env_config(self, first_task: str):
+        """The environment the workers simulate the list in."""
+        from sim_envs.config import PullEnvConfig
+
+        return PullEnvConfig(task=first_task, split=self.split, image_size=self.image_size,
+                             partnet_dir=self.partnet_dir)
+
+
+@dataclass
+class EvalConfig(WorkListConfig):
     agent: str = option("robomamba", "agent name; 'list' prints the available agents and exits")
     checkpoint: Optional[str] = option(None, "checkpoint directory (model.safetensors, config.json, tokenizer.json) "
                                              "of a learned agent; None = the main job's (out/pipeline/checkpoints/"
                                              "AGENT) if it exists")
     untrained: bool = option(False, "evaluate a learned agent without a checkpoint, on untrained weights")
-    categories: str = categories_option("all", "'all' (20 seen + 10 unseen), 'seen', 'unseen', a comma-separated "
-                                               "list of categories or aliases, or 'list' to print the names and exit")
-    episodes: int = option(50, "episodes per category (paper: ~1.1K test episodes over 30 categories)")
-    seed: int = option(0, "master seed of the work list (the same episodes for every agent: paired comparison)")
     shard: str = option("0/1", "'i/n': run only every n-th item of the list starting at i (split a run over n "
                                "machines; give each its own --out and merge them with evaluation.tables)")
-    workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes (0 = simulate in this process)")
     envs_per_worker: int = option(1, "environments per worker process: episodes each process keeps in flight")
     batch_size: int = option(16, "most observations per agent act() call (batches are whatever is waiting, "
                                  "up to this)")
-    image_size: int = option(336, "rendered square image side, pixels")
-    partnet_dir: Optional[str] = partnet_option()
     out: Optional[str] = option(None, "output directory, None = out/eval/LABEL; rerun the same command to resume")
     label: Optional[str] = option(None, "method name in the tables, None = the agent name")
     record: int = option(0, "save annotated stills (2-frame GIF + PNG) of the first N episodes of the list in "
                             "OUT/record")
     device: str = option("cpu", "torch device of a learned agent (cpu, cuda, cuda:1)")
-    quiet: bool = option(False, "no progress bar")
-    split: str = split_option("test", cli=False)
 
     # settings that change what an episode produces: an output directory holds one combination
     IDENTITY = ("agent", "checkpoint", "categories", "episodes", "seed", "shard", "image_size",
@@ -52,8 +71,8 @@ class EvalConfig(ConfigBase):
 
     def validate(self) -> None:
         """ConfigError naming the first bad field."""
-        check_at_least(self, episodes=1, workers=0, envs_per_worker=1, batch_size=1, image_size=16, record=0)
-        check_split(self)
+        super().validate()
+        check_at_least(self, envs_per_worker=1, batch_size=1, record=0)
         self.shard_index()
 
     def shard_index(self) -> tuple[int, int]:

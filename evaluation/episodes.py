@@ -114,3 +114,15 @@ def work_items(seed: int = 0, categories: str = "all", episodes: int = 50, split
                                   episode_seed=episode_seed(seed, name, k)))
     i, n = shard
     return [it for it in items if it.index % n == i]
+
+
+def work_list_or_die(cfg) -> tuple[list[str], list[WorkItem]]:
+    """(task names, the whole work list) of a CLI config with seed, categories, episodes, split and
+    partnet_dir; a bad selection exits 2 with one line naming --categories."""
+    from infra.cli import die
+
+    try:
+        tasks = [task_name(t) for t in resolve_tasks(cfg.categories)]
+        return tasks, work_items(cfg.seed, cfg.categories, cfg.episodes, cfg.split, cfg.partnet_dir)
+    except WorkListError as e:
+        die(f"--categories {cfg.categories}: {e}")

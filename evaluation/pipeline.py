@@ -1,14 +1,18 @@
 """The whole benchmark on the built-in procedural objects, end to end: collect -> train -> evaluate -> tables.
 
-    python -m evaluation.pipeline                          # the README's main job (~20 min on 2 CPU cores)
-    python -m evaluation.pipeline --samples 500 --episodes 50 --qa-steps 4000    # the full-size benchmark
+    python -m evaluation.pipeline                          # the README's main job (~1 h on 2 CPU cores)
+    python -m evaluation.pipeline --train-seeds 1 --episodes 30     # a quicker one (~25 min)
+    python -m evaluation.pipeline --samples 500 --qa-steps 4000      # the full-size benchmark
 
 1. collect demos (successes and failures) on the train instances of the 20 seen categories;
 2. train robomamba and its Transformer twin (sim-QA co-training, then the policy head alone) and
-   the Where2Act baseline;
-3. evaluate every agent on the same episodes of the test instances of all 30 categories;
-4. write the tables (paper layout beside the published rows, summary with Wilson intervals, speed)
-   and the plot.
+   the Where2Act baseline, each with --train-seeds seeds (one trained model is one draw);
+3. search the ceiling of the work list (evaluation.ceiling);
+4. evaluate every agent (every training seed) on the same episodes of the test instances of all 30
+   categories;
+5. write the tables (paper layout beside the published rows, summary with Wilson intervals and the
+   success on solvable episodes, paired comparisons of every pair, the spread over training seeds,
+   speed), the plot, and every run's records (gzipped) beside them.
 
 Every step is the project's own CLI with its flags (printed as it runs), so any step can be rerun
 alone. Each one resumes, so rerunning this command after an interruption continues where it stopped.

@@ -84,7 +84,7 @@ def main(argv=None) -> int:
 
         print_categories()
         return 0
-    from .episodes import WorkListError, resolve_tasks, task_name, work_items
+    from .episodes import work_list_or_die
     from .runner import EvalError, evaluate, identity, run_dir
 
     try:
@@ -94,11 +94,7 @@ def main(argv=None) -> int:
     except UnknownAgentError as e:
         die(f"--agent {cfg.agent}: {e}")
     choose_checkpoint(cfg)
-    try:
-        tasks = [task_name(t) for t in resolve_tasks(cfg.categories)]
-        full = work_items(cfg.seed, cfg.categories, cfg.episodes, cfg.split, cfg.partnet_dir)
-    except WorkListError as e:
-        die(f"--categories {cfg.categories}: {e}")
+    tasks, full = work_list_or_die(cfg)
     i, n = cfg.shard_index()
     items = [it for it in full if it.index % n == i]
     try:  # refuse another evaluation's directory before loading anything

@@ -110,12 +110,6 @@ def run_dir(cfg: EvalConfig, ident: dict) -> RunDir:
 
 
 # ---------------------------------------------------------------------------------------- the loop
-def env_config(cfg: EvalConfig, first_task: str):
-    from sim_envs.config import PullEnvConfig
-
-    return PullEnvConfig(task=first_task, split=cfg.split, image_size=cfg.image_size, partnet_dir=cfg.partnet_dir)
-
-
 def _act(agent, batch: list[dict]) -> tuple[list, float]:
     """(one action (ACTION_DIM,) or error string per episode of `batch`, seconds). An agent error
     never crashes the run: the batch's items are retried one by one, and only an item that fails
@@ -193,7 +187,7 @@ def evaluate(cfg: EvalConfig, agent, items: list[WorkItem], items_total: int, ta
                        batch_size=cfg.batch_size, device=cfg.device, episodes=0, episodes_per_minute=None,
                        act_calls=0, act_seconds=0.0, mean_batch_size=None, control_hz=None, startup_seconds=None)
     run.update(label=cfg.label, agent=cfg.agent, checkpoint=cfg.checkpoint, checkpoint_meta=checkpoint_meta,
-               config=cfg.to_dict(), env_config=env_config(cfg, tasks[0]).to_dict(), versions=versions(),
+               config=cfg.to_dict(), env_config=cfg.env_config(tasks[0]).to_dict(), versions=versions(),
                seeds={"master": cfg.seed, "episode_seed": "SeedSequence([seed, crc32('evaluation'), "
                       "crc32(task), episode]) (evaluation.episodes)", "agent_seed": "the episode seed"},
                agent_class=f"{type(agent).__module__}.{type(agent).__name__}",
@@ -227,7 +221,7 @@ class EpisodeLoop:
     def __init__(self, cfg: EvalConfig, agent, todo: list[WorkItem], first_task: str, record_keys: set,
                  progress):
         self.cfg, self.agent, self.record_keys, self.bar = cfg, agent, record_keys, progress
-        self.env_config = env_config(cfg, first_task)
+        self.env_config = cfg.env_config(first_task)
         self.log = EpisodeLog(Path(cfg.out) / EPISODES)
         self.pool, self.capacity = None, 0
         self.queue = list(reversed(todo))  # pop() gives list order

@@ -162,3 +162,32 @@ class InlineWorkers:
         close = getattr(self.handler, "close", None)
         if close is not None:
             close()
+
+
+def dispatch(pool, take, on_reply, on_lost, max_restarts: int = 3) -> None:
+    """Keep every worker of `pool` busy with one item at a time until `take()` has nothing more
+    (None) and every item is finished. `on_reply(worker, item, reply)` returns True when the reply
+    finishes the item (a worker may send progress replies before). A worker that dies is replaced
+    and `on_lost(item)` gets its item back (to hand out again); WorkerDied after `max_restarts`."""
+    running = {w: None for w in pool.workers}
+    restarts = 0
+    while True:
+        for w in pool.workers:
+            if running[w] is None and (item := take()) is not None:
+                running[w] = item
+                pool.send(w, item)
+        if all(v is None for v in running.values()):
+            return
+        replies = pool.poll(timeout=1.0)
+        for w, reply in replies:
+            if on_reply(w, running[w], reply):
+                running[w] = None
+        for w, code in ([] if replies else pool.dead()):
+            restarts += 1
+            if restarts > max_restarts:
+                raise WorkerDied(f"worker processes died {restarts} times (last exit code {code}); finished work "
+                                 f"is kept: rerun the same command to resume")
+            if running[w] is not None:
+                on_lost(running[w])
+                running[w] = None
+            pool.restart(w)

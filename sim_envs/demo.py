@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from infra.cli import check_at_least, option, parse_config
+from infra.cli import check_at_least, done, option, parse_config
 from .cli import check_split, partnet_option, split_option
 
 
@@ -78,10 +78,9 @@ def main(argv=None) -> int:
         "config": env_cfg.to_dict(), "versions": versions(SIM_PACKAGES), "machine": platform.platform(),
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
-    print(f"{cfg.category}: success {summary['success_rate']:.2f} "
-          f"(ManipLLM criterion {summary['success_manipllm_rate']:.2f}) over {len(rows)} episodes; "
-          f"wrote {out}/episodes.jsonl, summary.json, snapshot.png")
-    return 0
+    return done(f"{cfg.category}: success {summary['success_rate']:.2f} "
+                f"(ManipLLM criterion {summary['success_manipllm_rate']:.2f}) over {len(rows)} episodes; "
+                f"wrote {out}/episodes.jsonl, summary.json, snapshot.png")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,16 @@ def random_forward(rng: np.random.Generator, up: np.ndarray) -> np.ndarray:
     return orthonormal_forward(up, rng.normal(size=3))
 
 
+def random_approach(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(up, forward): `up` uniform on the hemisphere pointing into the scene (camera-frame z > 0),
+    `forward` a random roll about it: the baselines' uninformed gripper pose."""
+    up = rng.normal(size=3)
+    up /= np.linalg.norm(up)
+    if up[2] < 0:  # camera frame z points away from the camera: approach from its side
+        up = -up
+    return up, random_forward(rng, up)
+
+
 def gram_schmidt(up: np.ndarray, forward: np.ndarray) -> np.ndarray:
     """Gripper rotation from approach axis `up` and x axis `forward`: columns [f, up x f, up].
 

@@ -6,22 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim_envs.geometry import random_forward
-
-from ..base import ACTION_DIM, Agent, item_seeds
+from .random_agent import RandomAgent
 
 
-class ChanceAgent(Agent):
+class ChanceAgent(RandomAgent):
     name = "chance"
+    stream = 0xC4A
 
-    def act(self, observations, seeds=None, privileged=None) -> np.ndarray:
-        out = np.full((len(observations), ACTION_DIM), np.nan)
-        for i, (obs, seed) in enumerate(zip(observations, item_seeds(seeds, len(observations)))):
-            rng = np.random.default_rng([seed, 0xC4A])
-            h, w = np.shape(obs["rgb"])[:2]
-            up = rng.normal(size=3)
-            up /= np.linalg.norm(up)
-            if up[2] < 0:  # camera frame z points into the scene
-                up = -up
-            out[i] = [rng.integers(h), rng.integers(w), *up, *random_forward(rng, up)]
-        return out
+    def pixel(self, obs: dict, rng: np.random.Generator) -> tuple[int, int]:
+        h, w = np.shape(obs["rgb"])[:2]
+        return int(rng.integers(h)), int(rng.integers(w))
