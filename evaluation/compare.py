@@ -143,7 +143,9 @@ def comparisons_table(runs: dict, resamples: int = RESAMPLES) -> pd.DataFrame:
                 out.append(t.assign(method_a=la, method_b=lb, criterion=criterion))
     if not out:
         return pd.DataFrame()
-    df = pd.concat(out, ignore_index=True).round(4)
+    df = pd.concat(out, ignore_index=True)
+    p = df.pop("mcnemar_p").map(lambda v: float(f"{v:.3g}"))  # p-values: 3 significant digits, not 4 decimals
+    df = df.round(4).assign(mcnemar_p=p)
     return df[["method_a", "method_b", "criterion", *[c for c in df.columns if c not in ("method_a", "method_b",
                                                                                           "criterion")]]]
 

@@ -1,7 +1,7 @@
 """The whole benchmark on the built-in procedural objects, end to end: collect -> train -> evaluate -> tables.
 
     python -m evaluation.pipeline                          # the README's main job (~1 h on 2 CPU cores)
-    python -m evaluation.pipeline --train-seeds 1 --episodes 30     # a quicker one (~25 min)
+    python -m evaluation.pipeline --train-seeds 1 --episodes 30     # a quicker one (~20 min, projected)
     python -m evaluation.pipeline --samples 500 --qa-steps 4000      # the full-size benchmark
 
 1. collect demos (successes and failures) on the train instances of the 20 seen categories;
