@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from infra.cli import check_at_least, command_parser, die, done, option, parse_config  # noqa: E402
+from infra.cli import check_at_least, done, option, parse_config  # noqa: E402
 
 
 def control_frequency(name: str, batch: int, reps: int) -> float:
@@ -58,21 +58,18 @@ class AgentSpeedConfig:
     epochs: int = option(8, "head epochs (the paper's: 8)")
     no_cache_epochs: int = option(1, "epochs timed without the cache (scaled to --epochs in the table)")
     threads: int = option(2, "torch threads")
+    batches: tuple[int, ...] = option((1, 16), "act() batch sizes")
 
     def __post_init__(self):
-        check_at_least(self, reps=1, epochs=1, no_cache_epochs=1, threads=1)
+        check_at_least(self, reps=1, epochs=1, no_cache_epochs=1, threads=1, batches=1)
 
 
 def main(argv=None) -> int:
-    p = command_parser("python bench/agent_speed.py", __doc__)
-    p.add_argument("--batches", type=int, nargs="+", default=[1, 16], help="act() batch sizes (default: 1 16)")
-    cfg, args = parse_config(AgentSpeedConfig, argv, parser=p)
-    if min(args.batches) < 1:
-        die(f"--batches {min(args.batches)}: must be an integer >= 1")
+    cfg, _ = parse_config(AgentSpeedConfig, argv, "python bench/agent_speed.py", __doc__)
     torch.set_num_threads(cfg.threads)
     print("| agent | batch | actions/s |\n|---|---|---|")
     for name in ("robomamba", "transformer"):
-        for b in args.batches:
+        for b in cfg.batches:
             print(f"| {name} | {b} | {control_frequency(name, b, cfg.reps):.1f} |", flush=True)
     if cfg.data:
         with_cache = head_time(cfg.data, True, cfg.epochs)

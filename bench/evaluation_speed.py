@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from infra.cli import check_at_least, command_parser, die, option, parse_config  # noqa: E402
+from infra.cli import check_at_least, option, parse_config  # noqa: E402
 
 
 @dataclass
@@ -34,23 +34,19 @@ class EvaluationSpeedConfig:
     image_size: int = option(336, "rendered image side (>= 16)")
     batch_size: int = option(16, "as evaluation.run --batch-size (>= 1)")
     envs_per_worker: int = option(1, "as evaluation.run --envs-per-worker (>= 1)")
+    workers: tuple[int, ...] = option((1, 2), "worker counts to compare (0 = simulate in the evaluating process)")
 
     def __post_init__(self):
-        check_at_least(self, episodes=1, image_size=16, batch_size=1, envs_per_worker=1)
+        check_at_least(self, episodes=1, image_size=16, batch_size=1, envs_per_worker=1, workers=0)
 
 
 def main(argv=None) -> int:
-    p = command_parser("python bench/evaluation_speed.py", __doc__)
-    p.add_argument("--workers", type=int, nargs="+", default=[1, 2],
-                   help="worker counts to compare (0 = simulate in the evaluating process) (default: 1 2)")
-    cfg, args = parse_config(EvaluationSpeedConfig, argv, parser=p)
-    if min(args.workers) < 0:
-        die(f"--workers {min(args.workers)}: must be an integer >= 0")
+    cfg, _ = parse_config(EvaluationSpeedConfig, argv, "python bench/evaluation_speed.py", __doc__)
 
     print(f"# {cfg.agent}, {cfg.categories} x {cfg.episodes} episodes, image {cfg.image_size}, "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     print("workers | wall s | start-up s | episodes/min | steady episodes/min | mean batch | control Hz")
-    for w in args.workers:
+    for w in cfg.workers:
         out = tempfile.mkdtemp(prefix="bench-eval-")
         cmd = [sys.executable, "-m", "evaluation.run", "--agent", cfg.agent, "--categories", cfg.categories,
                "--episodes", str(cfg.episodes), "--image-size", str(cfg.image_size), "--workers", str(w),

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from infra.cli import check_at_least, command_parser, die, option, parse_config  # noqa: E402
+from infra.cli import check_at_least, option, parse_config  # noqa: E402
 
 
 # ------------------------------------------------------------------------------- scan candidates
@@ -299,21 +299,17 @@ class MambaSpeedConfig:
     quick: bool = option(False, "lengths 300 1000, batch 1 and 16 capped at 16K tokens, 2 reps")
     csv: Optional[str] = option(None, "also write the rows to this CSV file")
     markdown: Optional[str] = option(None, "also write the tables to this Markdown file")
+    lengths: tuple[int, ...] = option((300, 1000, 4000), "prompt lengths (forward)")
+    batches: tuple[int, ...] = option((1, 16), "batch sizes")
 
     def __post_init__(self):
-        check_at_least(self, threads=1, reps=1, train_length=1, decode_context=1, decode_tokens=2, max_tokens=1)
+        check_at_least(self, threads=1, reps=1, train_length=1, decode_context=1, decode_tokens=2, max_tokens=1,
+                       lengths=1, batches=1)
 
 
 def main(argv=None) -> int:
-    p = command_parser("python bench/mamba_speed.py", __doc__.split("\n\n")[0])
-    p.add_argument("--lengths", type=int, nargs="+", default=[300, 1000, 4000],
-                   help="prompt lengths (forward) (default: 300 1000 4000)")
-    p.add_argument("--batches", type=int, nargs="+", default=[1, 16], help="batch sizes (default: 1 16)")
-    cfg, args = parse_config(MambaSpeedConfig, argv, parser=p)
-    for flag, values in (("--lengths", args.lengths), ("--batches", args.batches)):
-        if min(values) < 1:
-            die(f"{flag} {min(values)}: must be an integer >= 1")
-    lengths = args.lengths
+    cfg, _ = parse_config(MambaSpeedConfig, argv, "python bench/mamba_speed.py", __doc__.split("\n\n")[0])
+    lengths = list(cfg.lengths)
     if cfg.quick:
         lengths, cfg = [300, 1000], dataclasses.replace(cfg, reps=2, max_tokens=16 * 1024)
     if cfg.mambapy_path:
@@ -330,7 +326,7 @@ def main(argv=None) -> int:
         candidates(cfg, rows)
     if not cfg.skip_models:
         print("Mamba (fast scan) vs Llama twin:")
-        models(cfg, lengths, args.batches, rows)
+        models(cfg, lengths, cfg.batches, rows)
     write(rows, cfg)
     return 0
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from infra.cli import check_at_least, check_positive, command_parser, die, option, parse_config  # noqa: E402
+from infra.cli import check_at_least, check_positive, option, parse_config  # noqa: E402
 
 
 def worker(rank: int, task: str, image_size: int, fresh_scene: bool, seconds: float, barrier, queue):
@@ -65,22 +65,19 @@ class ThroughputConfig:
     image_size: int = option(336, "rendered image side (>= 16)")
     fresh_scene: bool = option(True, "build every episode on a fresh scene (the default of the environment); "
                                      "--no-fresh-scene swaps objects in one scene")
+    workers: tuple[int, ...] = option((1, 2), "worker counts to measure")
 
     def __post_init__(self):
         check_positive(self, "seconds")
-        check_at_least(self, image_size=16)
+        check_at_least(self, image_size=16, workers=1)
 
 
 def main(argv=None) -> int:
-    p = command_parser("python bench/throughput.py", __doc__)
-    p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to measure (default: 1 2)")
-    cfg, args = parse_config(ThroughputConfig, argv, parser=p)
-    if min(args.workers) < 1:
-        die(f"--workers {min(args.workers)}: must be an integer >= 1")
+    cfg, _ = parse_config(ThroughputConfig, argv, "python bench/throughput.py", __doc__)
     from sim_envs.cli import resolve_or_die
 
     resolve_or_die(cfg.task)  # a bad name exits here, not in the spawned workers (which would hang)
-    rows = [measure(w, cfg.task, cfg.image_size, cfg.fresh_scene, cfg.seconds) for w in args.workers]
+    rows = [measure(w, cfg.task, cfg.image_size, cfg.fresh_scene, cfg.seconds) for w in cfg.workers]
     print(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(), "task": cfg.task,
                       "image_size": cfg.image_size, "fresh_scene": cfg.fresh_scene, "results": rows}, indent=2))
     return 0

@@ -60,11 +60,13 @@ class ConfigError(ValueError):
 
 
 def check_at_least(config, **minimums) -> None:
-    """ConfigError unless each named field is an integer (not a bool) >= its minimum."""
+    """ConfigError unless each named field is an integer (not a bool) >= its minimum (for a list
+    field: each of its values)."""
     for name, lo in minimums.items():
-        v = getattr(config, name)
-        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-            raise ConfigError(name, v, f"must be an integer >= {lo}")
+        value = getattr(config, name)
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+                raise ConfigError(name, v, f"must be an integer >= {lo}")
 
 
 def check_choice(config, name: str, allowed) -> None:
@@ -98,6 +100,14 @@ def _show(default) -> str:
     return str(default)
 
 
+def _list_type(hint):
+    """The item type of a `tuple[X, ...]` field (a flag taking one or more values), else None."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None
+
+
 def _scalar_type(hint):
     """int / float / str for a field annotation (Optional[X] -> X; anything else: str)."""
     import types
@@ -121,6 +131,9 @@ def add_flags(parser: argparse.ArgumentParser, cls, defaults: dict | None = None
         text = f"{f.metadata['help']} (default: {_show(default)})"
         if hints[f.name] is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=text)
+        elif _list_type(hints[f.name]) is not None:
+            parser.add_argument(flag, dest=f.name, type=_list_type(hints[f.name]), nargs="+", default=default,
+                                help=text, metavar=flag[2:].upper().replace("-", "_"))
         else:
             parser.add_argument(flag, dest=f.name, type=_scalar_type(hints[f.name]), default=default,
                                 choices=f.metadata["choices"], help=text, metavar=flag[2:].upper().replace("-", "_"))
@@ -163,4 +176,5 @@ def parse_config(cls, argv=None, prog: str | None = None, doc: str | None = None
     add_flags(parser, cls, defaults)
     args = parser.parse_args(argv)
     names = {f.name for f in dataclasses.fields(cls) if "help" in f.metadata and f.metadata["cli"]}
-    return build(cls, {k: v for k, v in vars(args).items() if k in names}), args
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items() if k in names}
+    return build(cls, values), args

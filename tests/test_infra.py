@@ -27,14 +27,16 @@ class _Config:
     rate: Optional[float] = option(None, "a rate")
     keep: bool = option(False, "keep them")
     hidden: str = option("x", "not a flag", cli=False)
+    sizes: tuple[int, ...] = option((1, 2), "several values")
 
     def __post_init__(self):
-        check_at_least(self, samples=1)
+        check_at_least(self, samples=1, sizes=1)
 
 
 def test_flags_come_from_the_dataclass_with_types_and_help(capsys):
     cfg, _ = parse_config(_Config, ["--category", "laptop", "--rate", "0.5", "--keep"])
     assert cfg == _Config(samples=5, categories="laptop", rate=0.5, keep=True)
+    assert parse_config(_Config, ["--sizes", "3", "4", "5"])[0].sizes == (3, 4, 5)
     with pytest.raises(SystemExit):
         parse_config(_Config, ["--help"])
     out = capsys.readouterr().out
@@ -47,6 +49,9 @@ def test_a_bad_value_names_the_flag_and_exits_2(capsys):
         parse_config(_Config, ["--samples", "0"])
     assert e.value.code == 2
     assert capsys.readouterr().err.strip() == "error: --samples 0: must be an integer >= 1"
+    with pytest.raises(SystemExit) as e:
+        parse_config(_Config, ["--sizes", "2", "0"])
+    assert e.value.code == 2 and capsys.readouterr().err.strip() == "error: --sizes 0: must be an integer >= 1"
     with pytest.raises(ConfigError) as e:
         _Config(samples=True)  # a bool is no count
     assert e.value.field == "samples"
