@@ -71,7 +71,7 @@ def paired_bootstrap(diffs: list[np.ndarray], resamples: int = RESAMPLES, seed: 
 def paired_outcomes(a: dict, b: dict, criterion: str = "success") -> pd.DataFrame:
     """One row per work item of two runs (tables.load_runs entries): split, category, a, b (0/1).
     MismatchError unless both hold the same items, with the same episode seeds and settings."""
-    from .tables import _column
+    from .tables import column_of
 
     for name in EPISODE_SETTINGS:
         va = {r.get("config", {}).get(name) for r in a["runs"]}
@@ -91,7 +91,7 @@ def paired_outcomes(a: dict, b: dict, criterion: str = "success") -> pd.DataFram
            or str(ra[k].get("instance_id")) != str(rb[k].get("instance_id"))]
     if bad:
         raise MismatchError(f"{len(bad)} work items have other episode seeds or instances (e.g. {bad[0][1]})")
-    rows = [{"split": r.get("group", ""), "category": _column(r), "a": int(bool(r.get(criterion))),
+    rows = [{"split": r.get("group", ""), "category": column_of(r), "a": int(bool(r.get(criterion))),
              "b": int(bool(rb[k].get(criterion)))} for k, r in ra.items()]
     return pd.DataFrame(rows, columns=["split", "category", "a", "b"])
 
@@ -112,7 +112,7 @@ def compare(a: dict, b: dict, criterion: str = "success", resamples: int = RESAM
             per_category: bool = True) -> pd.DataFrame:
     """The comparison table of two runs (see module doc): split rows (seen, unseen, all; rates and
     difference are means over categories) and, with `per_category`, one row per category."""
-    from .tables import _order
+    from .tables import paper_order
 
     df = paired_outcomes(a, b, criterion)
     rows = []
@@ -123,7 +123,7 @@ def compare(a: dict, b: dict, criterion: str = "success", resamples: int = RESAM
     if len(df):
         rows.append(_row(df, "all", "mean over categories", resamples, seed))
     if per_category:
-        order = _order(set(df.category))
+        order = paper_order(set(df.category))
         for cat, part in sorted(df.groupby("category"), key=lambda kv: order.index(kv[0])):
             rows.append(_row(part, part.split.iloc[0], cat, resamples, seed))
     return pd.DataFrame(rows)

@@ -90,6 +90,7 @@ def main(argv=None) -> int:
     from .tables import main as tables_main
 
     t0 = time.perf_counter()
+    STEP_SECONDS.clear()  # this run's steps only
     out = cfg.out
     data = f"{out}/data"
     agents = [a.strip() for a in cfg.agents.split(",") if a.strip()]

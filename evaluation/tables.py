@@ -86,12 +86,12 @@ def load_runs(dirs) -> dict[str, list[dict]]:
                 "runs": v["runs"]} for k, v in runs.items()}
 
 
-def _column(r: dict) -> str:
+def column_of(r: dict) -> str:
     """Table column of a record: its task (the paper category, or an alias like 'drawer')."""
     return r.get("task") or r.get("category")
 
 
-def _order(columns) -> list[str]:
+def paper_order(columns) -> list[str]:
     from sim_envs.categories import ALL
 
     return [c for c in ALL if c in columns] + sorted(c for c in columns if c not in ALL)
@@ -101,10 +101,10 @@ def category_counts(records: list[dict], criterion: str = "success") -> pd.DataF
     """Per (group, category): episodes, successes, rate, Wilson interval, in paper order."""
     rows = {}
     for r in records:
-        k = (r.get("group", ""), _column(r))
+        k = (r.get("group", ""), column_of(r))
         n, s = rows.get(k, (0, 0))
         rows[k] = (n + 1, s + bool(r.get(criterion)))
-    order = _order({c for _, c in rows})
+    order = paper_order({c for _, c in rows})
     out = []
     for g, c in sorted(rows, key=lambda k: (k[0] != "seen", order.index(k[1]))):
         n, s = rows[(g, c)]
@@ -232,7 +232,7 @@ def summary_table(runs: dict, ceiling: dict | None = None) -> pd.DataFrame:
 
 def _solvable_counts(records: list[dict], criterion: str) -> pd.DataFrame:
     """Per (split, category) and the split rows: solvable fraction, solvable episodes, success on them."""
-    df = pd.DataFrame({"split": [r.get("group", "") for r in records], "category": [_column(r) for r in records],
+    df = pd.DataFrame({"split": [r.get("group", "") for r in records], "category": [column_of(r) for r in records],
                        "solvable": [r["solvable"] for r in records],
                        "ok": [bool(r.get(criterion)) for r in records]})
     rows = []
@@ -313,7 +313,7 @@ def plot(runs: dict, path, reference: bool = False, criterion: str = "success") 
     import matplotlib.pyplot as plt
 
     tables = {label: category_counts(run["records"], criterion).set_index("category") for label, run in runs.items()}
-    cats = _order({c for t in tables.values() for c in t.index})
+    cats = paper_order({c for t in tables.values() for c in t.index})
     x = np.arange(len(cats))
     width = 0.8 / max(1, len(tables))
     fig, ax = plt.subplots(figsize=(max(6, 0.4 * len(cats) + 2), 4.8))
