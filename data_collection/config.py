@@ -40,6 +40,17 @@ class CollectConfig(ConfigBase):
     def __post_init__(self):
         self.validate()
 
+    def identity(self) -> dict:
+        """IDENTITY's fields and the environment's physics (sim_envs.config.PullEnvConfig), as JSON
+        stores them: a dataset collected under other physics is another dataset."""
+        import json
+
+        from sim_envs.config import PullEnvConfig
+
+        physics = {k: v for k, v in PullEnvConfig().to_dict().items()
+                   if k not in ("task", "split", "image_size", "partnet_dir")}
+        return {**super().identity(), "physics": json.loads(json.dumps(physics))}
+
     def validate(self) -> None:
         """ConfigError naming the bad field, its value and what is allowed."""
         check_at_least(self, samples=1, block_size=1, workers=0, image_size=16)

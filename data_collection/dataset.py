@@ -66,7 +66,7 @@ SCHEMA = pa.schema([
     ("dq", pa.float32()),
     ("cosine", pa.float32()),
     ("contact", pa.bool_()),
-    ("touched_link", pa.string()),
+    ("attached_link", pa.string()),
     ("failure_reason", pa.string()),
     ("success", pa.bool_()),  # RoboMamba criterion
     ("success_manipllm", pa.bool_()),  # ManipLLM criterion

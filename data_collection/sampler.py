@@ -29,8 +29,9 @@ def trial_seed(seed: int, task: str, trial: int) -> int:
 
 
 def is_demo(info: dict, cfg: CollectConfig) -> bool:
-    """The data-collection filter: the part moved enough, in the pulled direction."""
-    if info.get("failure_reason") or not info.get("contact", False):
+    """The data-collection filter: the pull moved the target part (sim_envs: `pulled`) enough, in
+    the pulled direction."""
+    if not info.get("pulled", False):
         return False
     adq = abs(float(info["dq"]))
     rng = float(info.get("joint_range") or 0.0)
@@ -114,7 +115,7 @@ def make_row(obs: dict, info: dict, action: np.ndarray, cfg: CollectConfig, task
         "dq": float(info.get("dq", 0.0)),
         "cosine": float(info.get("cosine", 0.0)),
         "contact": bool(info.get("contact", False)),
-        "touched_link": info.get("touched_link", ""),
+        "attached_link": info.get("attached_link", ""),
         "failure_reason": info.get("failure_reason", ""),
         "success": bool(info.get("success", False)),
         "success_manipllm": bool(info.get("success_manipllm", False)),

@@ -49,7 +49,8 @@ class CeilingConfig(WorkListConfig):
     tilt_deg: float = option(25.0, "tilt of the off-normal candidates, degrees")
     out: str = option("out/ceiling", "output directory; rerun the same command to resume")
 
-    IDENTITY = ("categories", "episodes", "seed", "budget", "tilt_deg", "image_size", "partnet_dir", "split")
+    IDENTITY = ("categories", "episodes", "seed", "budget", "tilt_deg", "image_size", "partnet_dir", "split",
+                "physics", "env")
 
     def __post_init__(self):
         self.validate()

@@ -20,6 +20,8 @@ Runs whose work lists differ (other seed, categories, episodes, instances or ima
 """
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -31,7 +33,8 @@ from infra.cli import check_at_least, check_choice, command_parser, die, done, o
 CRITERIA = ("success", "success_manipllm")
 RESAMPLES = 2000
 # run settings that change the episodes behind a work item (its key and seed being equal)
-EPISODE_SETTINGS = ("split", "image_size", "partnet_dir")
+# settings both runs must share: they change the episodes, or what an action does in them
+EPISODE_SETTINGS = ("split", "image_size", "partnet_dir", "physics", "env")
 
 
 class MismatchError(ValueError):
@@ -68,14 +71,15 @@ def paired_bootstrap(diffs: list[np.ndarray], resamples: int = RESAMPLES, seed: 
 
 
 # ---------------------------------------------------------------------------------------- pairing
-def paired_outcomes(a: dict, b: dict, criterion: str = "success") -> pd.DataFrame:
+def paired_outcomes(a: dict, b: dict, criterion: str = "success", settings=EPISODE_SETTINGS) -> pd.DataFrame:
     """One row per work item of two runs (tables.load_runs entries): split, category, a, b (0/1).
-    MismatchError unless both hold the same items, with the same episode seeds and settings."""
+    MismatchError unless both hold the same items, with the same episode seeds and `settings`
+    (bench/schedule.py compares the same agent under two physics settings: it passes fewer)."""
     from .tables import column_of
 
-    for name in EPISODE_SETTINGS:
-        va = {r.get("config", {}).get(name) for r in a["runs"]}
-        vb = {r.get("config", {}).get(name) for r in b["runs"]}
+    for name in settings:
+        va = {json.dumps(r.get("config", {}).get(name)) for r in a["runs"]}
+        vb = {json.dumps(r.get("config", {}).get(name)) for r in b["runs"]}
         if va != vb:
             raise MismatchError(f"the runs were made with other {name} ({sorted(map(str, va))} vs "
                                 f"{sorted(map(str, vb))}): their episodes differ")
@@ -109,12 +113,12 @@ def _row(df: pd.DataFrame, split: str, category: str, resamples: int, seed: int)
 
 
 def compare(a: dict, b: dict, criterion: str = "success", resamples: int = RESAMPLES, seed: int = 0,
-            per_category: bool = True) -> pd.DataFrame:
+            per_category: bool = True, settings=EPISODE_SETTINGS) -> pd.DataFrame:
     """The comparison table of two runs (see module doc): split rows (seen, unseen, all; rates and
     difference are means over categories) and, with `per_category`, one row per category."""
     from .tables import paper_order
 
-    df = paired_outcomes(a, b, criterion)
+    df = paired_outcomes(a, b, criterion, settings)
     rows = []
     for split in ("seen", "unseen"):
         part = df[df.split == split]

@@ -23,19 +23,32 @@ class WorkListConfig(ConfigBase):
     partnet_dir: Optional[str] = partnet_option()
     workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes (0 = simulate in this process)")
     quiet: bool = option(False, "no progress bar")
+    physics: str = option("default", "physics settings: 'default', 'legacy' (before the reference values: no "
+                                     "object gravity, soft suction, no approach check, unpulled motion counted) "
+                                     "or 'reference' (the reference code's 500 Hz, 4 s schedule)",
+                          choices=("default", "legacy", "reference"))
+    env: tuple[str, ...] = option((), "environment settings on top of --physics, FIELD=VALUE each "
+                                      "(sim_envs.config.PullEnvConfig fields, e.g. object_gravity=false "
+                                      "suction_stiffness=2000)")
     split: str = split_option("test", cli=False)
 
     def validate(self) -> None:
         """ConfigError naming the first bad field."""
         check_at_least(self, episodes=1, workers=0, image_size=16)
         check_split(self)
+        from sim_envs.config import env_overrides
+
+        try:
+            env_overrides(self.physics, self.env)
+        except ValueError as e:
+            raise ConfigError("env", " ".join(self.env), str(e)) from None
 
     def env_config(self, first_task: str):
         """The environment the workers simulate the list in."""
-        from sim_envs.config import PullEnvConfig
+        from sim_envs.config import PullEnvConfig, env_overrides
 
         return PullEnvConfig(task=first_task, split=self.split, image_size=self.image_size,
-                             partnet_dir=self.partnet_dir)
+                             partnet_dir=self.partnet_dir, **env_overrides(self.physics, self.env))
 
 
 @dataclass
@@ -52,13 +65,13 @@ class EvalConfig(WorkListConfig):
                                  "up to this)")
     out: Optional[str] = option(None, "output directory, None = out/eval/LABEL; rerun the same command to resume")
     label: Optional[str] = option(None, "method name in the tables, None = the agent name")
-    record: int = option(0, "save annotated stills (2-frame GIF + PNG) of the first N episodes of the list in "
-                            "OUT/record")
+    record: int = option(0, "save a rollout video (MP4; GIF without an encoder) and an annotated still of the "
+                            "first N episodes of the list in OUT/record")
     device: str = option("cpu", "torch device of a learned agent (cpu, cuda, cuda:1)")
 
     # settings that change what an episode produces: an output directory holds one combination
     IDENTITY = ("agent", "checkpoint", "categories", "episodes", "seed", "shard", "image_size",
-                "partnet_dir", "split")
+                "partnet_dir", "split", "physics", "env")
 
     def __post_init__(self):
         if self.label is None:

@@ -1,12 +1,12 @@
-"""`--record N`: what the agent saw and what it chose, for the first N episodes of the list.
+"""`--record N`: what the agent saw, what it chose and what the pull did, for the first N episodes.
 
-The environment returns only the observation before the action (the pull is one open-loop step), so
-a recording is a 2-frame GIF (`record/<index>_<task>_<episode>.gif`, 1 s per frame): the RGB image
-as the agent got it, then the same image annotated with the predicted contact pixel (circle), the
-approach direction `up` (red arrow: from where the gripper comes, 0.3 m back along -up, to the
-contact point, projected with the intrinsics) and the gripper's `forward` axis (blue), with the
-outcome written underneath (success, |dq|, failure reason). A PNG of the annotated frame sits next
-to it for viewers that do not animate.
+A recording is a video (`record/<index>_<task>_<episode>.mp4`, H.264 through imageio-ffmpeg; a GIF
+where no encoder is installed): first, for one second, the RGB image the agent got, annotated with
+the predicted contact pixel (circle), the approach direction `up` (red arrow: from where the gripper
+comes, 0.3 m back along -up, to the contact point, projected with the intrinsics) and the gripper's
+`forward` axis (blue); then the whole primitive (approach, attach, pull, hold) rendered from the same
+camera every RECORD_EVERY physics steps, each frame captioned with its phase; the last frame shows
+the outcome (success, |dq|, failure reason). The annotated still is also saved as a PNG.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import numpy as np
 from sim_envs.config import ACTION_DIM
 from sim_envs.geometry import camera_to_pixel, lift_pixel
 
+RECORD_EVERY = 4  # physics steps between two rollout frames (200 Hz: 50 frames per simulated second)
+VIDEO_FPS = 25  # the video plays at half the simulated speed
 APPROACH_LENGTH = 0.3  # metres drawn back along -up
 FORWARD_LENGTH = 0.12
 
@@ -75,23 +77,70 @@ def annotate(obs: dict, action, outcome: dict | None, scale: int | None = None):
     if outcome is None:  # the plain frame: what the agent was asked
         text, colour = str(obs.get("prompt", "")), (0, 0, 0)
     else:
-        ok, reason = bool(outcome.get("success")), outcome.get("failure_reason") or ""
-        text = (f"{outcome.get('task', '')} #{outcome.get('episode', '')}: {'SUCCESS' if ok else 'failure'} "
-                f"|dq|={abs(float(outcome.get('dq') or 0.0)):.3f}" + (f" ({reason[:40]})" if reason else ""))
-        colour = (0, 120, 0) if ok else (180, 0, 0)
+        text, colour = outcome_text(outcome)
     d.text((4, h * scale + 10), text, fill=colour)
     return canvas
 
 
-def save_record(folder, item, obs: dict, action, outcome: dict) -> Path:
-    """Write the 2-frame GIF and the annotated PNG of one episode; returns the GIF path."""
+def caption(rgb, text: str, colour=(0, 0, 0), scale: int | None = None):
+    """A frame (PIL image) with `text` in a band underneath, the same size as annotate()'s."""
+    from PIL import Image, ImageDraw
 
+    rgb = np.asarray(rgb)
+    h, w = rgb.shape[:2]
+    scale = scale or max(1, round(500 / w))
+    canvas = Image.new("RGB", (w * scale, h * scale + 34), (255, 255, 255))
+    canvas.paste(Image.fromarray(rgb).resize((w * scale, h * scale), Image.NEAREST), (0, 0))
+    ImageDraw.Draw(canvas).text((4, h * scale + 10), text, fill=colour)
+    return canvas
+
+
+def outcome_text(outcome: dict) -> tuple[str, tuple]:
+    ok, reason = bool(outcome.get("success")), outcome.get("failure_reason") or ""
+    text = (f"{outcome.get('task', '')} #{outcome.get('episode', '')}: {'SUCCESS' if ok else 'failure'} "
+            f"|dq|={abs(float(outcome.get('dq') or 0.0)):.3f}" + (f" ({reason[:48]})" if reason else ""))
+    return text, ((0, 120, 0) if ok else (180, 0, 0))
+
+
+def rollout_frames(obs: dict, action, outcome: dict, frames) -> list:
+    """The video's frames (PIL images): the annotated observation held for one second, then each
+    (phase, rgb) rollout frame captioned with its phase, the last one with the outcome."""
+    first = annotate(obs, action, outcome)
+    out = [first] * VIDEO_FPS
+    frames = list(frames or [])
+    for k, (phase, rgb) in enumerate(frames):
+        if k == len(frames) - 1:
+            text, colour = outcome_text(outcome)
+        else:
+            text, colour = f"{phase}  (physics step {k * RECORD_EVERY})", (0, 0, 0)
+        out.append(caption(rgb, text, colour))
+    return out + [out[-1]] * (VIDEO_FPS // 2)
+
+
+def write_video(path: Path, images: list) -> Path:
+    """`images` as an MP4 at VIDEO_FPS (imageio-ffmpeg), or as a GIF next to it when no encoder is
+    installed; returns the file written. The write is atomic."""
+    import os
+
+    arrays = [np.asarray(im.convert("RGB")) for im in images]
+    try:
+        import imageio.v2 as imageio
+        import imageio_ffmpeg  # noqa: F401  (the encoder; without it, fall back to a GIF)
+
+        tmp = path.with_name(path.stem + ".tmp.mp4")
+        imageio.mimwrite(tmp, arrays, fps=VIDEO_FPS, codec="libx264", quality=7, macro_block_size=2)
+    except ImportError:
+        path = path.with_suffix(".gif")
+        tmp = path.with_name(path.stem + ".tmp.gif")
+        images[0].save(tmp, save_all=True, append_images=images[1:], duration=int(1000 / VIDEO_FPS), loop=0)
+    os.replace(tmp, path)
+    return path
+
+
+def save_record(folder, item, obs: dict, action, outcome: dict, frames=None) -> Path:
+    """Write the rollout video and the annotated PNG of one episode; returns the video's path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{item.index:05d}_{item.task}_{item.episode:03d}"
-    annotated = annotate(obs, action, outcome)
-    plain = annotate(obs, None, None)
-    gif = folder / f"{stem}.gif"
-    plain.save(gif, save_all=True, append_images=[annotated], duration=1000, loop=0)
-    annotated.save(folder / f"{stem}.png")
-    return gif
+    annotate(obs, action, outcome).save(folder / f"{stem}.png")
+    return write_video(folder / f"{stem}.mp4", rollout_frames(obs, action, outcome, frames))

@@ -12,7 +12,7 @@ Output directory:
   action, timings), appended and flushed as it finishes; the record of truth;
 - `run.json`: settings, versions, seeds, agent, parameter counts, and one entry per run (timings),
   written atomically at the start and at the end of each run;
-- `record/`: annotated stills of the first `record` episodes of the list (evaluation.record).
+- `record/`: rollout videos and annotated stills of the first `record` episodes (evaluation.record).
 
 Resume: on start the lines already in `episodes.jsonl` are read (a partial last line, left by a
 kill -9, is cut off) and their items skipped, so rerunning the same command after an interruption
@@ -35,6 +35,7 @@ from infra.workers import WorkerDied
 
 from .config import EvalConfig
 from .episodes import WorkItem
+from .record import RECORD_EVERY
 
 FORMAT = "robomamba-bench/eval/v1"
 EPISODES = "episodes.jsonl"
@@ -261,7 +262,7 @@ class EpisodeLoop:
             while self.queue and len(self.assigned[w]) < self.capacity:
                 it = self.queue.pop()
                 self.assigned[w][it.key] = False
-                self.pool.send(w, ("item", it))
+                self.pool.send(w, ("item", it, RECORD_EVERY if it.key in self.record_keys else 0))
 
     def observed(self, w: int, key: str, payload: dict) -> None:
         self.assigned[w][key] = True
@@ -301,7 +302,8 @@ class EpisodeLoop:
         if key in self.kept_obs:
             from .record import save_record
 
-            save_record(Path(cfg.out) / "record", item, self.kept_obs.pop(key), m.get("action"), rec)
+            save_record(Path(cfg.out) / "record", item, self.kept_obs.pop(key), m.get("action"), rec,
+                        payload.get("frames"))
 
     def replace_dead(self) -> None:
         from .simulate import failure_info

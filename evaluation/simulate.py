@@ -53,7 +53,8 @@ class DetachedPrivilegedView(PrivilegedView):
 # ---------------------------------------------------------------------------------------- slots
 def failure_info(reason: str, base: dict | None = None) -> dict:
     """An outcome for an episode that was not executed (agent error, broken episode, dead worker)."""
-    return {**(base or {}), "failure_reason": reason, "contact": False, "touched_link": "", "dq": 0.0,
+    return {**(base or {}), "failure_reason": reason, "failure_reason_manipllm": reason, "contact": False,
+            "attached_link": "", "pulled": False, "unpulled_motion": False, "dq": 0.0,
             "cosine": 0.0, "sim_steps": 0, "success": False, "success_manipllm": False}
 
 
@@ -74,13 +75,14 @@ class Slots:
     def free(self) -> list[int]:
         return [i for i in range(len(self.envs)) if i not in self.busy]
 
-    def start(self, slot: int, item) -> tuple:
+    def start(self, slot: int, item, frame_every: int = 0) -> tuple:
         """Reset slot `slot` for `item`: ('obs', key, payload), or ('done', key, payload) if the
-        reset raised (a recorded failure)."""
+        reset raised (a recorded failure). `frame_every` > 0 renders the rollout's frames (--record)."""
         env = self.envs[slot]
         t0 = time.perf_counter()
         try:
             obs, info = env.reset(seed=item.episode_seed, options=item.reset_options())
+            env.unwrapped.record_frames(frame_every)
             obs = {k: obs[k] for k in OBS_KEYS}
             view = None
             if self.privileged and not info.get("failure_reason"):
@@ -107,7 +109,11 @@ class Slots:
                 info = env.step(np.asarray(action, dtype=np.float64))[4]
             except Exception as e:
                 info = failure_info(_error("episode_error", e), env.unwrapped.get_info())
-        return "done", key, {"info": dict(info), "step_seconds": time.perf_counter() - t0}
+        payload = {"info": dict(info), "step_seconds": time.perf_counter() - t0}
+        if env.unwrapped.frames:
+            payload["frames"] = env.unwrapped.frames
+            env.unwrapped.record_frames(0)
+        return "done", key, payload
 
     def close(self) -> None:
         for env in self.envs:
@@ -120,7 +126,8 @@ class Slots:
 # ---------------------------------------------------------------------------------------- the worker
 class EpisodeWorker:
     """A simulation worker's handler (infra.workers): `Slots` plus a backlog of items. Messages:
-    ("item", item) queues an episode, ("act", slot, action) finishes one; replies are
+    ("item", item, frame_every) queues an episode (frame_every > 0: record its rollout), ("act", slot,
+    action) finishes one; replies are
     ("obs", key, payload) and ("done", key, payload). A free slot starts the next queued item at
     once, so while the parent's agent thinks about one slot's observation another slot resets."""
 
@@ -130,11 +137,11 @@ class EpisodeWorker:
 
     def handle(self, message, emit) -> None:
         if message[0] == "item":
-            self.backlog.append(message[1])
+            self.backlog.append(message[1:])
         else:  # ("act", slot, action)
             emit(self.slots.finish(message[1], message[2]))
         while self.backlog and self.slots.free():
-            emit(self.slots.start(self.slots.free()[0], self.backlog.popleft()))
+            emit(self.slots.start(self.slots.free()[0], *self.backlog.popleft()))
 
     def close(self) -> None:
         self.slots.close()

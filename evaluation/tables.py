@@ -18,6 +18,11 @@ Writes to --out:
   the timings in episodes.jsonl), mean batch size, latency per act() call, episodes per minute of
   the whole evaluation (simulation included), total and trainable parameters (from run.json); with
   --reference the published speeds and fine-tuned parameter counts;
+- `failures.csv`: per method, category and criterion, how its episodes ended: a column per reason
+  (`success`, then the first word of `failure_reason`: no_contact, approach_collision,
+  unpulled_motion, touched_other_link, blocked, no_motion, small_motion, wrong_direction, ... ; see
+  docs/protocol.md section 4), and `unpulled_removed`, the successes the unpulled-motion filter took
+  away; `failures.png` shows the split of every method's episodes;
 - `success_by_category.png`: grouped bars of per-category success with Wilson 95% intervals (and,
   with --reference, the published RoboMamba rates as black ticks).
 
@@ -345,6 +350,63 @@ def plot(runs: dict, path, reference: bool = False, criterion: str = "success") 
 
 
 # ---------------------------------------------------------------------------------------- CLI
+def outcome_of(r: dict, criterion: str = "success") -> str:
+    """'success', or the first word of the episode's failure reason under `criterion` ('unexplained'
+    for a failure without one: records from before reasons were kept)."""
+    if r.get(criterion):
+        return "success"
+    key = "failure_reason" if criterion == "success" else "failure_reason_manipllm"
+    text = r.get(key, r.get("failure_reason")) or ""
+    return text.split(":")[0].strip() or "unexplained"
+
+
+def failures_table(runs: dict) -> pd.DataFrame:
+    """Long-to-wide counts of how episodes ended (module doc), a row per method, criterion and
+    category plus a row `all` per method and criterion."""
+    rows = []
+    for label, run in runs.items():
+        for crit in CRITERIA:
+            for r in run["records"]:
+                rows.append({"method": label, "criterion": crit, "category": r.get("category") or r.get("task"),
+                             "outcome": outcome_of(r, crit),
+                             "unpulled_removed": int(bool(r.get("unpulled_motion")) and not r.get(crit))})
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows)
+    both = pd.concat([df, df.assign(category="all")], ignore_index=True)
+    wide = pd.crosstab([both.method, both.criterion, both.category], both.outcome)
+    order = ["success"] + sorted(c for c in wide.columns if c != "success")
+    wide = wide.reindex(columns=[c for c in order if c in wide.columns], fill_value=0)
+    wide["episodes"] = wide.sum(axis=1)
+    wide["unpulled_removed"] = both.groupby(["method", "criterion", "category"])["unpulled_removed"].sum()
+    return wide.reset_index()
+
+
+def plot_failures(table: pd.DataFrame, path) -> Path:
+    """Stacked bars: for each method, the fraction of its episodes per outcome (RoboMamba criterion)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sub = table[(table.criterion == "success") & (table.category == "all")].set_index("method")
+    cols = [c for c in sub.columns if c not in ("criterion", "category", "episodes", "unpulled_removed")]
+    frac = sub[cols].div(sub["episodes"], axis=0)
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(frac) + 1.8))
+    left = np.zeros(len(frac))
+    cmap = plt.get_cmap("tab20")
+    for k, c in enumerate(cols):
+        ax.barh(frac.index, frac[c], left=left, label=c, color="#2ca02c" if c == "success" else cmap(k % 20))
+        left += frac[c].to_numpy()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("fraction of episodes")
+    ax.set_title("How episodes ended (RoboMamba criterion; failures by reason)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=4, fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=120)
+    return Path(path)
+
+
 def write_tables(run_dirs, out, reference: bool = False, ceiling_dir=None) -> dict[str, Path]:
     """Write every table and the plot to `out` (atomically, each); returns {name: path}.
     `comparisons.csv` compares every pair of runs on their shared episodes (evaluation.compare);
@@ -362,10 +424,12 @@ def write_tables(run_dirs, out, reference: bool = False, ceiling_dir=None) -> di
     for name, df in (("table_manipulation.csv", manipulation_table(with_ceiling, "success", reference)),
                      ("table_manipulation_manipllm.csv", manipulation_table(with_ceiling, "success_manipllm", reference)),
                      ("summary.csv", summary_table(runs, ceiling)), ("speed.csv", speed_table(runs, reference)),
-                     ("comparisons.csv", comparisons_table(runs)), ("seeds.csv", seeds_table(runs))):
+                     ("comparisons.csv", comparisons_table(runs)), ("seeds.csv", seeds_table(runs)),
+                     ("failures.csv", failures_table(runs))):
         atomic_write_text(out / name, df.to_csv(index=False, float_format="%.2f" if name.startswith("table_") else None))
         paths[name] = out / name
     paths["plot"] = plot(runs, out / "success_by_category.png", reference)
+    paths["failures_plot"] = plot_failures(failures_table(runs), out / "failures.png")
     return paths
 
 

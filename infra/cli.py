@@ -48,7 +48,8 @@ class ConfigBase:
         return dataclasses.asdict(self)
 
     def identity(self) -> dict:
-        return {k: getattr(self, k) for k in self.IDENTITY}
+        """As stored in JSON (tuples as lists), so a record read back compares equal."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in ((k, getattr(self, k)) for k in self.IDENTITY)}
 
 
 class ConfigError(ValueError):

@@ -33,6 +33,8 @@ class ArticulatedObject:
     object_id: str
     source: str  # "procedural" or "partnet"
     joints: list[MovableJoint] = field(default_factory=list)
+    # link name -> (joint word, part label) from PartNet-Mobility's semantics.txt, where present
+    semantics: dict = field(default_factory=dict)
 
     @classmethod
     def wrap(cls, articulation, category, object_id, source, damping, friction) -> "ArticulatedObject":
@@ -65,6 +67,24 @@ class ArticulatedObject:
 
     def joints_of_type(self, joint_type: str | None) -> list[MovableJoint]:
         return [j for j in self.joints if joint_type is None or j.type == joint_type]
+
+    def label(self, link) -> str:
+        """The part label of `link` (semantics.txt), or ''."""
+        return self.semantics.get(link.name, ("", ""))[1]
+
+    def subtree(self, link) -> set:
+        """`link` and every link below it: whatever moves with it (a handle or knob on a door; the
+        cap under the slider of a PartNet-Mobility screw joint, whose slider link has no geometry)."""
+        out = {link}
+        grew = True
+        while grew:
+            grew = False
+            for l in self.links:
+                parent = l.get_parent()
+                if l not in out and parent is not None and parent in out:
+                    out.add(l)
+                    grew = True
+        return out
 
     def remove(self, scene: "sapien.Scene") -> None:
         scene.remove_articulation(self.articulation)

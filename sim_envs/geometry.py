@@ -124,14 +124,18 @@ def normals_from_points(points: np.ndarray, valid: np.ndarray, step: int = 2) ->
     dy = pad[2 * step:, step:step + W, :] - pad[:H, step:step + W, :]
     ok = (valid & vpad[step:step + H, 2 * step:] & vpad[step:step + H, :W]
           & vpad[2 * step:, step:step + W] & vpad[:H, step:step + W])
-    n = np.cross(dx, dy)
+    r, c = np.nonzero(ok)  # only where there is a surface (a small part of the image)
+    a = pad[r + step, c + 2 * step] - pad[r + step, c]
+    b = pad[r + 2 * step, c + step] - pad[r, c + step]
+    n = np.cross(a, b)
     norm = np.linalg.norm(n, axis=-1, keepdims=True)
-    ok &= norm[..., 0] > 1e-12
     n = n / np.maximum(norm, 1e-12)
-    facing = np.sum(n * P, axis=-1) > 0  # should point back toward the camera origin
+    facing = np.sum(n * P[r, c], axis=-1) > 0  # should point back toward the camera origin
     n[facing] *= -1
-    n[~ok] = 0
-    return n.astype(np.float32)
+    n[norm[:, 0] <= 1e-12] = 0
+    out = np.zeros((H, W, 3), dtype=np.float32)
+    out[r, c] = n
+    return out
 
 
 def look_at_cv(eye: np.ndarray, target: np.ndarray, world_up=(0.0, 0.0, 1.0)) -> np.ndarray:

@@ -15,16 +15,27 @@ from infra.cli import check_at_least, option, parse_config
 from .cli import categories_option, partnet_option
 
 
-def expert_trials(env, task: str, instance_ids, split: str = "test", seed: int = 0) -> list[dict]:
-    """One expert pull per instance (episode seed = seed + position); a record per trial."""
+def expert_trials(env, task: str, instance_ids, split: str = "test", seed: int = 0, tries: int = 1) -> list[dict]:
+    """One expert episode per instance (episode seed = seed + position); a record per episode. With
+    `tries` > 1 the episode is replayed with the privileged candidate actions (the search ceiling's,
+    evaluation.ceiling) until one opens the part: what the primitive can do, not what one pull does."""
     records = []
+    keys = ("category", "object_id", "target_link", "joint_type", "dq", "cosine", "success", "success_manipllm",
+            "failure_reason")
     for k, inst in enumerate(instance_ids):
         ep_seed = seed + k
-        env.reset(seed=ep_seed, options={"task": task, "instance_id": inst, "split": split})
-        action = env.unwrapped.privileged().expert_action(np.random.default_rng(ep_seed))
-        _, _, _, _, info = env.step(action)
-        records.append({k: info.get(k) for k in ("category", "object_id", "target_link", "joint_type", "dq",
-                                                 "cosine", "success", "success_manipllm", "failure_reason")})
+        options = {"task": task, "instance_id": inst, "split": split}
+        env.reset(seed=ep_seed, options=options)
+        rng = np.random.default_rng(ep_seed)
+        view = env.unwrapped.privileged()
+        actions = [view.expert_action(rng)] + (view.candidate_actions(rng, tries - 1) if tries > 1 else [])
+        for t, action in enumerate(actions):
+            if t:
+                env.reset(seed=ep_seed, options=options)
+            info = env.step(action)[4]
+            if info["success"]:
+                break
+        records.append({**{key: info.get(key) for key in keys}, "tries": t + 1})
     return records
 
 
@@ -65,11 +76,12 @@ class OpenabilityConfig:
     categories: str = categories_option()
     instances: int = option(10, "test instances per category (the first N, >= 1)")
     seed: int = option(0, "episode seed of the first trial")
+    tries: int = option(1, "expert actions per episode until one opens the part (1: the expert's one pull)")
     partnet_dir: Optional[str] = partnet_option()
     out: Optional[str] = option(None, "also write the per-trial records here (JSON lines); None = do not")
 
     def __post_init__(self):
-        check_at_least(self, instances=1)
+        check_at_least(self, instances=1, tries=1)
 
 
 def main(argv=None) -> int:
@@ -86,7 +98,7 @@ def main(argv=None) -> int:
     records = []
     for task in tqdm(tasks, desc="categories", unit="category"):
         ids = list(env.unwrapped.source.instances(task, "test"))[: cfg.instances]
-        records += expert_trials(env, task.name, ids, seed=cfg.seed)
+        records += expert_trials(env, task.name, ids, seed=cfg.seed, tries=cfg.tries)
     env.close()
     table = summarize(records)
     print(table.to_string(float_format=lambda v: f"{v:.2f}"))

@@ -63,6 +63,32 @@ def scan(root: str) -> dict[str, PartNetEntry]:
     return entries
 
 
+SEMANTIC_JOINT = {"hinge": "revolute", "slider": "prismatic", "slider+": "prismatic"}  # semantics.txt's words
+
+
+def semantics(folder: Path) -> dict[str, tuple[str, str]]:
+    """link name -> (joint word, part label) from `folder/semantics.txt` ('link_0 hinge door'); {}
+    where the file is missing. Words: hinge, slider (movable), heavy, static, free (not)."""
+    path = Path(folder) / "semantics.txt"
+    if not path.exists():
+        return {}
+    out = {}
+    for line in path.read_text().splitlines():
+        words = line.split()
+        if len(words) >= 3:
+            out[words[0]] = (words[1], words[2])
+    return out
+
+
+def annotated_movable(sem: dict, link: str, joint_type: str) -> bool:
+    """May the joint of `link` be a target? Yes unless semantics.txt says the link is not movable
+    (heavy, static) or moves another way (a 'slider' on a revolute joint); no file: yes."""
+    word = sem.get(link, ("",))[0]
+    if word in ("heavy", "static"):
+        return False
+    return SEMANTIC_JOINT.get(word, joint_type) == joint_type
+
+
 def split_of(object_id: str, category: str) -> str:
     if category not in SEEN:
         return "test"
@@ -75,13 +101,20 @@ def instances(root: str, category: str, split: str, joint_type: str | None = Non
                  and (joint_type is None or joint_type in e.joint_types))
 
 
-_NORM_CACHE: dict[str, tuple[float, np.ndarray]] = {}
+_NORM_CACHE: dict[tuple, tuple[float, np.ndarray]] = {}
+COLLISION_MODES = ("coacd", "hull", "pieces")
 
 
-def _load_raw(scene, urdf: Path, scale: float):
+def _load_raw(scene, urdf: Path, scale: float, friction: float, collision: str):
     loader = scene.create_urdf_loader()
     loader.fix_root_link = True
     loader.scale = scale
+    loader.set_material(friction, friction, 0.0)
+    if collision == "coacd":
+        urdf = collision_urdf(Path(urdf).resolve())
+    # "pieces": every part of a mesh file its own convex hull; "hull": one hull per mesh file (SAPIEN's
+    # default); the decomposed URDF's meshes hold one convex piece per part, so they load as pieces
+    loader.load_multiple_collisions_from_file = collision in ("coacd", "pieces")
     art = loader.load(str(urdf))
     if isinstance(art, list):  # some SAPIEN versions return every articulation in the file
         art = art[0]
@@ -100,19 +133,90 @@ def _aabb(art) -> tuple[np.ndarray, np.ndarray]:
     return np.min(los, axis=0), np.max(his, axis=0)
 
 
-def load(scene, entry: PartNetEntry, scale: float):
-    """Load `entry` into `scene`, normalised to diagonal 1 then scaled; returns the articulation."""
+def load(scene, entry: PartNetEntry, scale: float, friction: float = 1.0, collision: str = "coacd"):
+    """Load `entry` into `scene`, normalised to diagonal 1 then scaled; returns the articulation.
+    `collision` is one of COLLISION_MODES (docs/protocol.md, "Real PartNet-Mobility objects")."""
     import sapien
 
-    key = str(entry.urdf)
+    if collision not in COLLISION_MODES:
+        raise ValueError(f"collision={collision!r}: allowed: {', '.join(COLLISION_MODES)}")
+    key = (str(entry.urdf), collision)
     if key not in _NORM_CACHE:
-        probe = _load_raw(scene, entry.urdf, 1.0)
+        probe = _load_raw(scene, entry.urdf, 1.0, friction, collision)
         lo, hi = _aabb(probe)
         scene.remove_articulation(probe)
         _NORM_CACHE[key] = (float(np.linalg.norm(hi - lo)), (lo + hi) / 2)
     diag, centre = _NORM_CACHE[key]
     s = scale / diag
-    art = _load_raw(scene, entry.urdf, s)
+    art = _load_raw(scene, entry.urdf, s, friction, collision)
     art.set_root_pose(sapien.Pose(list(-centre * s)))
     art.set_name(f"partnet/{entry.object_id}")
     return art
+
+
+# ------------------------------------------------------------------------------ convex decomposition
+COACD_THRESHOLD = 0.05  # CoACD's concavity threshold (its default)
+COACD_MAX_HULLS = 32  # per mesh file
+COACD_SEED = 0
+
+
+def cache_dir() -> Path:
+    """Where decompositions are kept: $ROBOMAMBA_BENCH_CACHE, else ~/.cache/robomamba-bench."""
+    import os
+
+    root = os.environ.get("ROBOMAMBA_BENCH_CACHE") or Path.home() / ".cache" / "robomamba-bench"
+    return Path(root) / "coacd"
+
+
+def decompose(mesh_file: Path) -> Path:
+    """The CoACD decomposition of `mesh_file` as an OBJ with one object per convex piece, cached by the
+    file's content hash and the parameters, so a second load of the same mesh costs one hash."""
+    import hashlib
+
+    data = Path(mesh_file).read_bytes()
+    params = f"t{COACD_THRESHOLD}-m{COACD_MAX_HULLS}-s{COACD_SEED}"
+    out = cache_dir() / f"{hashlib.sha256(data).hexdigest()[:32]}-{params}.obj"
+    if out.exists():
+        return out
+    import coacd
+    import trimesh
+
+    from infra.files import atomic_write_text
+
+    mesh = trimesh.load(mesh_file, force="mesh", process=False)
+    coacd.set_log_level("error")
+    parts = coacd.run_coacd(coacd.Mesh(np.asarray(mesh.vertices), np.asarray(mesh.faces)),
+                            threshold=COACD_THRESHOLD, max_convex_hull=COACD_MAX_HULLS, seed=COACD_SEED)
+    lines, base = [], 1
+    for k, (verts, faces) in enumerate(parts):
+        lines.append(f"o piece_{k}")
+        lines += [f"v {x:.7g} {y:.7g} {z:.7g}" for x, y, z in verts]
+        lines += [f"f {a + base} {b + base} {c + base}" for a, b, c in faces]
+        base += len(verts)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, "\n".join(lines) + "\n")
+    return out
+
+
+@lru_cache(maxsize=256)
+def collision_urdf(urdf: Path) -> Path:
+    """A copy of `urdf` (in the cache) whose collision meshes are their CoACD decompositions and whose
+    visual meshes point back to the original files."""
+    import hashlib
+
+    from infra.files import atomic_write_text
+
+    tree = ET.parse(urdf)
+    for tag in ("collision", "visual"):
+        for el in tree.getroot().iter(tag):
+            mesh = el.find("geometry/mesh")
+            if mesh is None:
+                continue
+            src = (urdf.parent / mesh.get("filename")).resolve()
+            mesh.set("filename", str(decompose(src) if tag == "collision" else src))
+    text = ET.tostring(tree.getroot(), encoding="unicode")
+    out = cache_dir() / "urdf" / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.urdf"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out, text)
+    return out

@@ -23,7 +23,7 @@ import sapien  # noqa: E402
 from mani_skill.envs.sapien_env import BaseEnv  # noqa: E402
 from mani_skill.sensors.camera import CameraConfig  # noqa: E402
 from mani_skill.utils.registration import register_env  # noqa: E402
-from mani_skill.utils.structs.types import SimConfig  # noqa: E402
+from mani_skill.utils.structs.types import DefaultMaterialsConfig, SimConfig  # noqa: E402
 
 from .categories import UnknownCategoryError, prompt_for, resolve  # noqa: E402
 from .config import ACTION_DIM, PullEnvConfig  # noqa: E402
@@ -53,6 +53,70 @@ def success_flags(dq: float, joint_range: float, cosine: float, cfg: PullEnvConf
         "success_manipllm": bool((adq > cfg.manipllm_dq or frac > cfg.manipllm_range_fraction)
                                  and cosine > cfg.manipllm_cosine),
     }
+
+
+APPROACH_OVERLAP_TOLERANCE = 1e-3  # m of penetration at the pre-pose that counts as overlap
+ALIGNED = 0.3  # |alignment| at or above this: the pull drives the joint (failure reasons)
+
+
+def joint_alignment(joint_type: str, axis_point, axis_dir, point, pull_dir) -> float:
+    """Cosine between the pull direction and the direction in which `point` moves when the joint
+    opens (q increases): 1 = the pull drives the joint open, 0 = across its motion, -1 = closing."""
+    axis_dir = np.asarray(axis_dir, dtype=np.float64)
+    if joint_type == "prismatic":
+        v = axis_dir
+    else:
+        v = np.cross(axis_dir, np.asarray(point, dtype=np.float64) - np.asarray(axis_point, dtype=np.float64))
+    n = np.linalg.norm(v) * np.linalg.norm(pull_dir)
+    return float(np.dot(v, pull_dir) / n) if n > 1e-9 else 0.0
+
+
+def at_limit(q: float, limits, alignment: float, fraction: float = 0.02) -> bool:
+    """The joint sits within `fraction` of its range of the limit the pull pushes it towards."""
+    lo, hi = limits
+    margin = fraction * (hi - lo)
+    return bool(q >= hi - margin) if alignment >= 0 else bool(q <= lo + margin)
+
+
+def failure_reasons(ok: dict, raw: dict, cfg: PullEnvConfig, *, contact: bool, on_target: bool,
+                    pulled: bool, attached: str, dq: float, dq_pre: float, cosine: float,
+                    alignment: float, at_limit: bool, joint_range: float) -> dict:
+    """Why an executed episode failed, under each criterion ("" where it succeeded): the first of
+    no_contact, unpulled_motion, touched_other_link, blocked, no_motion, small_motion, wrong_direction
+    that applies (docs/protocol.md section 4)."""
+    adq = abs(dq)
+    if not contact:
+        common = f"no_contact: the gripper touched nothing{f' (yet |dq| = {adq:.3f})' if adq > cfg.motion_noise_dq else ''}"
+    elif not on_target:
+        common = f"touched_other_link: the suction held {attached}"
+    else:
+        common = ""
+    if not pulled and (raw["success"] or raw["success_manipllm"]):  # moved, but not by the pull
+        how = ("without suction contact" if not contact else f"while the suction held {attached}" if not on_target
+               else f"by the approach (|dq| = {abs(dq_pre):.3f} before the pull)")
+        common = f"unpulled_motion: the target moved {how}"
+    if common:
+        return {"failure_reason": "" if ok["success"] else common,
+                "failure_reason_manipllm": "" if ok["success_manipllm"] else common}
+    if adq <= cfg.motion_noise_dq:
+        if at_limit:
+            why = "blocked: the target is at the joint limit the pull pushes it towards"
+        elif abs(alignment) >= ALIGNED:
+            why = f"blocked: the part did not follow a pull along its motion (alignment {alignment:.2f})"
+        else:
+            why = f"no_motion: the pull runs across the part's motion (alignment {alignment:.2f})"
+    elif at_limit:
+        why = f"blocked: the part reached its joint limit after |dq| = {adq:.3f}"
+    else:
+        why = f"small_motion: |dq| = {adq:.3f} <= {cfg.success_dq}"
+    frac = adq / joint_range if joint_range > 0 else 0.0
+    moved_m = adq > cfg.manipllm_dq or frac > cfg.manipllm_range_fraction  # ManipLLM's magnitude test
+    if moved_m and cosine <= cfg.manipllm_cosine:
+        why_m = f"wrong_direction: cosine {cosine:.2f} <= {cfg.manipllm_cosine}"
+    else:
+        why_m = why
+    return {"failure_reason": "" if ok["success"] else why,
+            "failure_reason_manipllm": "" if ok["success_manipllm"] else why_m}
 
 
 class ActionError(ValueError):
@@ -98,8 +162,11 @@ class PullArticulatedEnv(BaseEnv):
 
     **Success:** `success` = |dq| > 0.1 of the target joint (m or rad, RoboMamba);
     `success_manipllm` = (|dq| > 0.03 or |dq|/range > 0.5) and cosine(pull direction, displacement
-    of the touched point) > 0.3 (ManipLLM). A malformed action, a pixel off the object or a broken
-    episode is a failure with `failure_reason` set, never an exception.
+    of the touched point) > 0.3 (ManipLLM). Both only count when the pull caused the motion: the
+    gripper reached its pre-pose without overlapping the object, the suction held the target part,
+    and the approach did not move it (`unpulled_motion` otherwise). Every failure carries a
+    `failure_reason` (and `failure_reason_manipllm`); a malformed action, a pixel off the object or
+    a broken episode is a failure, never an exception.
     """
 
     SUPPORTED_ROBOTS = ["floating_panda_gripper"]
@@ -111,7 +178,7 @@ class PullArticulatedEnv(BaseEnv):
         cfg.validate()
         self.cfg = cfg
         self.task = resolve(cfg.task)  # UnknownCategoryError lists the allowed names
-        self.source = make_source(cfg.partnet_dir)
+        self.source = make_source(cfg.partnet_dir, cfg.partnet_collision)
         if not self.source.instances(self.task, cfg.split):
             raise UnknownCategoryError(
                 f"no {cfg.split} instances of {self.task.name!r} in the {self.source.name} source")
@@ -130,7 +197,10 @@ class PullArticulatedEnv(BaseEnv):
     # ------------------------------------------------------------------ ManiSkill hooks
     @property
     def _default_sim_config(self):
-        return SimConfig(sim_freq=self.cfg.sim_freq, control_freq=self.cfg.sim_freq)
+        f = self.cfg.friction  # the gripper's material; objects get theirs when loaded
+        materials = DefaultMaterialsConfig() if f is None else DefaultMaterialsConfig(f, f, 0.0)
+        return SimConfig(sim_freq=self.cfg.sim_freq, control_freq=self.cfg.sim_freq,
+                         default_materials_config=materials)
 
     @property
     def _default_sensor_configs(self):
@@ -284,7 +354,8 @@ class PullArticulatedEnv(BaseEnv):
             self._object.remove(self._sscene)
             self._object = None
         self._object = self.source.load(self._sscene, task.category, instance, scale,
-                                        c.joint_damping, c.joint_friction)
+                                        c.joint_damping, c.joint_friction,
+                                        1.0 if c.friction is None else c.friction)
         obj = self._object
         for link in obj.links:
             link.disable_gravity = not c.object_gravity
@@ -306,6 +377,7 @@ class PullArticulatedEnv(BaseEnv):
             candidates = chosen
         target = candidates[int(rng.integers(len(candidates)))]
         self._target = target
+        self._target_links = obj.subtree(target.link)  # the target part: what its mask shows, what may be held
         # camera
         dist = float(rng.uniform(*c.distance_range))
         elev = float(rng.uniform(*c.elevation_range_deg))
@@ -322,6 +394,7 @@ class PullArticulatedEnv(BaseEnv):
             "instance_id": instance if isinstance(instance, str) else int(instance),
             "scale": scale, "all_closed": all_closed, "qpos_init": q.tolist(),
             "target_joint": target.name, "target_link": target.link.name,
+            "target_label": obj.label(target.link),
             "joint_type": target.type, "joint_limits": list(target.limits),
             "camera_distance": dist, "camera_elevation_deg": elev, "camera_azimuth_deg": azim,
             "camera_eye": eye.tolist(), "fov_deg": c.fov_deg, "failure_reason": "",
@@ -355,7 +428,8 @@ class PullArticulatedEnv(BaseEnv):
         depth = np.where(pts[..., 2] > 0, pts[..., 2], 0).astype(np.float32)
         ids = self._object.link_seg_ids()
         object_mask = np.isin(seg, ids) & (depth > 0)
-        target_mask = (seg == self._target.link.entity.per_scene_id) & (depth > 0)
+        part_ids = [l.entity.per_scene_id for l in self._target_links]
+        target_mask = np.isin(seg, part_ids) & (depth > 0)
         model = cam.get_model_matrix()  # cam2world, GL axes
         cam2world = model.copy()
         cam2world[:3, :3] = model[:3, :3] @ GL_FROM_CV
@@ -383,9 +457,11 @@ class PullArticulatedEnv(BaseEnv):
         return self._obs, float(info["success"]), True, False, info
 
     def _fail(self, reason: str, action_record=None) -> dict:
-        out = {"failure_reason": reason, "contact": False, "touched_link": "", "dq": 0.0,
+        out = {"failure_reason": reason, "failure_reason_manipllm": reason, "contact": False,
+               "attached_link": "", "pulled": False, "unpulled_motion": False, "dq": 0.0, "dq_pre": 0.0,
                "cosine": 0.0, "joint_range": self._target.range, "sim_steps": 0,
-               "success": False, "success_manipllm": False}
+               "success": False, "success_manipllm": False,
+               "success_unfiltered": False, "success_manipllm_unfiltered": False}
         if action_record is not None:
             out["action"] = action_record
         return out
@@ -413,54 +489,134 @@ class PullArticulatedEnv(BaseEnv):
         euler = euler_xyz(R_hand)
         obj, target = self._object, self._target
         q0 = obj.qpos()
-        steps = 0
+        self._steps = 0
 
         def hand_q(pos):
             return np.concatenate([pos, euler, np.zeros(len(self._gripper_joints) - 6)])
 
-        def drive_to(start, end, n):
-            nonlocal steps
-            for i in range(n):
-                tgt = hand_q(start + (end - start) * (i + 1) / n)
-                for j, v in zip(self._gripper_joints, tgt):
-                    j.set_drive_target(float(v))
-                self._sscene.step()
-                steps += 1
-
         pre, approach, pull = p - c.pre_offset * up, p - c.approach_offset * up, p - c.pull_offset * up
         self._gripper.set_qpos(hand_q(pre).astype(np.float32))
         self._gripper.set_qvel(np.zeros(self._gripper.dof, dtype=np.float32))
-        drive = None
+        drive, touched, overlap, stretch = None, None, None, 0.0
+        q_attach = q0
         try:
-            drive_to(pre, approach, c.steps(c.approach_time))
-            drive_to(approach, approach, c.steps(c.contact_time))
-            touched, attach = self._touched_link(p)
+            self._frame("approach")
+            if c.check_approach:  # one step at the pre-pose: any overlap shows as a penetrating contact
+                self._drive(hand_q, pre, pre, 1)
+                overlap = self._overlapping_link()
+            if overlap is None:
+                self._drive(hand_q, pre, approach, c.steps(c.approach_time), "approach")
+                self._drive(hand_q, approach, approach, c.steps(c.contact_time), "attach")
+                q_attach = obj.qpos()
+                touched, attach = self._touched_link(p)
             if touched is not None:
+                axis_point, axis_dir = target.axis_world()
                 drive = self._attach(touched, attach)
-                drive_to(approach, pull, c.steps(c.pull_time))
-                drive_to(pull, pull, c.steps(c.hold_time))
+                self._drive(hand_q, approach, pull, c.steps(c.pull_time), "pull")
+                self._drive(hand_q, pull, pull, c.steps(c.hold_time), "hold", until_rest=c.hold_until_rest)
+                stretch = self._suction_stretch(touched)
             q1 = obj.qpos()
             finite = np.all(np.isfinite(q1)) and np.all(np.isfinite(self._gripper.get_qpos()))
             if touched is not None and finite:
                 moved = touched.entity_pose.to_transformation_matrix() @ np.append(self._attach_local, 1)
                 disp = moved[:3] - attach
+            self._frame("end")
         finally:
             if drive is not None:
                 drive.entity.remove_component(drive)  # the drive lives on the link's entity
             self._park_gripper()
+        steps = self._steps
         if not finite:
             return {**self._fail("physics_nan: the simulation state became NaN", record), "sim_steps": steps}
+        if overlap is not None:
+            return {**self._fail(f"approach_collision: the gripper at its pre-pose overlaps {overlap.name}",
+                                 record), "sim_steps": steps, "qpos_final": q1.tolist()}
         dq = float(q1[target.dof] - q0[target.dof])
-        cosine = 0.0
-        if touched is not None and np.linalg.norm(disp) > 1e-6:
-            cosine = float(np.dot(disp, -up) / np.linalg.norm(disp))
-        out = {"failure_reason": "" if touched is not None else "no_contact", "action": record,
-               "contact": touched is not None, "touched_link": touched.name if touched is not None else "",
-               "contact_point": p.tolist(), "pull_direction": (-up).tolist(),
-               "dq": dq, "cosine": cosine, "joint_range": target.range, "qpos_final": q1.tolist(),
-               "sim_steps": steps}
-        out.update(success_flags(dq, target.range, cosine, c))
+        dq_pre = float(q_attach[target.dof] - q0[target.dof])
+        cosine, alignment = 0.0, 0.0
+        if touched is not None:
+            if np.linalg.norm(disp) > 1e-6:
+                cosine = float(np.dot(disp, -up) / np.linalg.norm(disp))
+            alignment = joint_alignment(target.type, axis_point, axis_dir, attach, -up)
+        on_target = touched is not None and touched in self._target_links
+        # the pull caused the motion: the suction held the target (or a part of it), and the approach
+        # did not already move it more than unpulled_dq, unless the pull alone moved it past success_dq
+        pulled = on_target and (abs(dq_pre) <= c.unpulled_dq or abs(dq - dq_pre) > c.success_dq)
+        raw = success_flags(dq, target.range, cosine, c)
+        ok = raw if (pulled or c.count_unpulled) else {"success": False, "success_manipllm": False}
+        reasons = failure_reasons(
+            ok, raw, c, contact=touched is not None, on_target=on_target, pulled=pulled,
+            attached=touched.name if touched is not None else "", dq=dq, dq_pre=dq_pre, cosine=cosine,
+            alignment=alignment, at_limit=at_limit(q1[target.dof], target.limits, alignment),
+            joint_range=target.range)
+        out = {**reasons, "action": record, "contact": touched is not None,
+               "attached_link": touched.name if touched is not None else "", "pulled": bool(pulled),
+               "unpulled_motion": bool(raw["success"] and not pulled), "contact_point": p.tolist(),
+               "pull_direction": (-up).tolist(), "dq": dq, "dq_pre": dq_pre, "cosine": cosine,
+               "alignment": alignment, "suction_stretch": stretch, "joint_range": target.range,
+               "qpos_final": q1.tolist(), "sim_steps": steps,
+               "success_unfiltered": raw["success"], "success_manipllm_unfiltered": raw["success_manipllm"]}
+        out.update(ok)
         return out
+
+    def _drive(self, hand_q, start, end, n: int, phase: str = "", until_rest: bool = False) -> None:
+        """Move the hand's drive target from `start` to `end` over `n` physics steps (`until_rest`:
+        stop early once the target joint is at rest)."""
+        tol = self.cfg.settle_qvel_tol
+        for i in range(n):
+            tgt = hand_q(start + (end - start) * (i + 1) / n)
+            for j, v in zip(self._gripper_joints, tgt):
+                j.set_drive_target(float(v))
+            self._sscene.step()
+            self._steps += 1
+            if self._frame_every and self._steps % self._frame_every == 0:
+                self._frame(phase)
+            if until_rest and i >= 1:
+                qv = np.asarray(self._object.articulation.get_qvel())
+                if np.all(np.isfinite(qv)) and abs(qv[self._target.dof]) < tol:
+                    break
+
+    # ------------------------------------------------------------------ rollout frames (--record)
+    _frame_every = 0
+    _frames: list = []
+
+    def record_frames(self, every: int) -> None:
+        """Render a frame every `every` physics steps of the next step() (0 = off); read them from
+        `frames` afterwards as (phase, RGB uint8 array) pairs."""
+        self._frame_every = int(every)
+        self._frames = []
+
+    @property
+    def frames(self) -> list:
+        return list(self._frames)
+
+    def _frame(self, phase: str) -> None:
+        if not self._frame_every:
+            return
+        self._sscene.update_render()
+        self._camera.take_picture()
+        rgb = np.asarray(self._camera.get_picture("Color"))[..., :3]
+        if rgb.dtype != np.uint8:
+            rgb = (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+        self._frames.append((phase, np.ascontiguousarray(rgb)))
+
+    def _overlapping_link(self):
+        """The object link the gripper penetrates (after one step at its pre-pose), or None."""
+        obj_links = set(self._object.links)
+        for contact in self._sscene.physx_system.get_contacts():
+            b0, b1 = contact.bodies
+            link = b1 if b0 in self._gripper_links else b0 if b1 in self._gripper_links else None
+            if link is None or link not in obj_links:
+                continue
+            if any(pt.separation < -APPROACH_OVERLAP_TOLERANCE for pt in contact.points):
+                return link
+        return None
+
+    def _suction_stretch(self, link) -> float:
+        """Distance (m) between the suction's two anchors: how far the touched point lags the hand."""
+        hand = self._hand.entity_pose * self._attach_in_hand
+        held = link.entity_pose.to_transformation_matrix() @ np.append(self._attach_local, 1)
+        return float(np.linalg.norm(np.asarray(hand.p) - held[:3]))
 
     def _touched_link(self, p):
         """The object link the gripper touches nearest to the intended point p, and that contact
@@ -489,6 +645,7 @@ class PullArticulatedEnv(BaseEnv):
         hand_pose, link_pose = self._hand.entity_pose, link.entity_pose
         world = sapien.Pose(list(point))
         self._attach_local = (link_pose.inv() * world).p
+        self._attach_in_hand = hand_pose.inv() * world
         drive = self._sscene.create_drive(self._hand, hand_pose.inv() * world, link, link_pose.inv() * world)
         for axis in (drive.set_drive_property_x, drive.set_drive_property_y, drive.set_drive_property_z):
             axis(c.suction_stiffness, c.suction_damping)

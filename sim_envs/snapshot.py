@@ -1,6 +1,9 @@
 """Render what the agent sees: RGB, depth, object mask, target-part mask and normals side by side.
 
     python -m sim_envs.snapshot --category drawer --instance 3 --seed 0 --out out/snapshot.png
+
+`--record N` also runs the privileged expert's pull on the first N episodes (seeds SEED..SEED+N-1) and
+writes each rollout as a video next to the PNG (OUT_rollout_K.mp4; evaluation.record).
 """
 from __future__ import annotations
 
@@ -23,10 +26,11 @@ class SnapshotConfig:
     partnet_dir: Optional[str] = partnet_option()
     image_size: int = option(336, "rendered image side in pixels (>= 16)")
     out: str = option("out/snapshot.png", "output PNG path")
+    record: int = option(0, "also film the expert's pull on the first N episodes (videos next to --out)")
 
     def __post_init__(self):
         check_split(self)
-        check_at_least(self, image_size=16)
+        check_at_least(self, image_size=16, record=0)
         if self.instance is not None and self.partnet_dir is None:
             try:
                 int(self.instance)
@@ -76,7 +80,27 @@ def main(argv=None) -> int:
                             image_size=cfg.image_size)
     env, (obs, info) = make_env_or_die(env_cfg, seed=cfg.seed, options=options)
     save_figure(render_panel(obs, info), cfg.out, dpi=100)
-    return done(f"wrote {cfg.out}: {info['object_id']} target {info['target_link']} ({info['joint_type']})")
+    videos = [film_expert(env, cfg.seed + k, options, cfg.out, k) for k in range(cfg.record)]
+    return done(f"wrote {cfg.out}: {info['object_id']} target {info['target_link']} ({info['joint_type']})"
+                + "".join(f"\nwrote {v}" for v in videos))
+
+
+def film_expert(env, seed: int, options: dict, out: str, k: int):
+    """Reset to episode `seed`, pull with the privileged expert while filming; writes
+    OUT_rollout_K.mp4 (and its annotated PNG) and returns the video's path."""
+    from pathlib import Path
+
+    from evaluation.record import RECORD_EVERY, annotate, rollout_frames, write_video
+
+    obs, info = env.reset(seed=seed, options=options)
+    action = env.unwrapped.privileged().expert_action(np.random.default_rng(seed))
+    env.unwrapped.record_frames(RECORD_EVERY)
+    outcome = {**env.step(action)[4], "episode": seed}
+    frames = env.unwrapped.frames
+    env.unwrapped.record_frames(0)
+    stem = Path(out).with_name(f"{Path(out).stem}_rollout_{k}")
+    annotate(obs, action, outcome).save(stem.with_suffix(".png"))
+    return write_video(stem.with_suffix(".mp4"), rollout_frames(obs, action, outcome, frames))
 
 
 if __name__ == "__main__":

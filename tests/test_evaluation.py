@@ -113,11 +113,20 @@ def test_records_and_run_json(runs):
     assert run["parameter_counts"] == {"total": 0, "trainable": 0}
     assert run["versions"]["sapien"] and run["seeds"]["master"] == 0
     assert run["runs"][-1]["episodes"] == 6 and run["runs"][-1]["control_hz"] > 0
-    gifs = list((runs["random"] / "record").glob("*.gif"))
-    assert [g.name for g in gifs] == ["00000_Safe_000.gif"]
-    from PIL import Image
+    videos = list((runs["random"] / "record").glob("*.mp4"))
+    assert [v.name for v in videos] == ["00000_Safe_000.mp4"]
+    assert (runs["random"] / "record" / "00000_Safe_000.png").exists()
+    import imageio.v3 as iio
 
-    assert Image.open(gifs[0]).n_frames == 2
+    frames = iio.imread(videos[0], index=None)
+    rec = next(r for r in read_episodes(runs["random"] / EPISODES) if r["index"] == 0)
+    from evaluation.record import RECORD_EVERY, VIDEO_FPS
+
+    # the annotated still for a second, a frame every RECORD_EVERY physics steps (one at the start and
+    # one at the end), then the last frame held half a second
+    rollout = rec["sim_steps"] // RECORD_EVERY + 2 if rec["sim_steps"] else 0  # nothing ran: no rollout
+    assert len(frames) == VIDEO_FPS + rollout + VIDEO_FPS // 2
+    assert frames.shape[1:] == (128 * 4 + 34, 128 * 4, 3)
 
 
 def test_rerun_of_a_finished_run_adds_nothing(runs, tmp_path):
@@ -310,3 +319,24 @@ def test_help_documents_every_flag_with_its_default(capsys):
                  "--out", "--record", "--image-size", "--shard", "--envs-per-worker", "--device"):
         assert flag in text, flag
     assert "(default: 50)" in text and "(default: 16)" in text and "(default: 0)" in text
+
+
+def test_oracle_video_shows_the_pull(tmp_path, env):
+    """`--record 2` on the oracle writes two MP4s in which the target part moves: the last rollout frame
+    differs from the first where the drawer was pulled."""
+    import imageio.v3 as iio
+
+    out = tmp_path / "video"
+    assert cli.main(["--agent", "oracle", "--categories", "drawer", "--episodes", "2", "--record", "2",
+                     "--workers", "0", "--quiet", "--out", str(out)]) == 0
+    videos = sorted((out / "record").glob("*.mp4"))
+    assert len(videos) == 2
+    recs = {r["index"]: r for r in read_episodes(out / EPISODES)}
+    from evaluation.record import VIDEO_FPS
+
+    for k, v in enumerate(videos):
+        frames = iio.imread(v, index=None).astype(int)
+        first, last = frames[VIDEO_FPS], frames[-1]
+        changed = np.abs(first - last).sum(-1) > 60
+        if recs[k]["success"]:
+            assert changed.sum() > 100, (v, changed.sum())
