@@ -120,8 +120,6 @@ def normals_from_points(points: np.ndarray, valid: np.ndarray, step: int = 2) ->
     H, W, _ = P.shape
     pad = np.pad(P, ((step, step), (step, step), (0, 0)), mode="edge")
     vpad = np.pad(valid, ((step, step), (step, step)), mode="constant")
-    dx = pad[step:step + H, 2 * step:, :] - pad[step:step + H, :W, :]
-    dy = pad[2 * step:, step:step + W, :] - pad[:H, step:step + W, :]
     ok = (valid & vpad[step:step + H, 2 * step:] & vpad[step:step + H, :W]
           & vpad[2 * step:, step:step + W] & vpad[:H, step:step + W])
     r, c = np.nonzero(ok)  # only where there is a surface (a small part of the image)
