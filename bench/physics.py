@@ -3,16 +3,14 @@ expert (`oracle`), `random` and a trained agent, over all 30 categories, on one 
 
     python bench/physics.py --episodes 10 --checkpoint out/pipeline/checkpoints/robomamba
 
-Each (variant, agent) is one `python -m evaluation.run` (resumable, in out/bench/physics/VARIANT/AGENT);
+Each (variant, agent) is one `python -m evaluation.run` (resumable, in out/bench/physics/K_AGENT);
 the table (results/physics/physics_changes.csv, one row per variant and agent: success under both
 criteria, the successes the unpulled-motion filter removes, the failure reasons) is rebuilt from the
 runs' records, which are copied next to it.
 """
 from __future__ import annotations
 
-import gzip
 import json
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -22,6 +20,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from evaluation.pipeline import copy_records  # noqa: E402
 from infra.cli import check_at_least, done, option, parse_config  # noqa: E402
 
 # cumulative steps from the legacy physics to the default: (name, --physics, --env settings)
@@ -75,7 +74,7 @@ def main(argv=None) -> int:
     rows, table = [], Path(cfg.table)
     for k, (name, physics, env) in enumerate(VARIANTS):
         for agent in cfg.agents.split(","):
-            out = Path(cfg.out) / f"{k}" / agent
+            out = Path(cfg.out) / f"{k}_{agent}"
             cmd = [sys.executable, "-m", "evaluation.run", "--agent", agent, "--categories", "all",
                    "--episodes", str(cfg.episodes), "--workers", str(cfg.workers), "--physics", physics,
                    "--out", str(out), "--quiet"] + (["--env", *env] if env else [])
@@ -86,11 +85,7 @@ def main(argv=None) -> int:
             lines = (out / "episodes.jsonl").read_text().splitlines()
             recs = [json.loads(line) for line in lines if line.strip()]
             rows.append(row(name, agent, recs))
-            dest = table / "runs" / f"{k}_{agent}"
-            dest.mkdir(parents=True, exist_ok=True)
-            shutil.copy(out / "run.json", dest / "run.json")
-            with gzip.open(dest / "episodes.jsonl.gz", "wt") as f:
-                f.write("\n".join(lines) + "\n")
+            copy_records([str(out)], str(table / "runs"))
     df = pd.DataFrame(rows).fillna(0)
     for c in df.columns:
         if c.startswith("reason_"):

@@ -10,9 +10,6 @@ Writes results/physics/schedule.csv (and copies each run's records under results
 """
 from __future__ import annotations
 
-import gzip
-import json
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from evaluation.pipeline import copy_records  # noqa: E402
 from infra.cli import check_at_least, done, option, parse_config  # noqa: E402
 
 # name, --physics, --env
@@ -50,7 +48,7 @@ def main(argv=None) -> int:
 
     runs, rows, table = [], [], Path(cfg.table)
     for k, (name, physics, env) in enumerate(SCHEDULES):
-        out = Path(cfg.out) / str(k)
+        out = Path(cfg.out) / f"schedule_{k}"
         cmd = [sys.executable, "-m", "evaluation.run", "--agent", "oracle", "--categories", "all", "--episodes",
                str(cfg.episodes), "--workers", str(cfg.workers), "--physics", physics, "--out", str(out),
                "--quiet"] + (["--env", *env] if env else [])
@@ -74,11 +72,7 @@ def main(argv=None) -> int:
                        ci_high=round(allrow["ci_high"], 4), only_reference=int(allrow["only_a"]),
                        only_this=int(allrow["only_b"]), mcnemar_p=float(f"{allrow['mcnemar_p']:.3g}"))
         rows.append(row)
-        dest = table / "runs" / f"schedule_{k}"
-        dest.mkdir(parents=True, exist_ok=True)
-        shutil.copy(out / "run.json", dest / "run.json")
-        with gzip.open(dest / "episodes.jsonl.gz", "wt") as f:
-            f.write("".join(json.dumps(r) + "\n" for r in recs))
+        copy_records([str(out)], str(table / "runs"))
     df = pd.DataFrame(rows)
     table.mkdir(parents=True, exist_ok=True)
     df.to_csv(table / "schedule.csv", index=False)

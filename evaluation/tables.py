@@ -392,16 +392,18 @@ def plot_failures(table: pd.DataFrame, path) -> Path:
     sub = table[(table.criterion == "success") & (table.category == "all")].set_index("method")
     cols = [c for c in sub.columns if c not in ("criterion", "category", "episodes", "unpulled_removed")]
     frac = sub[cols].div(sub["episodes"], axis=0)
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(frac) + 1.8))
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(frac) + 2.4))
     left = np.zeros(len(frac))
-    cmap = plt.get_cmap("tab20")
+    palette = ["#1f77b4", "#ff7f0e", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+               "#17becf", "#aec7e8", "#ffbb78", "#ff9896", "#c5b0d5", "#c49c94"]  # no green: that is success
     for k, c in enumerate(cols):
-        ax.barh(frac.index, frac[c], left=left, label=c, color="#2ca02c" if c == "success" else cmap(k % 20))
+        colour = "#2ca02c" if c == "success" else palette[(k - 1) % len(palette)]
+        ax.barh(frac.index, frac[c], left=left, label=c, color=colour)
         left += frac[c].to_numpy()
     ax.set_xlim(0, 1)
     ax.set_xlabel("fraction of episodes")
     ax.set_title("How episodes ended (RoboMamba criterion; failures by reason)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=4, fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=4, fontsize=8)
     fig.tight_layout()
     save_figure(fig, path, dpi=120)
     return Path(path)

@@ -99,12 +99,12 @@ def failure_reasons(ok: dict, raw: dict, cfg: PullEnvConfig, *, contact: bool, o
         return {"failure_reason": "" if ok["success"] else common,
                 "failure_reason_manipllm": "" if ok["success_manipllm"] else common}
     if adq <= cfg.motion_noise_dq:
-        if at_limit:
-            why = "blocked: the target is at the joint limit the pull pushes it towards"
-        elif abs(alignment) >= ALIGNED:
-            why = f"blocked: the part did not follow a pull along its motion (alignment {alignment:.2f})"
-        else:
+        if abs(alignment) < ALIGNED:  # checked first: the sign of a small alignment means nothing
             why = f"no_motion: the pull runs across the part's motion (alignment {alignment:.2f})"
+        elif at_limit:
+            why = "blocked: the target is at the joint limit the pull pushes it towards"
+        else:
+            why = f"blocked: the part did not follow a pull along its motion (alignment {alignment:.2f})"
     elif at_limit:
         why = f"blocked: the part reached its joint limit after |dq| = {adq:.3f}"
     else:
@@ -502,7 +502,7 @@ class PullArticulatedEnv(BaseEnv):
         try:
             self._frame("approach")
             if c.check_approach:  # one step at the pre-pose: any overlap shows as a penetrating contact
-                self._drive(hand_q, pre, pre, 1)
+                self._drive(hand_q, pre, pre, 1, "approach")
                 overlap = self._overlapping_link()
             if overlap is None:
                 self._drive(hand_q, pre, approach, c.steps(c.approach_time), "approach")
@@ -551,7 +551,8 @@ class PullArticulatedEnv(BaseEnv):
             joint_range=target.range)
         out = {**reasons, "action": record, "contact": touched is not None,
                "attached_link": touched.name if touched is not None else "", "pulled": bool(pulled),
-               "unpulled_motion": bool(raw["success"] and not pulled), "contact_point": p.tolist(),
+               "unpulled_motion": bool((raw["success"] or raw["success_manipllm"]) and not pulled),
+               "contact_point": p.tolist(),
                "pull_direction": (-up).tolist(), "dq": dq, "dq_pre": dq_pre, "cosine": cosine,
                "alignment": alignment, "suction_stretch": stretch, "joint_range": target.range,
                "qpos_final": q1.tolist(), "sim_steps": steps,

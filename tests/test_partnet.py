@@ -111,3 +111,54 @@ def test_env_uses_partnet_objects_and_pulls_the_drawer(partnet_root):
         assert wins >= 3
     finally:
         env.close()
+
+
+def test_coacd_decomposition_is_cached_by_content(tmp_path, monkeypatch):
+    """A mesh is decomposed once; a second request (even under another file name) reads the cache,
+    and the URDF rewritten for collision points at the decomposition, visuals at the original."""
+    import xml.etree.ElementTree as ET
+
+    from sim_envs import partnet
+    from sim_envs.objects.export import shape_mesh
+    from sim_envs.objects.spec import Shape
+
+    monkeypatch.setenv("ROBOMAMBA_BENCH_CACHE", str(tmp_path / "cache"))
+    # an L of two boxes: concave, so its decomposition has more than one piece
+    verts, faces = [], []
+    for sh in (Shape("box", (0, 0, 0), (0.5, 0.1, 0.1), (1, 1, 1, 1)), Shape("box", (0.4, 0.4, 0), (0.1, 0.3, 0.1), (1, 1, 1, 1))):
+        v, f = shape_mesh(sh)
+        faces.append(f + sum(len(x) for x in verts))
+        verts.append(v)
+    text = "\n".join([f"v {x} {y} {z}" for x, y, z in np.concatenate(verts)] +
+                     [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in np.concatenate(faces)]) + "\n"
+    mesh = tmp_path / "obj" / "piece.obj"
+    mesh.parent.mkdir()
+    mesh.write_text(text)
+    first = partnet.decompose(mesh)
+    assert first.parent == tmp_path / "cache" / "coacd" and first.read_text().count("\no ") >= 1
+    assert first.read_text().count("o piece_") >= 2
+    stamp = first.stat().st_mtime_ns
+    copy = tmp_path / "obj" / "same.obj"
+    copy.write_text(text)
+    assert partnet.decompose(copy) == first and first.stat().st_mtime_ns == stamp  # not redone
+    urdf = tmp_path / "obj" / "mobility.urdf"
+    urdf.write_text('<robot name="r"><link name="base"><visual><geometry><mesh filename="piece.obj"/></geometry>'
+                    '</visual><collision><geometry><mesh filename="piece.obj"/></geometry></collision></link></robot>')
+    rewritten = ET.parse(partnet.collision_urdf(urdf.resolve())).getroot()
+    assert rewritten.find("link/collision/geometry/mesh").get("filename") == str(first)
+    assert rewritten.find("link/visual/geometry/mesh").get("filename") == str(mesh.resolve())
+
+
+def test_semantics_choose_the_target_joints(tmp_path):
+    from sim_envs import partnet
+
+    (tmp_path / "semantics.txt").write_text("link_0 hinge door\nlink_1 slider drawer\nlink_2 heavy body\n"
+                                            "link_3 static knob\nlink_4 slider+ lid\n")
+    sem = partnet.semantics(tmp_path)
+    assert sem["link_0"] == ("hinge", "door") and sem["link_2"] == ("heavy", "body")
+    assert partnet.annotated_movable(sem, "link_0", "revolute")
+    assert not partnet.annotated_movable(sem, "link_0", "prismatic")  # the file says it turns
+    assert partnet.annotated_movable(sem, "link_1", "prismatic") and partnet.annotated_movable(sem, "link_4", "prismatic")
+    assert not partnet.annotated_movable(sem, "link_3", "revolute")  # annotated as not movable
+    assert partnet.annotated_movable(sem, "link_9", "revolute")  # not in the file: allowed
+    assert partnet.semantics(tmp_path / "missing") == {}

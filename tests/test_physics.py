@@ -73,6 +73,7 @@ def _reasons(dq=0.0, dq_pre=0.0, contact=True, on_target=True, pulled=True, cosi
     (dict(dq=0.0, on_target=False, pulled=False), "touched_other_link", "touched_other_link"),
     (dict(dq=0.3, dq_pre=0.3, pulled=False), "unpulled_motion", "unpulled_motion"),
     (dict(dq=0.0, limit=True), "blocked", "blocked"),
+    (dict(dq=0.0, limit=True, alignment=0.05), "no_motion", "no_motion"),  # across the motion: no limit is pushed
     (dict(dq=0.0, alignment=0.9), "blocked", "blocked"),
     (dict(dq=0.0, alignment=0.1), "no_motion", "no_motion"),
     (dict(dq=0.05), "small_motion", ""),
