@@ -19,9 +19,10 @@ class PullEnvConfig:
     task: str = "drawer"  # category name or alias (sim_envs/categories.json)
     split: str = "train"  # instance split: 'train' or 'test' (unseen categories: 'test' only)
     partnet_dir: Optional[str] = None  # a PartNet-Mobility directory; None = procedural objects
-    # PartNet-Mobility collision geometry: 'coacd' (convex decomposition, cached on disk), 'hull' (one
-    # convex hull per mesh file, SAPIEN's default) or 'pieces' (one hull per part of a mesh file)
-    partnet_collision: str = "coacd"
+    # PartNet-Mobility collision geometry: 'hull' (one convex hull per mesh file, SAPIEN's default),
+    # 'coacd' (each file's convex decomposition, cached on disk) or 'pieces' (a hull per part of a file);
+    # docs/protocol.md section 4 says why 'hull' is the default
+    partnet_collision: str = "hull"
     # --- scene (docs/protocol.md section 2) --------------------------------------------------------
     scale_range: tuple[float, float] = (0.7, 1.2)  # uniform scale of a diagonal-1 object
     joint_damping: float = 10.0  # passive object joints (reference: 10)

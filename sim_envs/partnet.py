@@ -133,7 +133,7 @@ def _aabb(art) -> tuple[np.ndarray, np.ndarray]:
     return np.min(los, axis=0), np.max(his, axis=0)
 
 
-def load(scene, entry: PartNetEntry, scale: float, friction: float = 1.0, collision: str = "coacd"):
+def load(scene, entry: PartNetEntry, scale: float, friction: float = 1.0, collision: str = "hull"):
     """Load `entry` into `scene`, normalised to diagonal 1 then scaled; returns the articulation.
     `collision` is one of COLLISION_MODES (docs/protocol.md, "Real PartNet-Mobility objects")."""
     import sapien
@@ -155,9 +155,10 @@ def load(scene, entry: PartNetEntry, scale: float, friction: float = 1.0, collis
 
 
 # ------------------------------------------------------------------------------ convex decomposition
-COACD_THRESHOLD = 0.05  # CoACD's concavity threshold (its default)
-COACD_MAX_HULLS = 32  # per mesh file
-COACD_SEED = 0
+# CoACD's settings: its concavity threshold, at most 16 hulls per mesh file, and a lighter search than
+# its defaults (measured on 6 mesh files of object 41083 on the 2-core VM: 53 s instead of 294 s)
+COACD_PARAMS = dict(threshold=0.05, max_convex_hull=16, preprocess_resolution=30, resolution=1000, mcts_nodes=10,
+                    mcts_iterations=60, mcts_max_depth=2, seed=0)
 
 
 def cache_dir() -> Path:
@@ -174,7 +175,7 @@ def decompose(mesh_file: Path) -> Path:
     import hashlib
 
     data = Path(mesh_file).read_bytes()
-    params = f"t{COACD_THRESHOLD}-m{COACD_MAX_HULLS}-s{COACD_SEED}"
+    params = hashlib.sha256(repr(sorted(COACD_PARAMS.items())).encode()).hexdigest()[:12]
     out = cache_dir() / f"{hashlib.sha256(data).hexdigest()[:32]}-{params}.obj"
     if out.exists():
         return out
@@ -185,8 +186,7 @@ def decompose(mesh_file: Path) -> Path:
 
     mesh = trimesh.load(mesh_file, force="mesh", process=False)
     coacd.set_log_level("error")
-    parts = coacd.run_coacd(coacd.Mesh(np.asarray(mesh.vertices), np.asarray(mesh.faces)),
-                            threshold=COACD_THRESHOLD, max_convex_hull=COACD_MAX_HULLS, seed=COACD_SEED)
+    parts = coacd.run_coacd(coacd.Mesh(np.asarray(mesh.vertices), np.asarray(mesh.faces)), **COACD_PARAMS)
     lines, base = [], 1
     for k, (verts, faces) in enumerate(parts):
         lines.append(f"o piece_{k}")

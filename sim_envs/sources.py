@@ -25,7 +25,7 @@ class ProceduralSource:
 class PartNetSource:
     name = "partnet"
 
-    def __init__(self, root: str, collision: str = "coacd"):
+    def __init__(self, root: str, collision: str = "hull"):
         self.root = str(root)
         self.collision = collision
         self.entries = partnet.scan(self.root)
@@ -43,5 +43,5 @@ class PartNetSource:
         return obj
 
 
-def make_source(partnet_dir: Optional[str], collision: str = "coacd"):
+def make_source(partnet_dir: Optional[str], collision: str = "hull"):
     return PartNetSource(partnet_dir, collision) if partnet_dir else ProceduralSource()

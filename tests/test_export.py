@@ -141,7 +141,7 @@ def test_mesh_mode_writes_partnet_layout(mesh_twins):
 
 
 def test_mesh_mode_objects_open_like_their_primitive_twins(mesh_twins, tmp_path, monkeypatch):
-    """Through --partnet-dir with the default collision (convex decomposition, cached), the expert opens
+    """Through --partnet-dir with the default collision (a convex hull per mesh file), the expert opens
     the mesh objects at least as often as their primitive twins (within 0.1), and every failure says why."""
     from sim_envs import make_env
     from sim_envs.config import PullEnvConfig
