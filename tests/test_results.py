@@ -11,7 +11,7 @@ from evaluation.tables import write_tables
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "default"
 TABLES = ("table_manipulation.csv", "table_manipulation_manipllm.csv", "summary.csv", "speed.csv",
-          "comparisons.csv", "seeds.csv")
+          "comparisons.csv", "seeds.csv", "failures.csv")
 
 
 def test_committed_tables_recompute_from_committed_records(tmp_path):
