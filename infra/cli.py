@@ -97,7 +97,7 @@ def flag_of(cls, name: str) -> str:
 
 def _show(default) -> str:
     if isinstance(default, (tuple, list)):
-        return ",".join(map(str, default))
+        return ",".join(map(str, default)) if default else "none"
     return str(default)
 
 

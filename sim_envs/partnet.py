@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from infra.cli import option
 from .categories import SEEN, UnknownCategoryError, resolve
 
 TEST_FRACTION_MOD = 5  # seen categories: ids with crc32(id) % 5 == 0 are test (80/20)
@@ -220,3 +221,64 @@ def collision_urdf(urdf: Path) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out, text)
     return out
+
+
+# ------------------------------------------------------------------------------ precomputing the cache
+def collision_meshes(urdf: Path) -> list[Path]:
+    """The distinct mesh files a URDF's collision elements use."""
+    urdf = Path(urdf).resolve()
+    return sorted({(urdf.parent / el.find("geometry/mesh").get("filename")).resolve()
+                   for el in ET.parse(urdf).getroot().iter("collision") if el.find("geometry/mesh") is not None})
+
+
+@dataclass
+class DecomposeConfig:
+    partnet_dir: str = option("data/partnet-mobility", "a PartNet-Mobility directory (one folder per object id)")
+    objects: str = option("all", "comma-separated object ids, or 'all' (those of the benchmark's categories)")
+    workers: int = option(2, "decomposition processes (>= 1)")
+
+
+def _decompose_one(path: str) -> float:
+    import time
+
+    t0 = time.perf_counter()
+    decompose(Path(path))
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    """Decompose every collision mesh of a PartNet-Mobility directory with CoACD ahead of time, so that
+    `partnet_collision=coacd` loads from the cache from the first episode on:
+
+        python -m sim_envs.partnet --partnet-dir /data/partnet-mobility --workers 8
+
+    Resumable: meshes already in the cache ($ROBOMAMBA_BENCH_CACHE, default ~/.cache/robomamba-bench)
+    are skipped."""
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    from infra.cli import check_at_least, die, done, parse_config
+
+    import inspect
+
+    cfg, _ = parse_config(DecomposeConfig, argv, "python -m sim_envs.partnet", inspect.cleandoc(main.__doc__))
+    check_at_least(cfg, workers=1)
+    try:
+        entries = scan(cfg.partnet_dir)
+    except FileNotFoundError as e:
+        die(str(e))
+    ids = sorted(entries) if cfg.objects == "all" else [i.strip() for i in cfg.objects.split(",")]
+    unknown = [i for i in ids if i not in entries]
+    if unknown:
+        die(f"--objects {','.join(unknown)}: not in {cfg.partnet_dir}; allowed: {', '.join(sorted(entries)[:20])} ...")
+    meshes = sorted({str(m) for i in ids for m in collision_meshes(entries[i].urdf)})
+    with get_context("spawn").Pool(cfg.workers) as pool:
+        seconds = list(tqdm(pool.imap_unordered(_decompose_one, meshes), total=len(meshes), unit="mesh",
+                            desc="decomposing"))
+    return done(f"{len(meshes)} collision meshes of {len(ids)} objects in the cache {cache_dir()} "
+                f"({sum(seconds):.0f} s of decomposition)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -162,3 +162,25 @@ def test_semantics_choose_the_target_joints(tmp_path):
     assert not partnet.annotated_movable(sem, "link_3", "revolute")  # annotated as not movable
     assert partnet.annotated_movable(sem, "link_9", "revolute")  # not in the file: allowed
     assert partnet.semantics(tmp_path / "missing") == {}
+
+
+def test_decompose_command_fills_the_cache_once(tmp_path, monkeypatch, capsys):
+    """`python -m sim_envs.partnet` decomposes every collision mesh of a directory; a second run finds
+    them all in the cache; a bad object id exits 2 naming it."""
+    from sim_envs import objects, partnet
+    from sim_envs.objects.export import export
+
+    monkeypatch.setenv("ROBOMAMBA_BENCH_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "pm"
+    folder = export(objects.generate("Laptop", objects.instances("Laptop", "test")[0]), root, mesh=True)
+    meshes = partnet.collision_meshes(folder / "mobility.urdf")
+    assert meshes and all(m.exists() for m in meshes)
+    assert partnet.main(["--partnet-dir", str(root), "--workers", "1"]) == 0
+    cached = sorted((tmp_path / "cache" / "coacd").glob("*.obj"))
+    assert len(cached) == len({m.read_bytes() for m in meshes})  # one per distinct content
+    stamps = [p.stat().st_mtime_ns for p in cached]
+    assert partnet.main(["--partnet-dir", str(root), "--workers", "1"]) == 0
+    assert [p.stat().st_mtime_ns for p in cached] == stamps  # nothing redone
+    with pytest.raises(SystemExit) as e:
+        partnet.main(["--partnet-dir", str(root), "--objects", "nope"])
+    assert e.value.code == 2 and "nope" in capsys.readouterr().err
