@@ -1,7 +1,21 @@
-"""Agent names -> implementation, imported only when an agent is built."""
+"""Agent names -> implementation, imported only when an agent is built.
+
+Besides the built-in agents below, any installed package can add agents through the Python entry
+point group `robomamba_bench.agents` (name = "module:Class", the class an `agents.base.Agent`), e.g. in
+its pyproject.toml:
+
+    [project.entry-points."robomamba_bench.agents"]
+    my_agent = "my_package.agent:MyAgent"
+
+`python -m agents` lists every agent with where it comes from; `evaluation.run --agent my_agent` runs
+it like a built-in (examples/agent_plugin is a complete example). A plugin cannot shadow a built-in.
+"""
 from __future__ import annotations
 
 import importlib
+import sys
+
+ENTRY_POINT_GROUP = "robomamba_bench.agents"
 
 # name: (module:class, one-line description). Keep imports out of this file.
 AGENTS: dict[str, tuple[str, str]] = {
@@ -24,23 +38,46 @@ class UnknownAgentError(ValueError):
     pass
 
 
+def _key(name: str) -> str:
+    return str(name).strip().lower().replace("-", "_")
+
+
+def registry() -> dict[str, tuple[str, str, str]]:
+    """name -> (module:class, description, origin): the built-ins ("built-in"), then the plugins'
+    entry points ("plugin <distribution> <version>"), read from the installed packages' metadata
+    without importing them."""
+    from importlib.metadata import entry_points
+
+    out = {k: (target, text, "built-in") for k, (target, text) in AGENTS.items()}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        key = _key(ep.name)
+        dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else "unknown distribution"
+        if key in out:
+            print(f"agents: ignoring the plugin agent {ep.name!r} of {dist}: the name is taken "
+                  f"({out[key][2]})", file=sys.stderr)
+            continue
+        summary = ep.dist.metadata.get("Summary") if ep.dist is not None else None
+        out[key] = (ep.value, summary or ep.value, f"plugin {dist}")
+    return out
+
+
 def available() -> list[str]:
-    return list(AGENTS)
+    return list(registry())
 
 
 def describe() -> dict[str, str]:
-    return {k: v[1] for k, v in AGENTS.items()}
+    return {k: v[1] for k, v in registry().items()}
 
 
 def resolve(name: str) -> str:
-    key = str(name).strip().lower().replace("-", "_")
-    if key not in AGENTS:
-        raise UnknownAgentError(f"unknown agent {name!r}; allowed: {', '.join(AGENTS)}")
+    key, known = _key(name), registry()
+    if key not in known:
+        raise UnknownAgentError(f"unknown agent {name!r}; allowed: {', '.join(known)}")
     return key
 
 
 def agent_class(name: str):
-    module, cls = AGENTS[resolve(name)][0].split(":")
+    module, cls = registry()[resolve(name)][0].split(":")
     return getattr(importlib.import_module(module), cls)
 
 
