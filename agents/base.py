@@ -30,6 +30,23 @@ class Agent(ABC):
         """{'total': N, 'trainable': M} for models; zeros for baselines without parameters."""
         return {"total": 0, "trainable": 0}
 
+    # the Hugging Face Hub mixin convention, on local directories only (nothing is downloaded)
+    @classmethod
+    def from_pretrained(cls, directory, device: str = "cpu") -> "Agent":
+        """The agent saved in `directory` (agents.checkpoint); CheckpointError if it holds another agent."""
+        from .checkpoint import CheckpointError, load
+
+        agent = load(directory, device=device)
+        if not isinstance(agent, cls):
+            raise CheckpointError(f"checkpoint {directory} holds a {type(agent).__name__}, not a {cls.__name__}")
+        return agent
+
+    def save_pretrained(self, directory, training: dict | None = None):
+        """Save a learned agent to `directory` (agents.checkpoint.save); returns the path."""
+        from .checkpoint import save
+
+        return save(self, directory, training)
+
 
 def item_seeds(seeds: Sequence[int] | None, n: int) -> list[int]:
     if seeds is None:

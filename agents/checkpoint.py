@@ -1,5 +1,7 @@
 """Checkpoints: `model.safetensors` + `config.json` (agent name, model config, versions, training
-record) + `tokenizer.json`, in one directory, written atomically (temp dir + rename)."""
+record) + `tokenizer.json` + `README.md` (a model card written from the same record), in one
+directory, written atomically (temp dir + rename). Agents load them with `load(directory)` or, in the
+Hugging Face Hub convention, `AgentClass.from_pretrained(directory)` (local directories only)."""
 from __future__ import annotations
 
 import json
@@ -33,6 +35,7 @@ def save(agent, directory, training: dict | None = None) -> Path:
         meta = {"format": FORMAT, "agent": agent.name, "model_config": agent.model.cfg.to_dict(),
                 "versions": versions(), "training": training or {}}
         (tmp / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
+        (tmp / "README.md").write_text(model_card(meta, agent.parameter_counts()))
         if getattr(agent, "tokenizer", None) is not None:
             (tmp / "tokenizer.json").write_text(agent.tokenizer.to_str())
         if directory.exists():
@@ -47,6 +50,30 @@ def save(agent, directory, training: dict | None = None) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return directory
+
+
+def model_card(meta: dict, counts: dict) -> str:
+    """The checkpoint's README.md: what it is, its size, what it was trained on and how, and how to load
+    it; every figure from `meta` (config.json) and the agent's parameter counts."""
+    train = meta.get("training") or {}
+    cfg = train.get("config") or {}
+    lines = [f"# {meta['agent']} checkpoint (robomamba-bench)", "",
+             f"- agent: `{meta['agent']}`; format {meta.get('format')}",
+             f"- parameters: {counts.get('total', 0):,} total, {counts.get('trainable', 0):,} trained in the last stage",
+             f"- data: `{cfg.get('data', 'not recorded')}`" + (f", seed {cfg['seed']}" if "seed" in cfg else ""),
+             "- training record: " + (", ".join(f"{k} {v}" for k, v in sorted(train.items())
+                                                if isinstance(v, (int, float, str)) and k != "config") or "none"),
+             "- packages: " + ", ".join(f"{k} {v}" for k, v in sorted((meta.get("versions") or {}).items())
+                                         if isinstance(v, str)),
+             "", "## Model configuration", "", "```json", json.dumps(meta.get("model_config", {}), indent=1), "```",
+             "", "## Training settings", "", "```json", json.dumps(cfg, indent=1, default=str), "```",
+             "", "## Loading", "", "```python",
+             "from agents.checkpoint import load",
+             "agent = load(\"THIS_DIRECTORY\")            # or AgentClass.from_pretrained(\"THIS_DIRECTORY\")",
+             "```", "",
+             "Evaluate it with `python -m evaluation.run --agent " + meta["agent"] + " --checkpoint THIS_DIRECTORY`;",
+             "its results are in that run's directory (run.json records this checkpoint's path and training).", ""]
+    return "\n".join(lines)
 
 
 def read_config(directory) -> dict:

@@ -235,3 +235,23 @@ def test_real_weights_load_from_local_paths(tmp_path, no_network):
         p2, r2 = back.model(back.model.preprocess(img), ids)
     assert torch.allclose(p1, p2) and torch.allclose(r1, r2)
     assert not any(p.requires_grad for p in back.model.vision.parameters())
+
+
+def test_model_card_and_from_pretrained(tmp_path):
+    """A checkpoint carries a README.md model card from its own record, and loads back through the Hub
+    convention (local directory, no network); another class refuses it."""
+    from agents import checkpoint
+    from agents.registry import agent_class
+
+    a = make_agent("robomamba", seed=3)
+    path = a.save_pretrained(tmp_path / "ck", training={"config": {"data": "data/demos", "seed": 3}, "steps": 7})
+    card = (path / "README.md").read_text()
+    counts = a.parameter_counts()
+    assert card.startswith("# robomamba checkpoint") and f"{counts['total']:,} total" in card
+    assert "data: `data/demos`, seed 3" in card and "steps 7" in card and '"d_model"' in card
+    b = agent_class("robomamba").from_pretrained(path)
+    assert all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+    with pytest.raises(checkpoint.CheckpointError, match="not a TransformerTwinAgent"):
+        agent_class("transformer").from_pretrained(path)
+    (path / "README.md").unlink()  # a checkpoint from before model cards still loads
+    assert checkpoint.load(path, agent="robomamba") is not None
