@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     import pandas as pd
     from tqdm import tqdm
 
-    from evaluation.record import RECORD_EVERY, annotate, rollout_frames, write_video
+    from evaluation.record import filmed_step, save_rollout
     from infra.files import atomic_write_text
     from sim_envs import make_env, partnet
     from sim_envs.categories import resolve
@@ -71,14 +71,9 @@ def main(argv=None) -> int:
                     continue
                 loads.append(time.perf_counter() - t0)
                 action = u.privileged().expert_action(np.random.default_rng(seed))
-                u.record_frames(0 if filmed else RECORD_EVERY)
-                info = env.step(action)[4]
-                frames = u.frames
-                u.record_frames(0)
+                info, frames = filmed_step(env, action, film=not filmed)
                 if not filmed and not info["success"]:
-                    write_video(out / "videos" / f"{oid}_{mode}.mp4",
-                                rollout_frames(obs, action, {**info, "episode": seed}, frames))
-                    annotate(obs, action, {**info, "episode": seed}).save(out / "videos" / f"{oid}_{mode}.png")
+                    save_rollout(out / "videos" / f"{oid}_{mode}", obs, action, {**info, "episode": seed}, frames)
                     filmed = True
                 recs.append({"object_id": oid, "category": e.category, "mode": mode, "seed": seed,
                              **{k: info.get(k) for k in ("target_link", "target_label", "joint_type", "dq", "dq_pre",

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evaluation.pipeline import copy_records  # noqa: E402
 from infra.cli import check_at_least, done, option, parse_config  # noqa: E402
+from infra.files import atomic_write_text  # noqa: E402
 
 # cumulative steps from the legacy physics to the default: (name, --physics, --env settings)
 VARIANTS = (
@@ -90,8 +91,7 @@ def main(argv=None) -> int:
     for c in df.columns:
         if c.startswith("reason_"):
             df[c] = df[c].astype(int)
-    table.mkdir(parents=True, exist_ok=True)
-    df.to_csv(table / "physics_changes.csv", index=False)
+    atomic_write_text(table / "physics_changes.csv", df.to_csv(index=False))
     print(df.to_string(index=False))
     return done(f"wrote {table / 'physics_changes.csv'}")
 

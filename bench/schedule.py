@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evaluation.pipeline import copy_records  # noqa: E402
 from infra.cli import check_at_least, done, option, parse_config  # noqa: E402
+from infra.files import atomic_write_text  # noqa: E402
 
 # name, --physics, --env
 SCHEDULES = (
@@ -74,8 +75,7 @@ def main(argv=None) -> int:
         rows.append(row)
         copy_records([str(out)], str(table / "runs"))
     df = pd.DataFrame(rows)
-    table.mkdir(parents=True, exist_ok=True)
-    df.to_csv(table / "schedule.csv", index=False)
+    atomic_write_text(table / "schedule.csv", df.to_csv(index=False))
     print(df.to_string(index=False))
     return done(f"wrote {table / 'schedule.csv'}")
 

@@ -137,10 +137,27 @@ def write_video(path: Path, images: list) -> Path:
     return path
 
 
+def save_rollout(stem, obs: dict, action, outcome: dict, frames=None) -> Path:
+    """Write `stem`.png (the annotated observation) and the rollout video `stem`.mp4 (or .gif);
+    returns the video's path."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    annotate(obs, action, outcome).save(stem.with_name(stem.name + ".png"))
+    return write_video(stem.with_name(stem.name + ".mp4"), rollout_frames(obs, action, outcome, frames))
+
+
 def save_record(folder, item, obs: dict, action, outcome: dict, frames=None) -> Path:
-    """Write the rollout video and the annotated PNG of one episode; returns the video's path."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{item.index:05d}_{item.task}_{item.episode:03d}"
-    annotate(obs, action, outcome).save(folder / f"{stem}.png")
-    return write_video(folder / f"{stem}.mp4", rollout_frames(obs, action, outcome, frames))
+    """Write the rollout video and the annotated PNG of one episode of the work list."""
+    return save_rollout(Path(folder) / f"{item.index:05d}_{item.task}_{item.episode:03d}", obs, action, outcome, frames)
+
+
+def filmed_step(env, action, film: bool = True) -> tuple[dict, list]:
+    """(info, frames): step `env` with `action`, rendering a frame every RECORD_EVERY physics steps
+    when `film` (frames empty otherwise)."""
+    u = env.unwrapped
+    u.record_frames(RECORD_EVERY if film else 0)
+    try:
+        info = env.step(action)[4]
+        return info, u.frames
+    finally:
+        u.record_frames(0)

@@ -422,16 +422,16 @@ def write_tables(run_dirs, out, reference: bool = False, ceiling_dir=None) -> di
     with_ceiling = {**runs, "ceiling (search)": {"records": ceiling_rows(ceiling), "runs": []}} if ceiling \
         else runs
     out = Path(out)
-    paths = {}
+    paths, failures = {}, failures_table(runs)
     for name, df in (("table_manipulation.csv", manipulation_table(with_ceiling, "success", reference)),
                      ("table_manipulation_manipllm.csv", manipulation_table(with_ceiling, "success_manipllm", reference)),
                      ("summary.csv", summary_table(runs, ceiling)), ("speed.csv", speed_table(runs, reference)),
                      ("comparisons.csv", comparisons_table(runs)), ("seeds.csv", seeds_table(runs)),
-                     ("failures.csv", failures_table(runs))):
+                     ("failures.csv", failures)):
         atomic_write_text(out / name, df.to_csv(index=False, float_format="%.2f" if name.startswith("table_") else None))
         paths[name] = out / name
     paths["plot"] = plot(runs, out / "success_by_category.png", reference)
-    paths["failures_plot"] = plot_failures(failures_table(runs), out / "failures.png")
+    paths["failures_plot"] = plot_failures(failures, out / "failures.png")
     return paths
 
 

@@ -90,17 +90,13 @@ def film_expert(env, seed: int, options: dict, out: str, k: int):
     OUT_rollout_K.mp4 (and its annotated PNG) and returns the video's path."""
     from pathlib import Path
 
-    from evaluation.record import RECORD_EVERY, annotate, rollout_frames, write_video
+    from evaluation.record import filmed_step, save_rollout
 
     obs, info = env.reset(seed=seed, options=options)
     action = env.unwrapped.privileged().expert_action(np.random.default_rng(seed))
-    env.unwrapped.record_frames(RECORD_EVERY)
-    outcome = {**env.step(action)[4], "episode": seed}
-    frames = env.unwrapped.frames
-    env.unwrapped.record_frames(0)
-    stem = Path(out).with_name(f"{Path(out).stem}_rollout_{k}")
-    annotate(obs, action, outcome).save(stem.with_suffix(".png"))
-    return write_video(stem.with_suffix(".mp4"), rollout_frames(obs, action, outcome, frames))
+    outcome, frames = filmed_step(env, action)
+    return save_rollout(Path(out).with_name(f"{Path(out).stem}_rollout_{k}"), obs, action,
+                        {**outcome, "episode": seed}, frames)
 
 
 if __name__ == "__main__":

@@ -26,3 +26,29 @@ def test_committed_tables_recompute_from_committed_records(tmp_path):
 @pytest.mark.parametrize("name", TABLES)
 def test_every_committed_table_is_listed(name):
     assert (RESULTS / name).exists()
+
+
+def test_physics_changes_recompute_from_their_records():
+    """results/physics/physics_changes.csv (bench/physics.py) follows from the committed records."""
+    import gzip
+    import importlib.util
+    import json
+
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("bench_physics", Path(__file__).resolve().parents[1] / "bench" / "physics.py")
+    bench = importlib.util.module_from_spec(spec)
+    import sys
+
+    sys.modules[spec.name] = bench  # its dataclasses look themselves up there
+    spec.loader.exec_module(bench)
+    table = pd.read_csv(RESULTS.parent / "physics" / "physics_changes.csv").fillna(0)
+    runs = RESULTS.parent / "physics" / "runs"
+    for k, (name, _, _) in enumerate(bench.VARIANTS):
+        for agent in ("oracle", "random", "robomamba"):
+            with gzip.open(runs / f"{k}_{agent}" / "episodes.jsonl.gz", "rt") as f:
+                recs = [json.loads(line) for line in f if line.strip()]
+            want = bench.row(name, agent, recs)
+            got = table[(table.variant == name) & (table.agent == agent)].iloc[0]
+            for col, v in want.items():
+                assert got[col] == v, (name, agent, col, got[col], v)
