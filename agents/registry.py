@@ -31,6 +31,8 @@ AGENTS: dict[str, tuple[str, str]] = {
                   "Where2Act: per-pixel actionability, direction proposals and a critic on RGB-D"),
     "oracle": ("agents.baselines.oracle:OracleAgent",
                "privileged affordance pixel and true surface normal: the upper bound"),
+    "remote": ("agents.remote.agent:RemoteAgent",
+               "a policy served over the network (python -m agents.serve); needs --policy-url ws://HOST:PORT"),
 }
 
 
@@ -84,3 +86,22 @@ def agent_class(name: str):
 def make_agent(name: str, **kwargs):
     """Build an agent by name; UnknownAgentError lists the allowed names."""
     return agent_class(name)(**kwargs)
+
+
+def build(name: str, checkpoint=None, device: str = "cpu", **options):
+    """(agent, checkpoint record or None): the agent `name` loaded from `checkpoint`, or built fresh with
+    those of `device` and `options` its constructor takes. Raises UnknownAgentError, CheckpointError
+    (agents.checkpoint), OSError, or the constructor's ValueError / RuntimeError."""
+    import inspect
+
+    key = resolve(name)
+    if checkpoint is not None:
+        from .checkpoint import load, read_config
+
+        meta = read_config(checkpoint)
+        agent = load(checkpoint, agent=key, device=device)
+        return agent, {k: meta.get(k) for k in ("agent", "model_config", "versions", "training")}
+    cls = agent_class(key)
+    params = inspect.signature(cls.__init__).parameters
+    kwargs = {k: v for k, v in {"device": device, **options}.items() if k in params}
+    return cls(**kwargs), None

@@ -68,10 +68,14 @@ class EvalConfig(WorkListConfig):
     record: int = option(0, "save a rollout video (MP4; GIF without an encoder) and an annotated still of the "
                             "first N episodes of the list in OUT/record")
     device: str = option("cpu", "torch device of a learned agent (cpu, cuda, cuda:1)")
+    policy_url: Optional[str] = option(None, "--agent remote: the policy server's address, ws://HOST:PORT "
+                                             "(python -m agents.serve; protocol in docs/remote_policy.md)")
+    policy_timeout: float = option(60.0, "--agent remote: seconds to wait for a batch's actions before its "
+                                         "episodes fail as remote_timeout")
 
     # settings that change what an episode produces: an output directory holds one combination
     IDENTITY = ("agent", "checkpoint", "categories", "episodes", "seed", "shard", "image_size",
-                "partnet_dir", "split", "physics", "env")
+                "partnet_dir", "split", "physics", "env", "policy_url")
 
     def __post_init__(self):
         if self.label is None:
@@ -86,6 +90,16 @@ class EvalConfig(WorkListConfig):
         """ConfigError naming the first bad field."""
         super().validate()
         check_at_least(self, envs_per_worker=1, batch_size=1, record=0)
+        if self.policy_timeout <= 0:
+            raise ConfigError("policy_timeout", self.policy_timeout, "must be > 0 seconds")
+        remote = self.agent.strip().lower() == "remote"
+        if remote and not self.policy_url:
+            raise ConfigError("policy_url", self.policy_url, "--agent remote needs the server's address, e.g. "
+                                                             "ws://localhost:8765")
+        if self.policy_url and not remote:
+            raise ConfigError("policy_url", self.policy_url, "only --agent remote takes a policy server")
+        if self.policy_url and not re.fullmatch(r"wss?://[^\s/]+(:\d+)?(/\S*)?", self.policy_url):
+            raise ConfigError("policy_url", self.policy_url, "must be ws://HOST:PORT or wss://HOST:PORT")
         self.shard_index()
 
     def shard_index(self) -> tuple[int, int]:

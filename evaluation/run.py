@@ -14,7 +14,6 @@ python -m evaluation.tables --runs OUT [OUT ...] --out TABLES --reference
 """
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 
@@ -45,30 +44,22 @@ def choose_checkpoint(cfg: EvalConfig) -> None:
 
 
 def build_agent(cfg: EvalConfig):
-    """(agent, checkpoint metadata or None); exits 2 on an unknown agent or a bad checkpoint."""
-    from agents.checkpoint import CheckpointError, load, read_config
-    from agents.registry import UnknownAgentError, agent_class, resolve
+    """(agent, checkpoint metadata or None); exits 2 on an unknown agent, a bad checkpoint or an agent
+    that cannot be built (for `remote`: a policy server that cannot be reached)."""
+    from agents.checkpoint import CheckpointError
+    from agents.registry import UnknownAgentError, build
 
+    if cfg.checkpoint is not None and not os.path.isdir(cfg.checkpoint):
+        die(f"--checkpoint {cfg.checkpoint}: no such directory")
     try:
-        name = resolve(cfg.agent)
+        return build(cfg.agent, cfg.checkpoint, cfg.device, policy_url=cfg.policy_url, timeout=cfg.policy_timeout)
     except UnknownAgentError as e:
         die(f"--agent {cfg.agent}: {e}")
-    if cfg.checkpoint is not None:
-        if not os.path.isdir(cfg.checkpoint):
-            die(f"--checkpoint {cfg.checkpoint}: no such directory")
-        try:
-            meta = read_config(cfg.checkpoint)
-            agent = load(cfg.checkpoint, agent=name, device=cfg.device)
-        except (CheckpointError, OSError, ValueError, KeyError, TypeError) as e:
-            msg = str(e)  # CheckpointError messages start with "checkpoint DIR: ..."
-            die(f"--{msg}" if msg.startswith(f"checkpoint {cfg.checkpoint}") else f"--checkpoint {cfg.checkpoint}: {msg}")
-        return agent, {k: meta.get(k) for k in ("agent", "model_config", "versions", "training")}
-    cls = agent_class(name)
-    kwargs = {"device": cfg.device} if "device" in inspect.signature(cls.__init__).parameters else {}
-    try:
-        return cls(**kwargs), None
-    except (ValueError, RuntimeError) as e:
-        die(f"--agent {cfg.agent}: cannot build it ({e})")
+    except (CheckpointError, OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        if cfg.checkpoint is None:
+            die(f"--agent {cfg.agent}: cannot build it ({e})")
+        msg = str(e)  # CheckpointError messages start with "checkpoint DIR: ..."
+        die(f"--{msg}" if msg.startswith(f"checkpoint {cfg.checkpoint}") else f"--checkpoint {cfg.checkpoint}: {msg}")
 
 
 def main(argv=None) -> int:

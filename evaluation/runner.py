@@ -112,23 +112,34 @@ def run_dir(cfg: EvalConfig, ident: dict) -> RunDir:
 
 # ---------------------------------------------------------------------------------------- the loop
 def _act(agent, batch: list[dict]) -> tuple[list, float]:
-    """(one action (ACTION_DIM,) or error string per episode of `batch`, seconds). An agent error
+    """(one action (ACTION_DIM,) or failure reason per episode of `batch`, seconds). An agent error
     never crashes the run: the batch's items are retried one by one, and only an item that fails
-    alone is recorded as `agent_error` (its episode fails, the others go on)."""
+    alone is recorded (`agent_error: ...`; its episode fails, the others go on). An error that names
+    its own `failure_reason` and says `whole_batch` (a remote policy's timeout or dropped connection)
+    is recorded for the whole batch at once; a WorkerDied (a policy server that cannot be reached)
+    stops the run."""
     t0 = time.perf_counter()
     try:
         actions = _act_once(agent, batch)
         return list(actions), time.perf_counter() - t0
+    except WorkerDied:
+        raise
     except Exception as e:
-        if len(batch) == 1:
-            return [f"agent_error: {type(e).__name__}: {e}"], time.perf_counter() - t0
+        if len(batch) == 1 or getattr(e, "whole_batch", False):
+            return [_reason(e)] * len(batch), time.perf_counter() - t0
     out = []
     for p in batch:
         try:
             out.append(_act_once(agent, [p])[0])
+        except WorkerDied:
+            raise
         except Exception as e:
-            out.append(f"agent_error: {type(e).__name__}: {e}")
+            out.append(_reason(e))
     return out, time.perf_counter() - t0
+
+
+def _reason(e: BaseException) -> str:
+    return getattr(e, "failure_reason", None) or f"agent_error: {type(e).__name__}: {e}"
 
 
 def _act_once(agent, batch: list[dict]) -> np.ndarray:
@@ -193,7 +204,7 @@ def evaluate(cfg: EvalConfig, agent, items: list[WorkItem], items_total: int, ta
                       "crc32(task), episode]) (evaluation.episodes)", "agent_seed": "the episode seed"},
                agent_class=f"{type(agent).__module__}.{type(agent).__name__}",
                needs_privileged=bool(agent.needs_privileged), parameter_counts=agent.parameter_counts(),
-               items=len(items))
+               items=len(items), served_by=getattr(agent, "served", None))
     rundir.save()
 
     loop = EpisodeLoop(cfg, agent, todo, tasks[0], record_keys, progress=_Progress(len(items), done, progress))

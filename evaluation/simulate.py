@@ -24,9 +24,7 @@ import numpy as np
 
 from sim_envs.privileged import PrivilegedView
 
-# what an agent gets (the env's estimated `normals` are left out: 1.4 MB of float32 at 336 px that no
-# agent uses and any can recompute from depth with sim_envs.geometry.normals_from_points)
-OBS_KEYS = ("rgb", "depth", "object_mask", "target_mask", "intrinsics", "cam2world", "prompt", "category")
+from sim_envs.config import AGENT_OBS_KEYS as OBS_KEYS  # what an agent gets of an observation
 
 # ---------------------------------------------------------------------------------------- privileged
 @dataclass

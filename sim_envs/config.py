@@ -11,6 +11,10 @@ from typing import Optional
 
 # an action: [row, col, up_x, up_y, up_z, fwd_x, fwd_y, fwd_z], camera frame (docs/protocol.md)
 ACTION_DIM = 8
+# what an agent is given of an observation (the evaluator ships these; a remote policy receives them).
+# The env's estimated `normals` are left out: 1.4 MB of float32 at 336 px that no agent uses and any can
+# recompute from depth with sim_envs.geometry.normals_from_points.
+AGENT_OBS_KEYS = ("rgb", "depth", "object_mask", "target_mask", "intrinsics", "cam2world", "prompt", "category")
 
 
 @dataclass

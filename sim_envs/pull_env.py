@@ -602,16 +602,19 @@ class PullArticulatedEnv(BaseEnv):
         self._frames.append((phase, np.ascontiguousarray(rgb)))
 
     def _overlapping_link(self):
-        """The object link the gripper penetrates (after one step at its pre-pose), or None."""
+        """The object link the gripper penetrates deepest (after one step at its pre-pose; ties by name,
+        so the reason names the same link whatever order PhysX lists its contacts in), or None."""
         obj_links = set(self._object.links)
+        found = []
         for contact in self._sscene.physx_system.get_contacts():
             b0, b1 = contact.bodies
             link = b1 if b0 in self._gripper_links else b0 if b1 in self._gripper_links else None
             if link is None or link not in obj_links:
                 continue
-            if any(pt.separation < -APPROACH_OVERLAP_TOLERANCE for pt in contact.points):
-                return link
-        return None
+            depth = min((pt.separation for pt in contact.points), default=0.0)
+            if depth < -APPROACH_OVERLAP_TOLERANCE:
+                found.append((round(depth, 6), link.name, link))
+        return min(found, key=lambda f: f[:2])[2] if found else None
 
     def _suction_stretch(self, link) -> float:
         """Distance (m) between the suction's two anchors: how far the touched point lags the hand."""

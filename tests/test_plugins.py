@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,3 +54,28 @@ def test_without_the_plugin_the_name_is_refused(tmp_path):
     p = subprocess.run([sys.executable, "-m", "evaluation.run", "--agent", "centre", "--out", str(tmp_path / "x")],
                        capture_output=True, text=True, env=env, cwd=ROOT)
     assert p.returncode == 2 and "unknown agent 'centre'" in p.stderr and "allowed: robomamba" in p.stderr
+
+
+def test_minimal_remote_server_matches_the_plugin(installed, tmp_path):
+    """examples/remote_policy/minimal_server.py (no import of this project) serves the centre policy;
+    evaluated as `--agent remote` it gives the plugin agent's outcomes episode by episode."""
+    server = subprocess.Popen([sys.executable, str(ROOT / "examples" / "remote_policy" / "minimal_server.py"),
+                               "--port", "0"], cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                              env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    try:
+        url = server.stdout.readline().split()[-1]
+        assert url.startswith("ws://"), url
+        runs = {}
+        for name, extra in (("remote", ["--policy-url", url]), ("centre", [])):
+            out = tmp_path / name
+            subprocess.run([sys.executable, "-m", "evaluation.run", "--agent", name, *extra, "--categories",
+                            "drawer,Faucet", "--episodes", "2", "--workers", "0", "--image-size", "128", "--quiet",
+                            "--out", str(out)], check=True, env=installed, cwd=ROOT, capture_output=True)
+            runs[name] = {r["key"]: r for r in map(json.loads, (out / "episodes.jsonl").read_text().splitlines())}
+    finally:
+        server.kill()
+        server.wait()
+    assert sorted(runs["remote"]) == sorted(runs["centre"]) and len(runs["centre"]) == 4
+    for k, r in runs["centre"].items():
+        assert np.allclose(runs["remote"][k]["agent_action"], r["agent_action"], atol=1e-9)
+        assert (runs["remote"][k]["success"], runs["remote"][k]["failure_reason"]) == (r["success"], r["failure_reason"])

@@ -1,0 +1,136 @@
+"""The remote-policy wire protocol, version 1 (docs/remote_policy.md is its public description).
+
+Transport: one WebSocket connection per client; every message is one binary frame holding one msgpack
+map. A numpy array travels as the map {"__ndarray__": true, "dtype": "<u1", "shape": [H, W, 3],
+"data": <bytes, C order>}; everything else is plain msgpack (str, int, float, bool, nil, list, map).
+
+    server -> client, on connect   {"type": "hello", "protocol": PROTOCOL, "agent": str,
+                                    "observation_keys": [...], "parameter_counts": {...}, "checkpoint": ...}
+    client -> server               {"type": "act", "id": int, "observations": [obs, ...], "seeds": [int, ...]}
+    server -> client               {"type": "actions", "id": int, "actions": ndarray (B, 8) float64,
+                                    "seconds": float}
+                                or {"type": "error", "id": int or nil, "error": str}
+
+An observation is a map with at least `observation_keys` (sim_envs.config.AGENT_OBS_KEYS). A request the
+server cannot read is answered with an error and the connection stays open; an agent that raises is
+answered with an error starting "agent_error:". Requests on one connection are answered in order.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from sim_envs.config import ACTION_DIM, AGENT_OBS_KEYS
+
+PROTOCOL = "robomamba-bench/policy/v1"
+MAX_MESSAGE_BYTES = 1 << 30  # a batch of 16 observations at 336 px is about 16 MB
+
+
+class ProtocolError(ValueError):
+    """A message that does not follow the protocol; its text says what is wrong."""
+
+
+def _pack(obj):
+    if isinstance(obj, np.ndarray):
+        a = np.ascontiguousarray(obj)
+        if a.dtype == object:
+            raise TypeError("object arrays cannot be sent")
+        return {"__ndarray__": True, "dtype": a.dtype.str, "shape": list(a.shape), "data": a.tobytes()}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(f"cannot encode a {type(obj).__name__}")
+
+
+def _unpack(m: dict):
+    if m.get("__ndarray__") is True:
+        try:
+            return np.frombuffer(m["data"], dtype=np.dtype(m["dtype"])).reshape(m["shape"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ProtocolError(f"bad array ({type(e).__name__}: {e})") from None
+    return m
+
+
+def encode(message: dict) -> bytes:
+    import msgpack
+
+    return msgpack.packb(message, default=_pack, use_bin_type=True)
+
+
+def decode(data) -> dict:
+    """The map in `data` (bytes); ProtocolError if it is not one msgpack map."""
+    import msgpack
+
+    if isinstance(data, str):
+        raise ProtocolError("text frame: messages are binary msgpack frames")
+    try:
+        out = msgpack.unpackb(data, object_hook=_unpack, raw=False, strict_map_key=False)
+    except ProtocolError:
+        raise
+    except Exception as e:
+        raise ProtocolError(f"not msgpack ({type(e).__name__}: {e})") from None
+    if not isinstance(out, dict):
+        raise ProtocolError(f"expected a map, got {type(out).__name__}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------- messages
+def hello(agent_name: str, parameter_counts: dict, checkpoint=None) -> dict:
+    return {"type": "hello", "protocol": PROTOCOL, "agent": agent_name, "observation_keys": list(AGENT_OBS_KEYS),
+            "parameter_counts": parameter_counts, "checkpoint": checkpoint}
+
+
+def act_request(request_id: int, observations, seeds) -> dict:
+    obs = [{k: o[k] for k in AGENT_OBS_KEYS} for o in observations]
+    return {"type": "act", "id": int(request_id), "observations": obs, "seeds": [int(s) for s in seeds]}
+
+
+def check_request(m: dict) -> tuple[int, list, list]:
+    """(id, observations, seeds) of an act request; ProtocolError naming the first problem."""
+    if m.get("type") != "act":
+        raise ProtocolError(f"unknown message type {m.get('type')!r}; allowed: 'act'")
+    rid, obs, seeds = m.get("id"), m.get("observations"), m.get("seeds")
+    if not isinstance(rid, int) or isinstance(rid, bool):
+        raise ProtocolError(f"'id' must be an integer, got {rid!r}")
+    if not isinstance(obs, list) or not obs:
+        raise ProtocolError("'observations' must be a non-empty list of maps")
+    if not isinstance(seeds, list) or len(seeds) != len(obs) or not all(
+            isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ProtocolError(f"'seeds' must be a list of {len(obs)} integers")
+    for i, o in enumerate(obs):
+        if not isinstance(o, dict):
+            raise ProtocolError(f"observation {i} is a {type(o).__name__}, not a map")
+        missing = [k for k in AGENT_OBS_KEYS if k not in o]
+        if missing:
+            raise ProtocolError(f"observation {i} lacks {', '.join(missing)}")
+        for k in ("rgb", "depth", "object_mask", "target_mask", "intrinsics", "cam2world"):
+            if not isinstance(o[k], np.ndarray):
+                raise ProtocolError(f"observation {i}: {k!r} must be an array")
+        if o["rgb"].ndim != 3 or o["rgb"].shape[2] != 3:
+            raise ProtocolError(f"observation {i}: 'rgb' has shape {o['rgb'].shape}, expected (H, W, 3)")
+    return rid, obs, seeds
+
+
+def actions_reply(request_id: int, actions: np.ndarray, seconds: float) -> dict:
+    return {"type": "actions", "id": int(request_id), "actions": np.asarray(actions, dtype=np.float64),
+            "seconds": float(seconds)}
+
+
+def error_reply(request_id, error: str) -> dict:
+    return {"type": "error", "id": request_id if isinstance(request_id, int) else None, "error": str(error)}
+
+
+def check_reply(m: dict, request_id: int, n: int) -> np.ndarray:
+    """The (n, 8) actions of a reply to request `request_id`; ProtocolError for anything else, except
+    an error reply, returned as its text (str)."""
+    if m.get("id") != request_id:
+        raise ProtocolError(f"reply to request {m.get('id')!r}, expected {request_id}")
+    if m.get("type") == "error":
+        return str(m.get("error"))
+    if m.get("type") != "actions":
+        raise ProtocolError(f"reply of type {m.get('type')!r}, expected 'actions' or 'error'")
+    a = m.get("actions")
+    if not isinstance(a, np.ndarray) or a.shape != (n, ACTION_DIM) or a.dtype.kind != "f":
+        shape = getattr(a, "shape", type(a).__name__)
+        raise ProtocolError(f"'actions' must be a float array of shape ({n}, {ACTION_DIM}), got {shape}")
+    return a.astype(np.float64)
