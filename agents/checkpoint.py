@@ -1,6 +1,7 @@
 """Checkpoints: `model.safetensors` + `config.json` (agent name, model config, versions, training
 record) + `tokenizer.json` + `README.md` (a model card written from the same record), in one
-directory, written atomically (temp dir + rename). Agents load them with `load(directory)` or, in the
+directory, written atomically (temp dir + rename). `evaluations.json`, added by evaluation.run after a
+complete run of the checkpoint, lists its evaluations; the model card shows them. Agents load them with `load(directory)` or, in the
 Hugging Face Hub convention, `AgentClass.from_pretrained(directory)` (local directories only)."""
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import tempfile
 from pathlib import Path
 
 FORMAT = "robomamba-bench/checkpoint/v1"
+EVALUATIONS = "evaluations.json"  # evaluation.run's results of this checkpoint (model card section)
+COUNTS = "parameters.json"  # the agent's parameter counts, for rewriting the model card
 
 
 class CheckpointError(ValueError):
@@ -36,6 +39,7 @@ def save(agent, directory, training: dict | None = None) -> Path:
                 "versions": versions(), "training": training or {}}
         (tmp / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
         (tmp / "README.md").write_text(model_card(meta, agent.parameter_counts()))
+        (tmp / COUNTS).write_text(json.dumps(agent.parameter_counts()) + "\n")
         if getattr(agent, "tokenizer", None) is not None:
             (tmp / "tokenizer.json").write_text(agent.tokenizer.to_str())
         if directory.exists():
@@ -52,9 +56,10 @@ def save(agent, directory, training: dict | None = None) -> Path:
     return directory
 
 
-def model_card(meta: dict, counts: dict) -> str:
-    """The checkpoint's README.md: what it is, its size, what it was trained on and how, and how to load
-    it; every figure from `meta` (config.json) and the agent's parameter counts."""
+def model_card(meta: dict, counts: dict, evaluations: list | None = None) -> str:
+    """The checkpoint's README.md: what it is, its size, what it was trained on and how, how it scored
+    in its evaluations (evaluations.json) and how to load it; every figure from `meta` (config.json),
+    the agent's parameter counts and the evaluation records."""
     train = meta.get("training") or {}
     cfg = train.get("config") or {}
     lines = [f"# {meta['agent']} checkpoint (robomamba-bench)", "",
@@ -65,15 +70,48 @@ def model_card(meta: dict, counts: dict) -> str:
                                                 if isinstance(v, (int, float, str)) and k != "config") or "none"),
              "- packages: " + ", ".join(f"{k} {v}" for k, v in sorted((meta.get("versions") or {}).items())
                                          if isinstance(v, str)),
-             "", "## Model configuration", "", "```json", json.dumps(meta.get("model_config", {}), indent=1), "```",
-             "", "## Training settings", "", "```json", json.dumps(cfg, indent=1, default=str), "```",
-             "", "## Loading", "", "```python",
-             "from agents.checkpoint import load",
-             "agent = load(\"THIS_DIRECTORY\")            # or AgentClass.from_pretrained(\"THIS_DIRECTORY\")",
-             "```", "",
-             "Evaluate it with `python -m evaluation.run --agent " + meta["agent"] + " --checkpoint THIS_DIRECTORY`;",
-             "its results are in that run's directory (run.json records this checkpoint's path and training).", ""]
+             "", "## Evaluation results", ""]
+    if evaluations:
+        lines += ["Success rate, mean over categories (|dq| > 0.1 moved by the pull; ManipLLM's criterion in "
+                  "brackets), from each complete `evaluation.run` of this checkpoint:", "",
+                  "| run | categories x episodes | physics | seed | seen | unseen | date |", "|---|---|---|---|---|---|---|"]
+        for e in evaluations:
+            def rate(group):
+                a, b = e["success"].get(group), e["success_manipllm"].get(group)
+                return "-" if a is None else f"{a:.3f} ({b:.3f})"
+            lines.append(f"| `{e['run']}` | {e['categories']} x {e['episodes']} | {e['physics']}"
+                         f"{' ' + ' '.join(e['env']) if e.get('env') else ''} | {e['seed']} | {rate('seen')} | "
+                         f"{rate('unseen')} | {e['date']} |")
+        lines += ["", "The per-episode records are in each run's `episodes.jsonl`."]
+    else:
+        lines.append("None yet: `python -m evaluation.run --agent " + meta["agent"] + " --checkpoint THIS_DIRECTORY` "
+                     "adds its results here when the run completes.")
+    lines += ["", "## Model configuration", "", "```json", json.dumps(meta.get("model_config", {}), indent=1), "```",
+              "", "## Training settings", "", "```json", json.dumps(cfg, indent=1, default=str), "```",
+              "", "## Loading", "", "```python",
+              "from agents.checkpoint import load",
+              "agent = load(\"THIS_DIRECTORY\")            # or AgentClass.from_pretrained(\"THIS_DIRECTORY\")",
+              "```", "",
+              "Evaluate it with `python -m evaluation.run --agent " + meta["agent"] + " --checkpoint THIS_DIRECTORY`;",
+              "run.json in that run's directory records this checkpoint's path and training.", ""]
     return "\n".join(lines)
+
+
+def record_evaluation(directory, entry: dict, counts: dict | None = None) -> None:
+    """Add (or replace, for the same run directory) an evaluation of the checkpoint in `directory` to
+    its evaluations.json and rewrite its model card; both writes atomic. `entry` needs run, categories,
+    episodes, physics, env, seed, success and success_manipllm ({group: rate}) and date."""
+    from infra.files import atomic_write_text
+
+    directory = Path(directory)
+    meta = read_config(directory)
+    path = directory / EVALUATIONS
+    evaluations = json.loads(path.read_text()) if path.exists() else []
+    evaluations = [e for e in evaluations if e.get("run") != entry["run"]] + [entry]
+    if counts is None:
+        counts = json.loads((directory / COUNTS).read_text()) if (directory / COUNTS).exists() else {}
+    atomic_write_text(path, json.dumps(evaluations, indent=1) + "\n")
+    atomic_write_text(directory / "README.md", model_card(meta, counts, evaluations))
 
 
 def read_config(directory) -> dict:

@@ -97,7 +97,36 @@ def main(argv=None) -> int:
     run = run_job(lambda: evaluate(cfg, agent, items, len(full), tasks, progress=not cfg.quiet, command=command,
                                    checkpoint_meta=ckpt), cfg.out, "episodes", EvalError)
     print(summary_line(cfg))
+    if cfg.checkpoint is not None and run["status"] == "complete":
+        add_to_model_card(cfg, agent)
     return 0 if run["status"] == "complete" else 1
+
+
+def add_to_model_card(cfg: EvalConfig, agent) -> None:
+    """List this complete run in the checkpoint's evaluations.json and model card (a checkpoint that
+    cannot be written to, e.g. read-only, is only warned about)."""
+    import datetime
+
+    from agents.checkpoint import record_evaluation
+
+    from .runner import EPISODES, read_episodes
+    from .tables import category_rates
+
+    recs = read_episodes(os.path.join(cfg.out, EPISODES))
+    means = {}
+    for crit in ("success", "success_manipllm"):
+        rates = category_rates(recs, crit)
+        means[crit] = {g: round(float(sum(v for (gg, _), v in rates.items() if gg == g))
+                                / sum(1 for (gg, _) in rates if gg == g), 4)
+                       for g in ("seen", "unseen") if any(gg == g for gg, _ in rates)}
+    entry = {"run": os.path.abspath(cfg.out), "label": cfg.label, "categories": cfg.categories,
+             "episodes": cfg.episodes, "episodes_recorded": len(recs), "seed": cfg.seed, "physics": cfg.physics,
+             "env": list(cfg.env), "partnet_dir": cfg.partnet_dir, "shard": cfg.shard, **means,
+             "date": datetime.date.today().isoformat()}
+    try:
+        record_evaluation(cfg.checkpoint, entry, agent.parameter_counts())
+    except OSError as e:
+        print(f"warning: could not add this run to {cfg.checkpoint}/README.md ({e})", file=sys.stderr)
 
 
 def summary_line(cfg: EvalConfig) -> str:

@@ -255,3 +255,30 @@ def test_model_card_and_from_pretrained(tmp_path):
         agent_class("transformer").from_pretrained(path)
     (path / "README.md").unlink()  # a checkpoint from before model cards still loads
     assert checkpoint.load(path, agent="robomamba") is not None
+
+
+def test_model_card_lists_the_checkpoints_evaluations(tmp_path):
+    """A complete evaluation.run of a checkpoint adds its rates to evaluations.json and the model card;
+    rerunning the same directory replaces its entry instead of adding another."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    path = make_agent("robomamba", seed=3).save_pretrained(tmp_path / "ck")
+    assert "None yet" in (path / "README.md").read_text()
+    cmd = [sys.executable, "-m", "evaluation.run", "--agent", "robomamba", "--checkpoint", str(path), "--categories",
+           "drawer,Faucet", "--episodes", "2", "--workers", "0", "--image-size", "96", "--quiet", "--out",
+           str(tmp_path / "run")]
+    for _ in range(2):
+        subprocess.run(cmd, check=True, cwd=root, capture_output=True)
+    evals = json.loads((path / "evaluations.json").read_text())
+    recs = [json.loads(l) for l in (tmp_path / "run" / "episodes.jsonl").read_text().splitlines()]
+    assert len(evals) == 1 and evals[0]["run"] == str(tmp_path / "run") and evals[0]["episodes_recorded"] == 4
+    for group, cat in (("seen", "StorageFurniture"), ("unseen", "Faucet")):
+        rate = np.mean([r["success"] for r in recs if r["category"] == cat])
+        assert evals[0]["success"][group] == pytest.approx(rate)
+    card = (path / "README.md").read_text()
+    assert "## Evaluation results" in card and f"| `{tmp_path / 'run'}` | drawer,Faucet x 2 | default |" in card
+    assert f"{evals[0]['success']['seen']:.3f} ({evals[0]['success_manipllm']['seen']:.3f})" in card
