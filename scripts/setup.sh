@@ -3,11 +3,11 @@
 #   1. the Vulkan driver SAPIEN renders with (Mesa >= 24.3 lavapipe on CPU-only machines; on
 #      Debian bookworm it comes from bookworm-backports),
 #   2. a virtual environment .venv with the project installed (editable) and its dependencies.
-# Usage: bash scripts/setup.sh [--dev]     (--dev adds the test tools)
+# Usage: bash scripts/setup.sh [--dev]     (--dev adds the test tools and LeRobot, for the export test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS=""
-[ "${1:-}" = "--dev" ] && EXTRAS="[dev]"
+[ "${1:-}" = "--dev" ] && EXTRAS="[dev,lerobot]"
 
 SUDO=""
 [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
@@ -43,4 +43,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".${EXTRAS}"
+# LeRobot (dataset export and its test) pins an older torch than ours; its dataset code runs with ours
+if [ -n "${EXTRAS}" ]; then .venv/bin/python -m pip install -q --no-deps "lerobot==0.4.4"; fi
 echo "setup: ok ($(.venv/bin/python -c 'import sapien, mani_skill, torch; print("sapien", sapien.__version__, "mani_skill", mani_skill.__version__, "torch", torch.__version__)' 2>/dev/null))"
