@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from sim_envs.config import ACTION_DIM  # noqa: F401  (the agents' output width)
+from sim_envs.config import ACTION_DIM, AGENT_OBS_KEYS  # noqa: F401  (ACTION_DIM: the agents' output width)
 
 
 class Agent(ABC):
@@ -20,6 +20,8 @@ class Agent(ABC):
 
     name: str = "agent"
     needs_privileged: bool = False
+    # the observation entries act() reads: a served agent (agents.serve) is sent only these
+    observation_keys: tuple = AGENT_OBS_KEYS
 
     @abstractmethod
     def act(self, observations: Sequence[dict], seeds: Sequence[int] | None = None,

@@ -4,12 +4,13 @@
     python -m evaluation.run --agent remote --policy-url ws://localhost:8765 --label robomamba-served
 
 One WebSocket connection per evaluator; requests from all connections are answered one batch at a
-time by the one agent (on --device). A malformed request gets an error reply and the server goes on
+time, in arrival order, by the one agent (on --device), in the main thread. A malformed request gets an error reply and the server goes on
 serving; an agent that raises gets an "agent_error: ..." reply. The first line on stdout is
 "serving AGENT on ws://HOST:PORT" (with the real port when --port 0). Ctrl-C stops it.
 """
 from __future__ import annotations
 
+import queue
 import sys
 import threading
 import time
@@ -52,21 +53,20 @@ def serve(agent, host: str = "127.0.0.1", port: int = 8765, checkpoint: dict | N
     from .remote.protocol import (MAX_MESSAGE_BYTES, ProtocolError, actions_reply, check_request, decode, encode,
                                   error_reply, hello)
 
-    lock = threading.Lock()  # one batch at a time: agents are not thread-safe
-    greeting = encode(hello(agent.name, agent.parameter_counts(), to_jsonable(checkpoint)))
+    keys = tuple(agent.observation_keys)
+    greeting = encode(hello(agent.name, agent.parameter_counts(), to_jsonable(checkpoint), keys))
 
     def answer(data):
         rid = None
         try:
             m = decode(data)
             rid = m.get("id")
-            rid, obs, seeds = check_request(m)
+            rid, obs, seeds = check_request(m, keys)
         except ProtocolError as e:
             return error_reply(rid, f"malformed request: {e}"), f"rejected a malformed request: {e}"
         t0 = time.perf_counter()
         try:
-            with lock:
-                actions = np.asarray(agent.act(obs, seeds=seeds), dtype=np.float64)
+            actions = np.asarray(agent.act(obs, seeds=seeds), dtype=np.float64)
             if actions.shape != (len(obs), ACTION_DIM):
                 raise ValueError(f"act() returned shape {actions.shape}, expected ({len(obs)}, {ACTION_DIM})")
         except Exception as e:
@@ -74,21 +74,42 @@ def serve(agent, host: str = "127.0.0.1", port: int = 8765, checkpoint: dict | N
         secs = time.perf_counter() - t0
         return actions_reply(rid, actions, secs), f"request {rid}: {len(obs)} observations in {secs:.3f} s"
 
-    def handler(conn):
+    requests: queue.Queue = queue.Queue()
+    stopping = threading.Event()
+
+    def handler(conn):  # one thread per connection: hands each request to the loop below, sends its reply
         try:
             conn.send(greeting)
             for data in conn:
-                reply, line = answer(data)
-                conn.send(encode(reply))
-                if log:
-                    log(line)
+                slot = {"done": threading.Event()}
+                requests.put((data, slot))
+                while not slot["done"].wait(0.2):
+                    if stopping.is_set():
+                        return  # the server is shutting down: the connection closes unanswered
+                conn.send(slot["reply"])
         except ConnectionClosed:
             pass
 
+    # The agent runs in the thread that called serve(): torch ran the tiny robomamba at half speed in a
+    # connection's thread (bench/README.md, "Remote policy"), and one thread also serialises the batches.
     with ws_serve(handler, host, port, max_size=MAX_MESSAGE_BYTES, compression=None) as server:
+        listener = threading.Thread(target=server.serve_forever, daemon=True)
+        listener.start()
         if ready is not None:
             ready(server)
-        server.serve_forever()
+        try:
+            while listener.is_alive():
+                try:
+                    data, slot = requests.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                reply, line = answer(data)
+                slot["reply"] = encode(reply)
+                slot["done"].set()
+                if log:
+                    log(line)
+        finally:
+            stopping.set()  # Ctrl-C or shutdown: waiting connections give up, so the server can close
 
 
 def main(argv=None) -> int:

@@ -6,7 +6,7 @@ import pytest
 from sim_envs.categories import ALL
 from sim_envs.config import PHYSICS_PRESETS, PullEnvConfig, env_overrides
 from sim_envs.pull_env import at_limit, failure_reasons, joint_alignment
-from tests.conftest import expert
+from conftest import expert
 
 CFG = PullEnvConfig()
 REASONS = ("no_contact", "approach_collision", "unpulled_motion", "touched_other_link", "blocked", "no_motion",

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agents.base import Agent
+
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 SMALL = ["--categories", "drawer,Faucet", "--episodes", "2", "--workers", "0", "--image-size", "96", "--quiet"]
@@ -131,11 +133,8 @@ def test_remote_gives_the_local_outcomes(tmp_path):
     assert run["served_by"]["agent"] == "random" and "remote:" in p.stdout
 
 
-class _Slow:
-    name, needs_privileged = "slow", False
-
-    def parameter_counts(self):
-        return {"total": 0, "trainable": 0}
+class _Slow(Agent):
+    name = "slow"
 
     def act(self, observations, seeds=None, privileged=None):
         time.sleep(3)
@@ -157,6 +156,28 @@ def _thread_server(agent):
     t.start()
     assert started.wait(20)
     return f"ws://127.0.0.1:{box['server'].socket.getsockname()[1]}", box["server"].shutdown
+
+
+class _RgbOnly(_Slow):
+    observation_keys = ("rgb", "prompt")
+    seen: list = []
+
+    def act(self, observations, seeds=None, privileged=None):
+        self.seen.extend(sorted(o) for o in observations)
+        return np.tile([1.0, 1.0, 0, 0, 1, 1, 0, 0], (len(observations), 1))
+
+
+def test_only_the_entries_the_agent_reads_are_sent(tmp_path):
+    url, stop = _thread_server(_RgbOnly())
+    try:
+        evaluate(tmp_path / "k", "--agent", "remote", "--policy-url", url, "--categories", "drawer")
+    finally:
+        stop()
+    assert _RgbOnly.seen == [["prompt", "rgb"]] * 2
+    assert all(r["agent_action"] == [1.0, 1.0, 0, 0, 1, 1, 0, 0] for r in records(tmp_path / "k").values())
+    from agents import make_agent
+
+    assert make_agent("robomamba").observation_keys == ("rgb", "prompt")
 
 
 def test_timeouts_are_recorded_failures(tmp_path):

@@ -27,7 +27,8 @@ import numpy as np
 from ..base import Agent, item_seeds
 from infra.workers import WorkerDied
 
-from .protocol import MAX_MESSAGE_BYTES, PROTOCOL, ProtocolError, act_request, check_reply, decode, encode
+from .protocol import (MAX_MESSAGE_BYTES, PROTOCOL, ProtocolError, act_request, check_reply, decode, encode,
+                       observation_keys)
 
 CONNECT_ATTEMPTS = 3
 CONNECT_PAUSE = 1.0  # seconds between connection attempts
@@ -93,6 +94,11 @@ class RemoteAgent(Agent):
                 conn.close()
                 raise PolicyUnavailable(f"policy server {self.url} speaks {greeting.get('protocol')!r}, "
                                         f"this client {PROTOCOL!r}")
+            try:
+                self.keys = observation_keys(greeting)
+            except ProtocolError as e:
+                conn.close()
+                raise PolicyUnavailable(f"policy server {self.url}: {e}") from None
             self._conn, self.served = conn, {k: v for k, v in greeting.items() if k != "type"}
             return conn
         raise PolicyUnavailable(f"policy server {self.url} cannot be reached ({last}); finished episodes are "
@@ -112,7 +118,6 @@ class RemoteAgent(Agent):
 
         seeds = item_seeds(seeds, len(observations))
         self._id += 1
-        message = encode(act_request(self._id, observations, seeds))
         for attempt in range(2):
             try:
                 conn = self._connection()
@@ -122,7 +127,7 @@ class RemoteAgent(Agent):
                 raise RemoteError("remote_disconnected", f"the connection closed during the request and "
                                                          f"cannot be reopened ({e})") from None
             try:
-                conn.send(message)
+                conn.send(encode(act_request(self._id, observations, seeds, self.keys)))
                 data = conn.recv(timeout=self.timeout)
             except TimeoutError:
                 self._drop()

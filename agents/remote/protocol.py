@@ -11,7 +11,9 @@ map. A numpy array travels as the map {"__ndarray__": true, "dtype": "<u1", "sha
                                     "seconds": float}
                                 or {"type": "error", "id": int or nil, "error": str}
 
-An observation is a map with at least `observation_keys` (sim_envs.config.AGENT_OBS_KEYS). A request the
+An observation is a map with the hello's `observation_keys`: the entries the served agent reads, a
+subset of sim_envs.config.AGENT_OBS_KEYS (all of them when the hello does not say), so an RGB-only
+model is not sent depth and masks. A request the
 server cannot read is answered with an error and the connection stays open; an agent that raises is
 answered with an error starting "agent_error:". Requests on one connection are answered in order.
 """
@@ -75,18 +77,29 @@ def decode(data) -> dict:
 
 
 # ---------------------------------------------------------------------------------------- messages
-def hello(agent_name: str, parameter_counts: dict, checkpoint=None) -> dict:
-    return {"type": "hello", "protocol": PROTOCOL, "agent": agent_name, "observation_keys": list(AGENT_OBS_KEYS),
+def hello(agent_name: str, parameter_counts: dict, checkpoint=None, observation_keys=AGENT_OBS_KEYS) -> dict:
+    return {"type": "hello", "protocol": PROTOCOL, "agent": agent_name, "observation_keys": list(observation_keys),
             "parameter_counts": parameter_counts, "checkpoint": checkpoint}
 
 
-def act_request(request_id: int, observations, seeds) -> dict:
-    obs = [{k: o[k] for k in AGENT_OBS_KEYS} for o in observations]
+def observation_keys(greeting: dict) -> tuple:
+    """The entries a server asks for in its hello (all of AGENT_OBS_KEYS when it does not say);
+    ProtocolError for one this benchmark does not have."""
+    keys = greeting.get("observation_keys") or list(AGENT_OBS_KEYS)
+    unknown = [k for k in keys if k not in AGENT_OBS_KEYS] if isinstance(keys, list) else [keys]
+    if unknown:
+        raise ProtocolError(f"the server asks for {unknown}; observations have {', '.join(AGENT_OBS_KEYS)}")
+    return tuple(keys)
+
+
+def act_request(request_id: int, observations, seeds, keys=AGENT_OBS_KEYS) -> dict:
+    obs = [{k: o[k] for k in keys} for o in observations]
     return {"type": "act", "id": int(request_id), "observations": obs, "seeds": [int(s) for s in seeds]}
 
 
-def check_request(m: dict) -> tuple[int, list, list]:
-    """(id, observations, seeds) of an act request; ProtocolError naming the first problem."""
+def check_request(m: dict, keys=AGENT_OBS_KEYS) -> tuple[int, list, list]:
+    """(id, observations, seeds) of an act request whose observations must hold `keys`; ProtocolError
+    naming the first problem."""
     if m.get("type") != "act":
         raise ProtocolError(f"unknown message type {m.get('type')!r}; allowed: 'act'")
     rid, obs, seeds = m.get("id"), m.get("observations"), m.get("seeds")
@@ -100,13 +113,13 @@ def check_request(m: dict) -> tuple[int, list, list]:
     for i, o in enumerate(obs):
         if not isinstance(o, dict):
             raise ProtocolError(f"observation {i} is a {type(o).__name__}, not a map")
-        missing = [k for k in AGENT_OBS_KEYS if k not in o]
+        missing = [k for k in keys if k not in o]
         if missing:
             raise ProtocolError(f"observation {i} lacks {', '.join(missing)}")
         for k in ("rgb", "depth", "object_mask", "target_mask", "intrinsics", "cam2world"):
-            if not isinstance(o[k], np.ndarray):
+            if k in keys and not isinstance(o[k], np.ndarray):
                 raise ProtocolError(f"observation {i}: {k!r} must be an array")
-        if o["rgb"].ndim != 3 or o["rgb"].shape[2] != 3:
+        if "rgb" in keys and (o["rgb"].ndim != 3 or o["rgb"].shape[2] != 3):
             raise ProtocolError(f"observation {i}: 'rgb' has shape {o['rgb'].shape}, expected (H, W, 3)")
     return rid, obs, seeds
 

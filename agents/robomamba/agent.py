@@ -16,6 +16,7 @@ class RoboMambaAgent(Agent):
 
     name = "robomamba"
     lm_type = "mamba"
+    observation_keys = ("rgb", "prompt")
 
     def __init__(self, config: RoboMambaConfig | None = None, model: RoboMambaModel | None = None,
                  tokenizer=None, device: str = "cpu", seed: int = 0):
