@@ -14,8 +14,10 @@ which blocks finished:
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
+from infra.executors import make_workers
 from infra.rundir import RunDir
 from infra.workers import InlineWorkers, WorkerPool, dispatch, parent_gone
 
@@ -271,7 +273,11 @@ def _schedule(cfg: CollectConfig, tasks: list[str], states: dict[str, TaskState]
     A worker that dies is replaced and its block run again, up to MAX_RESTARTS times."""
     if _pick(states, tasks) is None:  # everything is on disk already: no workers to start
         return
-    if cfg.workers == 0:
+    if cfg.executor == "ray":  # actors write the shards themselves: give them paths that do not depend on the cwd
+        shared = {**cfg.to_dict(), "out": os.path.abspath(cfg.out),
+                  "partnet_dir": cfg.partnet_dir and os.path.abspath(cfg.partnet_dir)}
+        pool = make_workers(BlockWorker, (shared, tasks[0]), cfg.workers, "ray", cfg.ray_address)
+    elif cfg.workers == 0:
         if env is not None:
             _check_env(cfg, env)
         pool = InlineWorkers(BlockWorker(cfg.to_dict(), tasks[0], env))

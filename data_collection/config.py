@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from infra.cli import ConfigBase, ConfigError, check_at_least, option
+from infra.executors import check_executor, executor_option, ray_address_option
 from sim_envs.cli import categories_option, check_split, partnet_option, split_option
 
 
@@ -18,7 +19,10 @@ class CollectConfig(ConfigBase):
     split: str = split_option("train")
     seed: int = option(0, "master seed: trial k of category t has a seed derived from (seed, t, k); the same seed "
                           "gives the same dataset whatever the worker count")
-    workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes (0 = run in this process)")
+    workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes (0 = run in this process); with "
+                                                       "--executor ray, simulation actors")
+    executor: str = executor_option()
+    ray_address: Optional[str] = ray_address_option()
     out: str = option("data/demos", "dataset directory (created; rerun the same command to resume)")
     image_size: int = option(336, "rendered square image side, pixels")
     normal_noise_deg: float = option(10.0, "std of the Gaussian noise on each component of up = -normal, degrees")
@@ -57,6 +61,7 @@ class CollectConfig(ConfigBase):
         if self.max_trials is not None:
             check_at_least(self, max_trials=1)
         check_split(self)
+        check_executor(self)
         if not 0 <= self.normal_noise_deg <= 90:
             raise ConfigError("normal_noise_deg", self.normal_noise_deg, "must be in [0, 90]")
         if not -1 <= self.keep_cosine <= 1:

@@ -42,6 +42,9 @@ def main(argv=None) -> int:
         print_categories()
         return 0
     tasks = check_tasks(cfg)
+    from infra.executors import join_or_die
+
+    join_or_die(cfg)
     from .collect import CollectError, collect
 
     command = ["python", "-m", "data_collection.run", *(sys.argv[1:] if argv is None else argv)]

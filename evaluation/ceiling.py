@@ -106,7 +106,8 @@ def run_search(cfg: CeilingConfig, items: list, tasks: list[str], progress: bool
     from tqdm import tqdm
 
     from infra.provenance import versions
-    from infra.workers import InlineWorkers, WorkerPool, dispatch
+    from infra.executors import make_workers
+    from infra.workers import dispatch
 
     from .runner import EpisodeLog, read_episodes
 
@@ -134,7 +135,7 @@ def run_search(cfg: CeilingConfig, items: list, tasks: list[str], progress: bool
 
     with rundir.running(closing):
         if todo:
-            pool = InlineWorkers(SearchWorker(*args)) if cfg.workers == 0 else WorkerPool(SearchWorker, args, cfg.workers)
+            pool = make_workers(SearchWorker, args, cfg.workers, cfg.executor, cfg.ray_address)
             queue = list(reversed(todo))
 
             def on_reply(worker, item, rec) -> bool:
@@ -162,6 +163,9 @@ def main(argv=None) -> int:
     from .episodes import work_list_or_die
 
     tasks, items = work_list_or_die(cfg)
+    from infra.executors import join_or_die
+
+    join_or_die(cfg)
     command = ["python", "-m", "evaluation.ceiling", *(sys.argv[1:] if argv is None else argv)]
     t0 = time.perf_counter()
     run_job(lambda: run_search(cfg, items, tasks, progress=not cfg.quiet, command=command), cfg.out, "episodes",

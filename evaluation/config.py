@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from infra.cli import ConfigBase, ConfigError, check_at_least, option
+from infra.executors import check_executor, executor_option, ray_address_option
 from sim_envs.cli import categories_option, check_split, partnet_option, split_option
 
 
@@ -21,7 +22,10 @@ class WorkListConfig(ConfigBase):
     seed: int = option(0, "master seed of the work list (the same episodes for every agent: paired comparison)")
     image_size: int = option(336, "rendered square image side, pixels")
     partnet_dir: Optional[str] = partnet_option()
-    workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes (0 = simulate in this process)")
+    workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes (0 = simulate in this process); "
+                                                       "with --executor ray, simulation actors")
+    executor: str = executor_option()
+    ray_address: Optional[str] = ray_address_option()
     quiet: bool = option(False, "no progress bar")
     physics: str = option("default", "physics settings: 'default', 'legacy' (before the reference values: no "
                                      "object gravity, soft suction, no approach check, unpulled motion counted) "
@@ -36,6 +40,7 @@ class WorkListConfig(ConfigBase):
         """ConfigError naming the first bad field."""
         check_at_least(self, episodes=1, workers=0, image_size=16)
         check_split(self)
+        check_executor(self)
         from sim_envs.config import env_overrides
 
         try:
@@ -47,8 +52,11 @@ class WorkListConfig(ConfigBase):
         """The environment the workers simulate the list in."""
         from sim_envs.config import PullEnvConfig, env_overrides
 
+        partnet_dir = self.partnet_dir
+        if partnet_dir and self.executor == "ray":  # actors may start in another directory
+            partnet_dir = os.path.abspath(partnet_dir)
         return PullEnvConfig(task=first_task, split=self.split, image_size=self.image_size,
-                             partnet_dir=self.partnet_dir, **env_overrides(self.physics, self.env))
+                             partnet_dir=partnet_dir, **env_overrides(self.physics, self.env))
 
 
 @dataclass
@@ -68,6 +76,9 @@ class EvalConfig(WorkListConfig):
     record: int = option(0, "save a rollout video (MP4; GIF without an encoder) and an annotated still of the "
                             "first N episodes of the list in OUT/record")
     device: str = option("cpu", "torch device of a learned agent (cpu, cuda, cuda:1)")
+    ray_agent: str = option("auto", "--executor ray: where the agent runs: 'driver' (this process), 'actor' (a Ray "
+                                    "actor, with a GPU when the cluster has one) or 'auto' (an actor on a GPU if the "
+                                    "cluster has one, else the driver)", choices=("auto", "driver", "actor"))
     policy_url: Optional[str] = option(None, "--agent remote: the policy server's address, ws://HOST:PORT "
                                              "(python -m agents.serve; protocol in docs/remote_policy.md)")
     policy_timeout: float = option(60.0, "--agent remote: seconds to wait for a batch's actions before its "

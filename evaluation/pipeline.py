@@ -25,8 +25,10 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from typing import Optional
 
 from infra.cli import ConfigBase, ConfigError, check_at_least, option, parse_config
+from infra.executors import check_executor, executor_option, ray_address_option
 
 LEARNED = ("robomamba", "transformer", "where2act")
 STEP_SECONDS: dict[str, float] = {}  # wall time of each step of this run (pipeline.json)
@@ -37,7 +39,9 @@ class PipelineConfig(ConfigBase):
     out: str = option("out/pipeline", "working directory: data, checkpoints, evaluation runs and tables go below it")
     seed: int = option(0, "master seed of collection, training and the evaluation work list")
     workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes for collection and evaluation "
-                                                       "(0 = in this process)")
+                                                       "(0 = in this process); with --executor ray, simulation actors")
+    executor: str = executor_option()
+    ray_address: Optional[str] = ray_address_option()
     samples: int = option(60, "successful demos per seen category (paper: ~500)")
     episodes: int = option(50, "evaluation episodes per category, 30 categories (evaluation default: 50)")
     agents: str = option("robomamba,transformer,where2act,random,chance,oracle",
@@ -53,6 +57,7 @@ class PipelineConfig(ConfigBase):
 
         check_at_least(self, workers=0, samples=1, episodes=1, qa_steps=1, head_epochs=1, where2act_epochs=1,
                        train_seeds=1)
+        check_executor(self)
         names = [a.strip() for a in self.agents.split(",") if a.strip()]
         if not names:
             raise ConfigError("agents", self.agents, "name at least one agent")
@@ -95,9 +100,11 @@ def main(argv=None) -> int:
     data = f"{out}/data"
     agents = [a.strip() for a in cfg.agents.split(",") if a.strip()]
     common = ["--seed", str(cfg.seed)]
+    sim = ["--workers", str(cfg.workers), "--executor", cfg.executor,
+           *(["--ray-address", cfg.ray_address] if cfg.ray_address else [])]
     if any(a in LEARNED for a in agents):
         step("collect", collect_main, ["--category", "all-seen", "--samples", str(cfg.samples), "--keep-failures",
-                                       "--workers", str(cfg.workers), "--out", data, *common], "data_collection.run")
+                                       *sim, "--out", data, *common], "data_collection.run")
     # a learned agent is trained once per training seed (seed, seed + 1, ...): one trained model is one draw
     models = [(a, k) for a in agents for k in (range(cfg.train_seeds) if a in LEARNED else [None])]
     for a, k in models:
@@ -106,14 +113,14 @@ def main(argv=None) -> int:
                      else ["--epochs", str(cfg.where2act_epochs)])
             step(f"train {label(a, k)}", train_main, ["--agent", a, "--data", data, "--out", checkpoint_dir(out, a, k),
                                                       *flags, "--seed", str(cfg.seed + k)], "agents.train")
-    step("ceiling", ceiling_main, ["--categories", "all", "--episodes", str(cfg.episodes), "--workers",
-                                   str(cfg.workers), "--out", f"{out}/ceiling", *common], "evaluation.ceiling")
+    step("ceiling", ceiling_main, ["--categories", "all", "--episodes", str(cfg.episodes), *sim,
+                                   "--out", f"{out}/ceiling", *common], "evaluation.ceiling")
     runs = []
     for a, k in models:
         ck = ["--checkpoint", checkpoint_dir(out, a, k)] if a in LEARNED else []
         run = f"{out}/eval/{label(a, k)}"
         step(f"evaluate {label(a, k)}", eval_main, ["--agent", a, *ck, "--label", label(a, k), "--categories", "all",
-                                                    "--episodes", str(cfg.episodes), "--workers", str(cfg.workers),
+                                                    "--episodes", str(cfg.episodes), *sim,
                                                     "--out", run, *common], "evaluation.run")
         runs.append(run)
     tables = cfg.tables or f"{out}/tables"

@@ -51,7 +51,17 @@ def build_agent(cfg: EvalConfig):
 
     if cfg.checkpoint is not None and not os.path.isdir(cfg.checkpoint):
         die(f"--checkpoint {cfg.checkpoint}: no such directory")
+    placement, gpus = agent_placement(cfg)
     try:
+        if placement == "actor":
+            from agents.checkpoint import read_config
+            from agents.ray_agent import RayAgent
+
+            device = "cuda" if gpus and cfg.device == "cpu" else cfg.device
+            meta = None if cfg.checkpoint is None else {k: read_config(cfg.checkpoint).get(k) for k in
+                                                        ("agent", "model_config", "versions", "training")}
+            print(f"the agent runs in a Ray actor ({gpus} GPU, device {device})", file=sys.stderr)
+            return RayAgent(cfg.agent, cfg.checkpoint, device, num_gpus=gpus, address=cfg.ray_address), meta
         return build(cfg.agent, cfg.checkpoint, cfg.device, policy_url=cfg.policy_url, timeout=cfg.policy_timeout)
     except UnknownAgentError as e:
         die(f"--agent {cfg.agent}: {e}")
@@ -60,6 +70,19 @@ def build_agent(cfg: EvalConfig):
             die(f"--agent {cfg.agent}: cannot build it ({e})")
         msg = str(e)  # CheckpointError messages start with "checkpoint DIR: ..."
         die(f"--{msg}" if msg.startswith(f"checkpoint {cfg.checkpoint}") else f"--checkpoint {cfg.checkpoint}: {msg}")
+
+
+def agent_placement(cfg: EvalConfig) -> tuple[str, int]:
+    """('driver' or 'actor', GPUs for the actor): --ray-agent, with 'auto' = an actor on a GPU when the
+    Ray cluster has one, else the driver. The remote agent always stays in the driver."""
+    if cfg.executor != "ray" or cfg.ray_agent == "driver" or cfg.agent.strip().lower() == "remote":
+        return "driver", 0
+    from infra.executors import connect
+
+    has_gpu = connect(cfg.ray_address).cluster_resources().get("GPU", 0) >= 1
+    if cfg.ray_agent == "auto" and not has_gpu:
+        return "driver", 0
+    return "actor", 1 if has_gpu else 0
 
 
 def main(argv=None) -> int:
@@ -86,6 +109,9 @@ def main(argv=None) -> int:
         die(f"--agent {cfg.agent}: {e}")
     choose_checkpoint(cfg)
     tasks, full = work_list_or_die(cfg)
+    from infra.executors import join_or_die
+
+    join_or_die(cfg)
     i, n = cfg.shard_index()
     items = [it for it in full if it.index % n == i]
     try:  # refuse another evaluation's directory before loading anything

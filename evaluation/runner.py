@@ -253,7 +253,7 @@ class EpisodeLoop:
         if not self.remaining:
             return
         self.pool, self.capacity = make_pool(self.env_config, self.cfg.workers, self.cfg.envs_per_worker,
-                                             self.agent.needs_privileged)
+                                             self.agent.needs_privileged, self.cfg.executor, self.cfg.ray_address)
         self.assigned = {w: {} for w in self.pool.workers}
         while self.remaining:
             self.supply()

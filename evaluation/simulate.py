@@ -145,12 +145,14 @@ class EpisodeWorker:
         self.slots.close()
 
 
-def make_pool(env_config, workers: int, envs_per_worker: int, privileged: bool):
-    """(pool, items each worker may hold): `workers` processes (0 = this process) of
-    `envs_per_worker` environments; a process also holds one item queued ahead."""
-    from infra.workers import InlineWorkers, WorkerPool
+def make_pool(env_config, workers: int, envs_per_worker: int, privileged: bool, executor: str = "local",
+              address: str | None = None):
+    """(pool, items each worker may hold): `workers` processes (0 = this process) or Ray actors of
+    `envs_per_worker` environments; a process or actor also holds one item queued ahead."""
+    from infra.executors import make_workers
 
-    if workers == 0:
-        return InlineWorkers(EpisodeWorker(env_config, envs_per_worker, "live" if privileged else None)), envs_per_worker
+    if workers == 0 and executor == "local":
+        return make_workers(None, (), 0, inline=EpisodeWorker(env_config, envs_per_worker,
+                                                              "live" if privileged else None)), envs_per_worker
     args = (env_config, envs_per_worker, "detached" if privileged else None)
-    return WorkerPool(EpisodeWorker, args, workers), envs_per_worker + 1
+    return make_workers(EpisodeWorker, args, workers, executor, address), envs_per_worker + 1

@@ -3,11 +3,11 @@
 #   1. the Vulkan driver SAPIEN renders with (Mesa >= 24.3 lavapipe on CPU-only machines; on
 #      Debian bookworm it comes from bookworm-backports),
 #   2. a virtual environment .venv with the project installed (editable) and its dependencies.
-# Usage: bash scripts/setup.sh [--dev]     (--dev adds the test tools and LeRobot, for the export test)
+# Usage: bash scripts/setup.sh [--dev]     (--dev adds the test tools, Ray and LeRobot, which tests use)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS=""
-[ "${1:-}" = "--dev" ] && EXTRAS="[dev,lerobot]"
+[ "${1:-}" = "--dev" ] && EXTRAS="[dev,lerobot,ray]"
 
 SUDO=""
 [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
