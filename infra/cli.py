@@ -83,10 +83,16 @@ def check_positive(config, *names) -> None:
             raise ConfigError(name, v, "must be > 0")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad command line answered in one line (no usage block) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the flags)\n")
+
+
 def command_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
-    """An ArgumentParser that prints the module docstring as written."""
-    return argparse.ArgumentParser(prog=prog, description=description,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    """An ArgumentParser that prints the module docstring as written and bad flags in one line."""
+    return _Parser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def flag_of(cls, name: str) -> str:

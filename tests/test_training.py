@@ -77,12 +77,14 @@ def test_qa_tokens_are_in_the_vocabulary_and_loss_covers_only_the_answer():
 
 
 # ------------------------------------------------------------------------------------------ RoboMamba
-def test_head_only_finetuning_leaves_frozen_parameters_bit_identical(demos):
+@pytest.mark.parametrize("head", ["mlp2", "mlp1", "ssm_mlp2"])
+def test_head_only_finetuning_leaves_frozen_parameters_bit_identical(demos, head):
     from agents import make_agent
+    from agents.robomamba.config import preset
     from agents.robomamba.train import train_head
     from agents.training_data import load
 
-    agent = make_agent("robomamba", seed=1)
+    agent = make_agent("robomamba", seed=1, config=preset("tiny", head=head))
     before = {k: v.clone() for k, v in agent.model.state_dict().items()}
     data = load(demos, agent.cfg.image_size, holdout_fraction=0.3, progress=False)
     tr, va = np.flatnonzero(~data.holdout), np.flatnonzero(data.holdout)
@@ -91,12 +93,49 @@ def test_head_only_finetuning_leaves_frozen_parameters_bit_identical(demos):
     changed = [k for k in before if not torch.equal(before[k], after[k])]
     assert changed and all(k.startswith("head.") for k in changed), changed
     assert rec["trainable_params"] == sum(p.numel() for p in agent.model.head.parameters())
-    assert 0 < rec["trainable_fraction"] < 0.1 and rec["steps"] == 2 * -(-len(tr) // 4)
+    assert 0 < rec["trainable_fraction"] < 0.2 and rec["steps"] == 2 * -(-len(tr) // 4) and rec["head"] == head
     # recomputing the frozen features every step trains the same head as the cache
-    agent2 = make_agent("robomamba", seed=1)
+    agent2 = make_agent("robomamba", seed=1, config=preset("tiny", head=head))
     train_head(agent2.model, agent2.tokenizer, data, tr, va, quick(lr=1e-3, feature_cache=False))
     for k, v in agent2.model.head.state_dict().items():
         assert torch.allclose(v, agent.model.head.state_dict()[k], atol=1e-5), k
+
+
+# the paper's Appendix Table 6: parameters of each head at the paper's width, and the tiny model's fraction
+@pytest.mark.parametrize("head, paper_millions, tiny_fraction", [("mlp2", 3.7, (0.06, 0.09)),
+                                                                  ("mlp1", 1.8, (0.03, 0.05)),
+                                                                  ("ssm_mlp2", 45.2, (0.15, 0.2))])
+def test_head_variants_sizes(head, paper_millions, tiny_fraction):
+    from agents import make_agent
+    from agents.robomamba.config import preset
+    from agents.robomamba.heads import build_head
+
+    c = preset("paper")
+    n = sum(p.numel() for p in build_head(head, c.d_model, c.head_hidden, c.state_size).parameters())
+    assert abs(n / 1e6 - paper_millions) / paper_millions < 0.03, n
+    agent = make_agent("robomamba", config=preset("tiny", head=head))
+    counts = agent.parameter_counts()
+    assert counts["trainable"] == counts["head"] == sum(p.numel() for p in agent.model.head.parameters())
+    assert tiny_fraction[0] < counts["trainable"] / counts["total"] < tiny_fraction[1]
+    assert agent.model.head.reads_sequence == (head == "ssm_mlp2")
+
+
+def test_a_checkpoint_gets_another_head_through_init(demos, tmp_path):
+    """--init CK --stages head --head mlp1: the backbone of CK, bit for bit, with a fresh head of the new kind."""
+    from agents import checkpoint
+    from agents.train import main
+
+    common = ["--agent", "robomamba", "--data", str(demos), "--qa-steps", "2", "--qa-batch", "4", "--qa-eval", "4",
+              "--epochs", "1", "--batch-size", "4", "--holdout", "0.3", "--no-progress"]
+    assert main([*common, "--out", str(tmp_path / "base")]) == 0
+    assert main([*common, "--init", str(tmp_path / "base"), "--stages", "head", "--head", "mlp1",
+                 "--out", str(tmp_path / "mlp1")]) == 0
+    a, b = checkpoint.load(tmp_path / "base"), checkpoint.load(tmp_path / "mlp1")
+    assert b.model.cfg.head == "mlp1" and checkpoint.read_config(tmp_path / "mlp1")["model_config"]["head"] == "mlp1"
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa if not k.startswith("head."))
+    assert sorted(k for k in sb if k.startswith("head.")) == ["head.both.0.bias", "head.both.0.weight", "head.both.2.bias",
+                                                              "head.both.2.weight", "head.both.4.bias", "head.both.4.weight"]
 
 
 def test_training_cli_end_to_end_resume_and_refusals(demos, tmp_path, env):
@@ -135,6 +174,7 @@ def test_training_cli_end_to_end_resume_and_refusals(demos, tmp_path, env):
     (["--agent", "robomamba", "--data", "/nonexistent"], "not a collected dataset"),
     (["--agent", "robomamba", "--stages", "cotrain,fly"], "--stages cotrain,fly: allowed"),
     (["--agent", "robomamba", "--epochs", "0"], "--epochs 0: must be"),
+    (["--agent", "robomamba", "--head", "mlp3"], "invalid choice: 'mlp3' (choose from 'mlp2', 'mlp1', 'ssm_mlp2')"),
 ])
 def test_training_cli_bad_input_exits_2(argv, message, tmp_path):
     r = subprocess.run([sys.executable, "-m", "agents.train", *argv, "--out", str(tmp_path / "x")], cwd=ROOT,

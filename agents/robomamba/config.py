@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 LM_TYPES = ("mamba", "llama")
+HEADS = ("mlp2", "mlp1", "ssm_mlp2")  # policy heads (heads.py; paper Appendix Table 6)
 
 
 @dataclass
@@ -34,7 +35,9 @@ class RoboMambaConfig:
     llama_intermediate: Optional[int] = None  # twin MLP width; None = chosen to match Mamba's size
     vocab_size: int = 256  # >= the tiny word-level vocabulary (text.py); a real LM brings its own
     max_text_tokens: int = 48
-    # policy head: two MLPs on the pooled token
+    # policy head (heads.py): 'mlp2' two MLPs on the pooled token (paper), 'mlp1' one MLP, 'ssm_mlp2'
+    # (SSM block + MLP) x 2 on the hidden sequence
+    head: str = "mlp2"
     head_hidden: int = 256
     # real weights (local paths only; nothing is downloaded)
     clip_model: Optional[str] = None  # open_clip model name for clip_checkpoint, e.g. "ViT-L-14"
@@ -46,6 +49,8 @@ class RoboMambaConfig:
     def __post_init__(self):
         if self.lm_type not in LM_TYPES:
             raise ValueError(f"lm_type={self.lm_type!r}: allowed: {', '.join(LM_TYPES)}")
+        if self.head not in HEADS:
+            raise ValueError(f"head={self.head!r}: allowed: {', '.join(HEADS)}")
         if self.image_size % self.patch_size:
             raise ValueError(f"image_size={self.image_size} is not a multiple of patch_size={self.patch_size}")
 
@@ -62,6 +67,10 @@ class RoboMambaConfig:
 
 PRESETS = {
     "tiny": RoboMambaConfig(),
+    # twice tiny's language model (width 256 -> 384, 4 -> 6 layers) and a wider vision encoder: the second
+    # backbone size of the ablations (paper Fig. 3b: RoboMamba-1.4B vs 2.7B)
+    "small": RoboMambaConfig(preset="small", vision_width=192, vision_layers=6, vision_heads=6, projector_hidden=384,
+                             d_model=384, lm_layers=6, llama_heads=6, head_hidden=384),
     # Paper: CLIP ViT-L/14 (224), projector ~21M, Mamba-2.8B (64 layers, d_model 2560, GPT-NeoX vocab)
     "paper": RoboMambaConfig(preset="paper", image_size=224, patch_size=14, vision_width=1024, vision_layers=24,
                              vision_heads=16, projector_hidden=3072, d_model=2560, lm_layers=64, state_size=16,

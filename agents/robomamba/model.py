@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from ..layers import mlp
-from ..rotation import gram_schmidt_6d
 from .config import RoboMambaConfig
+from .heads import build_head, pool
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -108,18 +108,6 @@ def build_lm(cfg: RoboMambaConfig) -> nn.Module:
     return LlamaForCausalLM(llama_config(cfg, width))
 
 
-class PolicyHead(nn.Module):
-    """Two MLPs on the pooled token: 2D position in [0, 1] (row, col) and a 6D rotation."""
-
-    def __init__(self, d_model: int, hidden: int):
-        super().__init__()
-        self.position = mlp([d_model, hidden, hidden, 2])
-        self.rotation = mlp([d_model, hidden, hidden, 6])
-
-    def forward(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.sigmoid(self.position(pooled)), gram_schmidt_6d(self.rotation(pooled))
-
-
 class RoboMambaModel(nn.Module):
     def __init__(self, cfg: RoboMambaConfig):
         super().__init__()
@@ -131,7 +119,7 @@ class RoboMambaModel(nn.Module):
         if self.cfg.freeze_vision:  # pretrained vision stays frozen (paper)
             self.vision.requires_grad_(False)
         self.projector = mlp([vision_width, cfg.projector_hidden, cfg.projector_hidden, d_model])
-        self.head = PolicyHead(d_model, cfg.head_hidden)
+        self.head = build_head(cfg.head, d_model, cfg.head_hidden, cfg.state_size)
         self.register_buffer("pixel_mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -163,21 +151,34 @@ class RoboMambaModel(nn.Module):
 
     @staticmethod
     def pool(hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        if mask is None:
-            return hidden.mean(1)
-        m = mask.to(hidden.dtype).unsqueeze(-1)
-        return (hidden * m).sum(1) / m.sum(1).clamp_min(1)
+        return pool(hidden, mask)
 
     # ---------------------------------------------------------------------------- policy
-    def pooled(self, images: torch.Tensor, input_ids: torch.Tensor, text_mask: torch.Tensor | None = None):
-        """The pooled token the head reads (what head-only fine-tuning caches)."""
+    def sequence(self, images: torch.Tensor, input_ids: torch.Tensor, text_mask: torch.Tensor | None = None):
+        """(the language model's last hidden states (B, N_img + T, d_model), their mask or None)."""
         feats = self.image_features(images)
         embeds = self.embed(feats, input_ids)
         mask = None
         if text_mask is not None:
             mask = torch.cat([torch.ones(feats.shape[:2], dtype=text_mask.dtype, device=text_mask.device),
                               text_mask], dim=1)
-        return self.pool(self.hidden_states(embeds, mask), mask)
+        return self.hidden_states(embeds, mask), mask
+
+    def pooled(self, images: torch.Tensor, input_ids: torch.Tensor, text_mask: torch.Tensor | None = None):
+        """The pooled token the MLP heads read (what head-only fine-tuning caches)."""
+        return pool(*self.sequence(images, input_ids, text_mask))
+
+    def head_input(self, images: torch.Tensor, input_ids: torch.Tensor, text_mask: torch.Tensor | None = None):
+        """What the policy head reads: the pooled token, or (hidden sequence, mask) for a sequence head."""
+        if self.head.reads_sequence:
+            return self.sequence(images, input_ids, text_mask)
+        return self.pooled(images, input_ids, text_mask)
+
+    def replace_head(self, kind: str) -> None:
+        """A fresh policy head of another kind (heads.py), trainable; the rest of the model unchanged."""
+        self.cfg = self.cfg.replace(head=kind)
+        device = next(self.head.parameters()).device
+        self.head = build_head(kind, self.lm.config.hidden_size, self.cfg.head_hidden, self.cfg.state_size).to(device)
 
     # ---------------------------------------------------------------------------- language
     def lm_logits(self, images: torch.Tensor, input_ids: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
@@ -220,7 +221,7 @@ class RoboMambaModel(nn.Module):
     # ---------------------------------------------------------------------------- policy (head)
     def forward(self, images: torch.Tensor, input_ids: torch.Tensor, text_mask: torch.Tensor | None = None):
         """(position (B, 2) in [0, 1] as (row, col) / size, rotation (B, 3, 3))."""
-        return self.head(self.pooled(images, input_ids, text_mask))
+        return self.head(self.head_input(images, input_ids, text_mask))
 
     def parameter_counts(self) -> dict:
         parts = {"vision": self.vision, "projector": self.projector, "lm": self.lm, "head": self.head}

@@ -25,6 +25,7 @@ from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, che
 
 from ..rotation import geodesic_angle, geodesic_loss
 from . import qa
+from .config import HEADS
 from .text import EOS, PAD, SEP, encode_batch
 
 STAGES = ("align", "cotrain", "head")
@@ -35,7 +36,12 @@ class TrainConfig(ConfigBase):
     data: str = option("data/demos", "dataset directory written by data_collection.run")
     out: str = option("checkpoints/robomamba", "checkpoint directory (written atomically after every stage)")
     agent: str = option("robomamba", "which agent to train: robomamba, or transformer (the Llama twin)")
-    preset: str = option("tiny", "model size preset: tiny (CPU) or paper")
+    preset: str = option("tiny", "model size preset: tiny (CPU), small (a larger backbone for the ablations) or "
+                                 "paper", choices=("tiny", "small", "paper"))
+    head: str = option("mlp2", "policy head (paper Appendix Table 6): mlp2 (two MLPs on the pooled token, the paper's), "
+                               "mlp1 (one MLP), ssm_mlp2 ((SSM block + MLP) x 2 on the hidden sequence); with --init, "
+                               "a head of another kind replaces the checkpoint's, freshly initialised",
+                       choices=HEADS)
     stages: tuple = option(("cotrain", "head"), "comma-separated stages: align (projector on sim-QA), cotrain "
                                                 "(backbone on sim-QA), head (policy head only, paper stage 2)")
     seed: int = option(0, "seed of initialisation, sampling and shuffling")
@@ -202,15 +208,26 @@ def train_qa(model, tokenizer, data, fcts, train_idx, cfg: TrainConfig, stage: s
 
 
 @torch.no_grad()
-def pooled_features(model, tokenizer, data, idx: np.ndarray, batch: int = 64) -> torch.Tensor:
-    """The frozen backbone's pooled token for samples `idx` with their manipulation prompts."""
+def head_features(model, tokenizer, data, idx: np.ndarray, batch: int = 64):
+    """What the frozen backbone gives the head for samples `idx` with their manipulation prompts: the
+    pooled tokens (N, d), or for a sequence head (hidden (N, L, d), mask (N, L)), right-padded to one L."""
     model.eval()
     out = []
     for s in range(0, len(idx), batch):
         j = idx[s: s + batch]
         ids, mask = encode_batch(tokenizer, [data.frame["prompt"][i] for i in j], model.cfg.max_text_tokens)
-        out.append(model.pooled(images_tensor(model, data.rgb[j]), ids, mask))
-    return torch.cat(out)
+        out.append(model.head_input(images_tensor(model, data.rgb[j]), ids, mask))
+    if not model.head.reads_sequence:
+        return torch.cat(out)
+    length = max(h.shape[1] for h, _ in out)
+    pad = lambda x: torch.nn.functional.pad(x, (0, 0, 0, length - x.shape[1]) if x.dim() == 3  # noqa: E731
+                                            else (0, length - x.shape[1]))
+    return torch.cat([pad(h) for h, _ in out]), torch.cat([pad(m) for _, m in out])
+
+
+def take(features, j):
+    """Rows `j` of head_features' result."""
+    return tuple(x[j] for x in features) if isinstance(features, tuple) else features[j]
 
 
 def head_metrics(model, feats: torch.Tensor, pos: torch.Tensor, rot: torch.Tensor) -> dict:
@@ -235,7 +252,7 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig) -> 
     rot = torch.from_numpy(rotation_targets(data.frame))
     cache = None
     if cfg.feature_cache:
-        cache = pooled_features(model, tokenizer, data, np.arange(len(data)))
+        cache = head_features(model, tokenizer, data, np.arange(len(data)))
     t_cache = time.perf_counter() - t0
     opt = torch.optim.AdamW(model.head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     g = torch.Generator().manual_seed(cfg.seed)
@@ -248,7 +265,7 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig) -> 
         model.head.train()
         for s in range(0, len(order), cfg.batch_size):
             j = order[s: s + cfg.batch_size]
-            feats = cache[j] if cache is not None else pooled_features(model, tokenizer, data, j.numpy())
+            feats = take(cache, j) if cache is not None else head_features(model, tokenizer, data, j.numpy())
             p, R = model.head(feats)
             loss = (p - pos[j]).abs().sum(-1).mean() + geodesic_loss(R, rot[j])
             opt.zero_grad(set_to_none=True)
@@ -264,11 +281,12 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig) -> 
            "feature_cache_s": round(t_cache, 2) if cache is not None else None, "wall_s": round(wall, 2),
            "trainable_params": counts["trainable"], "total_params": counts["total"],
            "trainable_fraction": fraction}
-    feats_all = cache if cache is not None else pooled_features(model, tokenizer, data, np.arange(len(data)))
-    rec["train"] = head_metrics(model, feats_all[tr], pos[tr], rot[tr])
+    feats_all = cache if cache is not None else head_features(model, tokenizer, data, np.arange(len(data)))
+    rec["train"] = head_metrics(model, take(feats_all, tr), pos[tr], rot[tr])
     if len(val_idx):
         v = torch.from_numpy(val_idx)
-        rec["val"] = head_metrics(model, feats_all[v], pos[v], rot[v])
+        rec["val"] = head_metrics(model, take(feats_all, v), pos[v], rot[v])
+    rec["head"] = model.cfg.head
     return rec
 
 
@@ -279,11 +297,16 @@ def build_agent(cfg: TrainConfig):
     from .config import preset
 
     if cfg.init:
-        return checkpoint.load(cfg.init, agent=cfg.agent)
+        agent = checkpoint.load(cfg.init, agent=cfg.agent)
+        if agent.model.cfg.head != cfg.head:
+            torch.manual_seed(cfg.seed)
+            agent.model.replace_head(cfg.head)
+            agent.cfg = agent.model.cfg
+        return agent
     torch.manual_seed(cfg.seed)
     lm_type = "llama" if cfg.agent == "transformer" else "mamba"
     mcfg = preset(cfg.preset, lm_type=lm_type, clip_model=cfg.clip_model, clip_checkpoint=cfg.clip_checkpoint,
-                  lm_checkpoint=cfg.lm_checkpoint)
+                  lm_checkpoint=cfg.lm_checkpoint, head=cfg.head)
     return agent_class(cfg.agent)(config=mcfg)
 
 

@@ -1,0 +1,107 @@
+"""Policy heads (paper Appendix Table 6), chosen with `RoboMambaConfig.head` / `agents.train --head`:
+
+- `mlp2` (default, the paper's): two MLPs on the pooled token, one for the contact pixel, one for the
+  6D rotation; d -> h -> h -> out each. At the paper's width (d 2560, h 576): 3.6M parameters
+  (paper: 3.7M, 0.11%).
+- `mlp1`: one MLP d -> h -> h -> 8 giving both: 1.8M at the paper's width (paper: 1.8M, 0.05%).
+- `ssm_mlp2`: (SSM block + MLP) x 2: each branch runs a Mamba block (expand 1, residual, RMSNorm) over
+  the language model's whole last hidden sequence, pools it, then its MLP: 44.9M at the paper's width
+  (paper: 45.2M, 1.3%). It is the only head that reads the sequence rather than the pooled token.
+
+Every head maps its input to (position (B, 2) in [0, 1], rotation (B, 3, 3)); `reads_sequence` says
+which input (RoboMambaModel.head_input).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..layers import mlp
+from ..rotation import gram_schmidt_6d
+
+from .config import HEADS  # noqa: F401  (the names, kept importable from here)
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of the hidden states over the (unmasked) sequence."""
+    if mask is None:
+        return hidden.mean(1)
+    m = mask.to(hidden.dtype).unsqueeze(-1)
+    return (hidden * m).sum(1) / m.sum(1).clamp_min(1)
+
+
+def _outputs(pos: torch.Tensor, rot6: torch.Tensor):
+    return torch.sigmoid(pos), gram_schmidt_6d(rot6)
+
+
+class MLP2Head(nn.Module):
+    """Two MLPs on the pooled token: 2D position in [0, 1] (row, col) and a 6D rotation."""
+
+    reads_sequence = False
+
+    def __init__(self, d_model: int, hidden: int, **_):
+        super().__init__()
+        self.position = mlp([d_model, hidden, hidden, 2])
+        self.rotation = mlp([d_model, hidden, hidden, 6])
+
+    def forward(self, pooled: torch.Tensor):
+        return _outputs(self.position(pooled), self.rotation(pooled))
+
+
+class MLP1Head(nn.Module):
+    """One MLP on the pooled token giving both outputs (2 + 6 numbers)."""
+
+    reads_sequence = False
+
+    def __init__(self, d_model: int, hidden: int, **_):
+        super().__init__()
+        self.both = mlp([d_model, hidden, hidden, 8])
+
+    def forward(self, pooled: torch.Tensor):
+        out = self.both(pooled)
+        return _outputs(out[:, :2], out[:, 2:])
+
+
+class SSMBranch(nn.Module):
+    """RMSNorm -> Mamba mixer (expand 1) with a residual, over the sequence; masked mean; MLP."""
+
+    def __init__(self, d_model: int, hidden: int, out: int, state_size: int):
+        from transformers import MambaConfig
+        from transformers.models.mamba.modeling_mamba import MambaMixer, MambaRMSNorm
+
+        from .fast_mamba import enable_fast_cpu_scan
+
+        super().__init__()
+        config = MambaConfig(hidden_size=d_model, num_hidden_layers=1, state_size=state_size, expand=1)
+        self.norm = MambaRMSNorm(d_model, eps=config.layer_norm_epsilon)
+        self.mixer = MambaMixer(config, layer_idx=0)
+        enable_fast_cpu_scan(self)
+        self.mlp = mlp([d_model, hidden, hidden, out])
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        if mask is not None:  # padded positions contribute nothing to the scan
+            hidden = hidden * mask.to(hidden.dtype).unsqueeze(-1)
+        h = hidden + self.mixer(self.norm(hidden))
+        return self.mlp(pool(h, mask))
+
+
+class SSMMLP2Head(nn.Module):
+    """(SSM block + MLP) x 2 on the last hidden sequence: one branch for the position, one for the rotation."""
+
+    reads_sequence = True
+
+    def __init__(self, d_model: int, hidden: int, state_size: int = 16, **_):
+        super().__init__()
+        self.position = SSMBranch(d_model, hidden, 2, state_size)
+        self.rotation = SSMBranch(d_model, hidden, 6, state_size)
+
+    def forward(self, features):
+        hidden, mask = features
+        return _outputs(self.position(hidden, mask), self.rotation(hidden, mask))
+
+
+def build_head(kind: str, d_model: int, hidden: int, state_size: int = 16) -> nn.Module:
+    classes = {"mlp2": MLP2Head, "mlp1": MLP1Head, "ssm_mlp2": SSMMLP2Head}
+    if kind not in classes:
+        raise ValueError(f"head={kind!r}: allowed: {', '.join(HEADS)}")
+    return classes[kind](d_model, hidden, state_size=state_size)

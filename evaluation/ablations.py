@@ -1,0 +1,286 @@
+"""The paper's manipulation ablations, regenerated: policy head, co-training, backbone size, Mamba vs
+Transformer. Each variant is trained on one collected dataset and evaluated on the main job's paired
+work list; each table compares every variant with the default model, episode by episode.
+
+    python -m evaluation.ablations --table head          # paper Appendix Table 6
+    python -m evaluation.ablations --table all --base out/pipeline/checkpoints/robomamba --data out/pipeline/data
+
+Tables (`TABLES/table_ablation_<name>.csv`, a plot beside each, the records under TABLES/runs/):
+- `head`: mlp2 (default: two MLPs, the paper's), mlp1, ssm_mlp2 ((SSM block + MLP) x 2); the other
+  heads start from the default model's co-trained backbone (`agents.train --init`) and are fine-tuned
+  with everything else frozen, with the default's head recipe;
+- `cotrain`: with sim-QA co-training before head fine-tuning (default) and without it (the head
+  alone on the untrained backbone): Fig. 3b's co-training pair;
+- `backbone`: the tiny backbone (default) and the `small` preset (about 3x its parameters): Fig. 3b's
+  1.4B vs 2.7B;
+- `lm`: Mamba (default) vs the same-size Transformer twin, with control frequency and training time.
+
+A row holds the variant's total and trainable parameters (the last training stage), the trainable
+fraction, seen and unseen success (mean over categories, both criteria) with 95% bootstrap intervals,
+the held-out sim-QA accuracy where it was co-trained, training and evaluation wall time, the paired
+difference to the default model (interval and exact McNemar p-value, evaluation.compare), and the
+published row where the paper has one. Every step is a CLI of this project (printed as it runs) and
+resumes, so rerunning the command after an interruption continues where it stopped; the default
+model is trained and evaluated once for all tables.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from infra.cli import ConfigBase, ConfigError, check_at_least, option, parse_config
+from infra.executors import check_executor, executor_option, ray_address_option
+
+TABLES = ("head", "cotrain", "backbone", "lm")
+DEFAULT = "robomamba"  # the default model's key: robomamba, tiny, co-trained, mlp2 head
+
+
+@dataclass(frozen=True)
+class Variant:
+    key: str  # checkpoint and run name
+    row: str  # the table's row label
+    agent: str
+    train: tuple = ()  # agents.train flags besides data, out, seed and the recipe
+    init: Optional[str] = None  # start from this variant's checkpoint
+    published: dict = dataclasses.field(default_factory=dict)
+
+
+V_DEFAULT = Variant(DEFAULT, "default", "robomamba", ("--stages", "cotrain,head"))
+VARIANTS = {
+    "head": [
+        dataclasses.replace(V_DEFAULT, row="mlp2 (MLP x2)", published={
+            "published_seen_success": 0.637, "published_params": "3.7M", "published_trainable_fraction": 0.0011}),
+        Variant("robomamba-mlp1", "mlp1 (MLP x1)", "robomamba", ("--stages", "head", "--head", "mlp1"), DEFAULT,
+                {"published_seen_success": 0.621, "published_params": "1.8M", "published_trainable_fraction": 0.0005}),
+        Variant("robomamba-ssm_mlp2", "ssm_mlp2 ((SSM block + MLP) x2)", "robomamba",
+                ("--stages", "head", "--head", "ssm_mlp2"), DEFAULT,
+                {"published_seen_success": 0.632, "published_params": "45.2M", "published_trainable_fraction": 0.013}),
+    ],
+    "cotrain": [
+        dataclasses.replace(V_DEFAULT, row="sim-QA co-training, then head",
+                            published={"published_seen_success": 0.63, "published_row": "RoboMamba-2.7B"}),
+        Variant("robomamba-nocotrain", "head only, no co-training", "robomamba", ("--stages", "head"), None,
+                {"published_seen_success": 0.61, "published_row": "RoboMamba-2.7B without RoboVQA co-training"}),
+    ],
+    "backbone": [
+        dataclasses.replace(V_DEFAULT, row="tiny backbone",
+                            published={"published_seen_success": 0.39, "published_row": "RoboMamba-1.4B"}),
+        Variant("robomamba-small", "small backbone", "robomamba", ("--stages", "cotrain,head", "--preset", "small"),
+                None, {"published_seen_success": 0.63, "published_row": "RoboMamba-2.7B"}),
+    ],
+    "lm": [
+        dataclasses.replace(V_DEFAULT, row="Mamba"),
+        Variant("transformer", "Transformer twin (same size)", "transformer", ("--stages", "cotrain,head")),
+    ],
+}
+
+
+@dataclass
+class AblationConfig(ConfigBase):
+    table: str = option("all", "which ablation: head, cotrain, backbone, lm, or all", choices=(*TABLES, "all"))
+    out: str = option("out/ablations", "working directory: data, checkpoints and evaluation runs go below it")
+    tables: str = option("", "where the tables go; '' = OUT/tables")
+    data: Optional[str] = option(None, "a collected dataset to train on; None = collect one into OUT/data as the "
+                                       "main job does")
+    base: Optional[str] = option(None, "an already trained default model (robomamba, tiny, co-trained, mlp2 head) "
+                                       "to use instead of training one, e.g. out/pipeline/checkpoints/robomamba; "
+                                       "it must have been trained on --data")
+    seed: int = option(0, "master seed of collection, training and the evaluation work list")
+    samples: int = option(60, "collection: demos per seen category (when --data is not given)")
+    qa_steps: int = option(800, "sim-QA co-training steps (main job: 800)")
+    epochs: int = option(8, "policy-head epochs (paper: 8)")
+    categories: str = option("all", "evaluation categories (main job: all 30)")
+    episodes: int = option(50, "evaluation episodes per category (main job: 50)")
+    workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes for collection and evaluation")
+    executor: str = executor_option()
+    ray_address: Optional[str] = ray_address_option()
+
+    def __post_init__(self):
+        check_at_least(self, samples=1, qa_steps=1, epochs=1, episodes=1, workers=0)
+        check_executor(self)
+        if self.base is not None and not (Path(self.base) / "config.json").exists():
+            raise ConfigError("base", self.base, "not a checkpoint directory (no config.json)")
+
+    def selected(self) -> list[str]:
+        return list(TABLES) if self.table == "all" else [self.table]
+
+
+# ---------------------------------------------------------------------------------------- steps
+def checkpoint_path(cfg: AblationConfig, key: str) -> str:
+    if key == DEFAULT and cfg.base:
+        return cfg.base
+    return f"{cfg.out}/checkpoints/{key}"
+
+
+def run_variants(cfg: AblationConfig, variants: list[Variant], data: str) -> None:
+    """Train (unless already trained) and evaluate each variant, default first."""
+    from agents.train import main as train_main
+
+    from .pipeline import step
+    from .run import main as eval_main
+
+    sim = ["--workers", str(cfg.workers), "--executor", cfg.executor,
+           *(["--ray-address", cfg.ray_address] if cfg.ray_address else [])]
+    recipe = ["--qa-steps", str(cfg.qa_steps), "--epochs", str(cfg.epochs), "--seed", str(cfg.seed)]
+    for v in variants:
+        ck = checkpoint_path(cfg, v.key)
+        if not (v.key == DEFAULT and cfg.base):
+            init = ["--init", checkpoint_path(cfg, v.init)] if v.init else []
+            step(f"train {v.key}", train_main, ["--agent", v.agent, "--data", data, "--out", ck, *init, *v.train,
+                                               *recipe, "--no-progress"], "agents.train")
+        step(f"evaluate {v.key}", eval_main, ["--agent", v.agent, "--checkpoint", ck, "--label", v.key, "--categories",
+                                              cfg.categories, "--episodes", str(cfg.episodes), "--seed", str(cfg.seed),
+                                              *sim, "--quiet", "--out", f"{cfg.out}/eval/{v.key}"], "evaluation.run")
+
+
+# ---------------------------------------------------------------------------------------- table
+def _training(ck: str) -> dict:
+    from agents.checkpoint import read_config
+
+    return read_config(ck).get("training") or {}
+
+
+def qa_accuracy(cfg: AblationConfig, v: Variant):
+    """Held-out sim-QA accuracy of the variant's language model (its own co-training, or the one it
+    was initialised from); None when it was never co-trained."""
+    for key in (v.key, v.init):
+        if key is None:
+            continue
+        acc = _training(checkpoint_path(cfg, key)).get("stages", {}).get("cotrain", {}).get("qa_accuracy_val")
+        if acc:
+            return acc.get("all")
+    return None
+
+
+def group_rate(records: list[dict], group: str, criterion: str, seed: int = 0) -> tuple[float, float, float]:
+    """(mean over the group's categories, 95% bootstrap interval) of a run's success."""
+    import numpy as np
+
+    from .compare import paired_bootstrap
+    from .tables import column_of
+
+    cats: dict[str, list] = {}
+    for r in records:
+        if r.get("group") == group:
+            cats.setdefault(column_of(r), []).append(float(bool(r.get(criterion))))
+    if not cats:
+        return float("nan"), float("nan"), float("nan")
+    lo, hi = paired_bootstrap([np.array(v) for v in cats.values()], seed=seed)
+    return float(np.mean([np.mean(v) for v in cats.values()])), lo, hi
+
+
+def ablation_table(cfg: AblationConfig, name: str):
+    import pandas as pd
+
+    from .compare import compare
+    from .runner import RUN
+    from .tables import load_runs
+
+    rows = []
+    base = next(iter(load_runs([f"{cfg.out}/eval/{DEFAULT}"]).values()))
+    for v in VARIANTS[name]:
+        run_dir = f"{cfg.out}/eval/{v.key}"
+        run = next(iter(load_runs([run_dir]).values()))
+        meta = json.loads((Path(run_dir) / RUN).read_text())
+        counts = meta.get("parameter_counts") or {}
+        stages = _training(checkpoint_path(cfg, v.key)).get("stages", {})
+        row = {"table": name, "variant": v.row, "key": v.key, "default": v.key == DEFAULT,
+               "total_params": counts.get("total"), "trainable_params": counts.get("trainable"),
+               "trainable_fraction": round(counts["trainable"] / counts["total"], 5) if counts.get("total") else None,
+               "sim_qa_accuracy": qa_accuracy(cfg, v)}
+        for crit, suffix in (("success", ""), ("success_manipllm", "_manipllm")):
+            for group in ("seen", "unseen"):
+                rate, lo, hi = group_rate(run["records"], group, crit)
+                row.update({f"{group}{suffix}": round(rate, 4), f"{group}{suffix}_ci_low": round(lo, 4),
+                            f"{group}{suffix}_ci_high": round(hi, 4)})
+        if v.key != DEFAULT:
+            t = compare(run, base, "success", per_category=False)
+            for group in ("seen", "unseen"):
+                r = t[t.split == group].iloc[0]
+                row.update({f"{group}_diff_vs_default": round(r["diff"], 4), f"{group}_diff_ci_low": round(r.ci_low, 4),
+                            f"{group}_diff_ci_high": round(r.ci_high, 4),
+                            f"{group}_mcnemar_p": float(f"{r.mcnemar_p:.3g}")})
+        row["train_s"] = round(sum(s.get("wall_s", 0) or 0 for s in stages.values()), 1) if stages else None
+        last = meta.get("runs", [{}])[-1]
+        row["eval_s"] = last.get("seconds")
+        row["control_hz"] = last.get("control_hz")
+        row.update(v.published)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot(df, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from infra.files import save_figure
+
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(df), 3.4))
+    x = np.arange(len(df))
+    for k, (group, color) in enumerate((("seen", "tab:blue"), ("unseen", "tab:orange"))):
+        vals = df[group].to_numpy(float)
+        err = np.vstack([vals - df[f"{group}_ci_low"].to_numpy(float), df[f"{group}_ci_high"].to_numpy(float) - vals])
+        ax.bar(x + (k - 0.5) * 0.38, vals, 0.38, yerr=err, capsize=3, color=color, label=group)
+    if "published_seen_success" in df:
+        ax.scatter(x - 0.19, df["published_seen_success"], marker="_", s=400, color="black", label="published (seen)")
+    ax.set_xticks(x, [v.replace(" (", "\n(") for v in df["variant"]], fontsize=8)
+    ax.set_ylabel("success (mean over categories)")
+    ax.set_title(f"ablation: {df['table'].iloc[0]}")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def main(argv=None) -> int:
+    from infra.files import atomic_write_text
+
+    cfg, _ = parse_config(AblationConfig, argv, "python -m evaluation.ablations", __doc__)
+    from infra.executors import join_or_die
+
+    join_or_die(cfg)
+    from data_collection.run import main as collect_main
+
+    from .pipeline import STEP_SECONDS, _machine, copy_records, step
+
+    t0 = time.perf_counter()
+    STEP_SECONDS.clear()
+    data = cfg.data or f"{cfg.out}/data"
+    if cfg.data is None:
+        step("collect", collect_main, ["--category", "all-seen", "--samples", str(cfg.samples), "--keep-failures",
+                                       "--workers", str(cfg.workers), "--executor", cfg.executor,
+                                       *(["--ray-address", cfg.ray_address] if cfg.ray_address else []),
+                                       "--seed", str(cfg.seed), "--out", data], "data_collection.run")
+    tables = Path(cfg.tables or f"{cfg.out}/tables")
+    variants: dict[str, Variant] = {}
+    for name in cfg.selected():
+        for v in VARIANTS[name]:
+            variants.setdefault(v.key, v)
+    run_variants(cfg, sorted(variants.values(), key=lambda v: (v.key != DEFAULT, v.init is not None)), data)
+    command = "python -m evaluation.ablations " + " ".join(sys.argv[1:] if argv is None else argv)
+    for name in cfg.selected():
+        df = ablation_table(cfg, name)
+        atomic_write_text(tables / f"table_ablation_{name}.csv", df.to_csv(index=False))
+        plot(df, tables / f"table_ablation_{name}.png")
+        print(f"\n{name}:\n" + df[["variant", "trainable_params", "trainable_fraction", "seen", "unseen",
+                                   *(c for c in ("seen_diff_vs_default", "seen_mcnemar_p") if c in df)]].to_string(index=False))
+    copy_records([f"{cfg.out}/eval/{k}" for k in variants], str(tables / "runs"))
+    atomic_write_text(tables / "ablations.json", json.dumps(
+        {"command": command.strip(), "config": dataclasses.asdict(cfg), "data": data,
+         "wall_s": round(time.perf_counter() - t0, 1), "steps_s": dict(STEP_SECONDS), "machine": _machine(),
+         "variants": {k: dataclasses.asdict(v) for k, v in variants.items()}}, indent=2, default=str) + "\n")
+    print(f"\nablations: done in {(time.perf_counter() - t0) / 60:.1f} min; tables in {tables}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
