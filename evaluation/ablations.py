@@ -5,7 +5,8 @@ work list; each table compares every variant with the default model, episode by 
     python -m evaluation.ablations --table head          # paper Appendix Table 6
     python -m evaluation.ablations --table all --base out/pipeline/checkpoints/robomamba --data out/pipeline/data
 
-Tables (`TABLES/table_ablation_<name>.csv`, a plot beside each, the records under TABLES/runs/):
+Tables (`TABLES/table_ablation_<name>.csv`, a plot and a JSON record of the command, settings, machine and
+step times beside each, the records under TABLES/runs/):
 - `head`: mlp2 (default: two MLPs, the paper's), mlp1, ssm_mlp2 ((SSM block + MLP) x 2); the other
   heads start from the default model's co-trained backbone (`agents.train --init`) and are fine-tuned
   with everything else frozen, with the default's head recipe;
@@ -274,10 +275,11 @@ def main(argv=None) -> int:
         print(f"\n{name}:\n" + df[["variant", "trainable_params", "trainable_fraction", "seen", "unseen",
                                    *(c for c in ("seen_diff_vs_default", "seen_mcnemar_p") if c in df)]].to_string(index=False))
     copy_records([f"{cfg.out}/eval/{k}" for k in variants], str(tables / "runs"))
-    atomic_write_text(tables / "ablations.json", json.dumps(
-        {"command": command.strip(), "config": dataclasses.asdict(cfg), "data": data,
-         "wall_s": round(time.perf_counter() - t0, 1), "steps_s": dict(STEP_SECONDS), "machine": _machine(),
-         "variants": {k: dataclasses.asdict(v) for k, v in variants.items()}}, indent=2, default=str) + "\n")
+    record = {"command": command.strip(), "config": dataclasses.asdict(cfg), "data": data,
+              "wall_s": round(time.perf_counter() - t0, 1), "steps_s": dict(STEP_SECONDS), "machine": _machine()}
+    for name in cfg.selected():  # one record per table: the command that last wrote it
+        atomic_write_text(tables / f"table_ablation_{name}.json", json.dumps(
+            {**record, "variants": [dataclasses.asdict(v) for v in VARIANTS[name]]}, indent=2, default=str) + "\n")
     print(f"\nablations: done in {(time.perf_counter() - t0) / 60:.1f} min; tables in {tables}")
     return 0
 

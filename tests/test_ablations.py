@@ -52,7 +52,7 @@ def test_head_table_end_to_end_and_resume(demos, tmp_path):
     assert pd.isna(df.seen_diff_vs_default[0]) and df.sim_qa_accuracy.notna().all()
     assert (tmp_path / "tables" / "table_ablation_head.png").stat().st_size > 1000
     assert len(list((tmp_path / "tables" / "runs").glob("*/episodes.jsonl.gz"))) == 3
-    meta = json.loads((tmp_path / "tables" / "ablations.json").read_text())
+    meta = json.loads((tmp_path / "tables" / "table_ablation_head.json").read_text())
     assert meta["command"].startswith("python -m evaluation.ablations --table head") and "machine" in meta
     # the other heads start from the default's co-trained backbone
     from agents import checkpoint
