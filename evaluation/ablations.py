@@ -208,9 +208,10 @@ def ablation_table(cfg: AblationConfig, name: str):
                             f"{group}_diff_ci_high": round(r.ci_high, 4),
                             f"{group}_mcnemar_p": float(f"{r.mcnemar_p:.3g}")})
         row["train_s"] = round(sum(s.get("wall_s", 0) or 0 for s in stages.values()), 1) if stages else None
-        last = meta.get("runs", [{}])[-1]
-        row["eval_s"] = last.get("seconds")
-        row["control_hz"] = last.get("control_hz")
+        runs = [r for r in meta.get("runs", []) if r.get("episodes")]  # resumed runs that did nothing add nothing
+        act_s = sum(r.get("act_seconds") or 0 for r in runs)
+        row["eval_s"] = round(sum(r.get("seconds") or 0 for r in runs), 1)
+        row["control_hz"] = round(sum(r["episodes"] for r in runs) / act_s, 2) if act_s else None
         row.update(v.published)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -275,11 +276,15 @@ def main(argv=None) -> int:
         print(f"\n{name}:\n" + df[["variant", "trainable_params", "trainable_fraction", "seen", "unseen",
                                    *(c for c in ("seen_diff_vs_default", "seen_mcnemar_p") if c in df)]].to_string(index=False))
     copy_records([f"{cfg.out}/eval/{k}" for k in variants], str(tables / "runs"))
-    record = {"command": command.strip(), "config": dataclasses.asdict(cfg), "data": data,
-              "wall_s": round(time.perf_counter() - t0, 1), "steps_s": dict(STEP_SECONDS), "machine": _machine()}
-    for name in cfg.selected():  # one record per table: the command that last wrote it
-        atomic_write_text(tables / f"table_ablation_{name}.json", json.dumps(
-            {**record, "variants": [dataclasses.asdict(v) for v in VARIANTS[name]]}, indent=2, default=str) + "\n")
+    this = {"command": command.strip(), "date": time.strftime("%Y-%m-%d %H:%M:%S"), "wall_s": round(time.perf_counter() - t0, 1),
+            "steps_s": dict(STEP_SECONDS)}
+    for name in cfg.selected():  # one record per table; each run of the command appends its times (a rerun that
+        path = tables / f"table_ablation_{name}.json"  # resumes finished steps takes seconds: the first says the cost)
+        old = json.loads(path.read_text()) if path.exists() else {}
+        runs = old.get("runs") or ([{k: old[k] for k in ("command", "wall_s", "steps_s") if k in old}] if old else [])
+        atomic_write_text(path, json.dumps(
+            {"config": dataclasses.asdict(cfg), "data": data, "machine": _machine(), "runs": [*runs, this],
+             "variants": [dataclasses.asdict(v) for v in VARIANTS[name]]}, indent=2, default=str) + "\n")
     print(f"\nablations: done in {(time.perf_counter() - t0) / 60:.1f} min; tables in {tables}")
     return 0
 

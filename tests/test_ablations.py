@@ -53,7 +53,7 @@ def test_head_table_end_to_end_and_resume(demos, tmp_path):
     assert (tmp_path / "tables" / "table_ablation_head.png").stat().st_size > 1000
     assert len(list((tmp_path / "tables" / "runs").glob("*/episodes.jsonl.gz"))) == 3
     meta = json.loads((tmp_path / "tables" / "table_ablation_head.json").read_text())
-    assert meta["command"].startswith("python -m evaluation.ablations --table head") and "machine" in meta
+    assert meta["runs"][0]["command"].startswith("python -m evaluation.ablations --table head") and "machine" in meta
     # the other heads start from the default's co-trained backbone
     from agents import checkpoint
 
@@ -67,6 +67,7 @@ def test_head_table_end_to_end_and_resume(demos, tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert {k: len((tmp_path / "eval" / k / "episodes.jsonl").read_text().splitlines()) for k in lines} == lines
+    assert len(json.loads((tmp_path / "tables" / "table_ablation_head.json").read_text())["runs"]) == 2
 
 
 @pytest.mark.parametrize("args, text", [

@@ -52,3 +52,32 @@ def test_physics_changes_recompute_from_their_records():
             got = table[(table.variant == name) & (table.agent == agent)].iloc[0]
             for col, v in want.items():
                 assert got[col] == v, (name, agent, col, got[col], v)
+
+
+@pytest.mark.parametrize("name", ["head", "cotrain", "backbone", "lm"])
+def test_ablation_tables_recompute_from_their_records(name):
+    """results/ablations: every success rate, interval and paired comparison of a table from the gzipped
+    records committed beside it."""
+    import pandas as pd
+
+    from evaluation.ablations import DEFAULT, group_rate
+    from evaluation.compare import compare
+    from evaluation.tables import load_runs
+
+    root = RESULTS.parent / "ablations"
+    df = pd.read_csv(root / f"table_ablation_{name}.csv")
+    runs = {k: next(iter(load_runs([root / "runs" / k]).values())) for k in df.key}
+    for _, row in df.iterrows():
+        recs = runs[row.key]["records"]
+        assert len(recs) == 1500
+        for group in ("seen", "unseen"):
+            for crit, col in (("success", group), ("success_manipllm", f"{group}_manipllm")):
+                rate, lo, hi = group_rate(recs, group, crit)
+                assert (row[col], row[f"{col}_ci_low"], row[f"{col}_ci_high"]) == pytest.approx(
+                    (round(rate, 4), round(lo, 4), round(hi, 4)), abs=1e-9)
+        if row.key != DEFAULT:
+            t = compare(runs[row.key], runs[DEFAULT], "success", per_category=False)
+            for group in ("seen", "unseen"):
+                r = t[t.split == group].iloc[0]
+                assert row[f"{group}_diff_vs_default"] == pytest.approx(round(r["diff"], 4), abs=1e-9)
+                assert row[f"{group}_mcnemar_p"] == pytest.approx(float(f"{r.mcnemar_p:.3g}"))
