@@ -114,6 +114,12 @@ def record_evaluation(directory, entry: dict, counts: dict | None = None) -> Non
     atomic_write_text(directory / "README.md", model_card(meta, counts, evaluations))
 
 
+def record(directory) -> dict:
+    """What a run records of the checkpoint in `directory`: agent, model config, versions, training."""
+    meta = read_config(directory)
+    return {k: meta.get(k) for k in ("agent", "model_config", "versions", "training")}
+
+
 def read_config(directory) -> dict:
     path = Path(directory) / "config.json"
     if not path.exists():

@@ -96,11 +96,10 @@ def build(name: str, checkpoint=None, device: str = "cpu", **options):
 
     key = resolve(name)
     if checkpoint is not None:
-        from .checkpoint import load, read_config
+        from .checkpoint import load, record
 
-        meta = read_config(checkpoint)
-        agent = load(checkpoint, agent=key, device=device)
-        return agent, {k: meta.get(k) for k in ("agent", "model_config", "versions", "training")}
+        meta = record(checkpoint)
+        return load(checkpoint, agent=key, device=device), meta
     cls = agent_class(key)
     params = inspect.signature(cls.__init__).parameters
     kwargs = {k: v for k, v in {"device": device, **options}.items() if k in params}

@@ -54,12 +54,11 @@ def build_agent(cfg: EvalConfig):
     placement, gpus = agent_placement(cfg)
     try:
         if placement == "actor":
-            from agents.checkpoint import read_config
+            from agents.checkpoint import record
             from agents.ray_agent import RayAgent
 
             device = "cuda" if gpus and cfg.device == "cpu" else cfg.device
-            meta = None if cfg.checkpoint is None else {k: read_config(cfg.checkpoint).get(k) for k in
-                                                        ("agent", "model_config", "versions", "training")}
+            meta = None if cfg.checkpoint is None else record(cfg.checkpoint)
             print(f"the agent runs in a Ray actor ({gpus} GPU, device {device})", file=sys.stderr)
             return RayAgent(cfg.agent, cfg.checkpoint, device, num_gpus=gpus, address=cfg.ray_address), meta
         return build(cfg.agent, cfg.checkpoint, cfg.device, policy_url=cfg.policy_url, timeout=cfg.policy_timeout)
@@ -122,23 +121,24 @@ def main(argv=None) -> int:
     command = ["python", "-m", "evaluation.run", *(sys.argv[1:] if argv is None else argv)]
     run = run_job(lambda: evaluate(cfg, agent, items, len(full), tasks, progress=not cfg.quiet, command=command,
                                    checkpoint_meta=ckpt), cfg.out, "episodes", EvalError)
-    print(summary_line(cfg))
+    from .runner import EPISODES, read_episodes
+
+    recs = read_episodes(os.path.join(cfg.out, EPISODES))
+    print(summary_line(cfg, recs))
     if cfg.checkpoint is not None and run["status"] == "complete":
-        add_to_model_card(cfg, agent)
+        add_to_model_card(cfg, agent, recs)
     return 0 if run["status"] == "complete" else 1
 
 
-def add_to_model_card(cfg: EvalConfig, agent) -> None:
+def add_to_model_card(cfg: EvalConfig, agent, recs: list[dict]) -> None:
     """List this complete run in the checkpoint's evaluations.json and model card (a checkpoint that
     cannot be written to, e.g. read-only, is only warned about)."""
     import datetime
 
     from agents.checkpoint import record_evaluation
 
-    from .runner import EPISODES, read_episodes
     from .tables import category_rates
 
-    recs = read_episodes(os.path.join(cfg.out, EPISODES))
     means = {}
     for crit in ("success", "success_manipllm"):
         rates = category_rates(recs, crit)
@@ -155,12 +155,10 @@ def add_to_model_card(cfg: EvalConfig, agent) -> None:
         print(f"warning: could not add this run to {cfg.checkpoint}/README.md ({e})", file=sys.stderr)
 
 
-def summary_line(cfg: EvalConfig) -> str:
-    """Success rates of the directory, seen / unseen / all, mean over categories (paper style)."""
-    from .runner import EPISODES, read_episodes
+def summary_line(cfg: EvalConfig, recs: list[dict]) -> str:
+    """Success rates of the records `recs` of the directory, seen / unseen, mean over categories (paper style)."""
     from .tables import category_rates
 
-    recs = read_episodes(os.path.join(cfg.out, EPISODES))
     rates = category_rates(recs)
     parts = []
     for group in ("seen", "unseen"):
