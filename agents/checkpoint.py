@@ -164,7 +164,9 @@ def load_weights(model, directory) -> None:
     """Load model.safetensors into `model`, with a CheckpointError when shapes or names do not fit.
 
     safetensors stores a tied tensor (e.g. an LM's input embedding and output head) once, under one
-    of its names: a name missing from the file is fine when another name of the same tensor is there."""
+    of its names: a name missing from the file is fine when another name of the same tensor is there.
+    Names ending in one of the model's `optional_state_keys` may be missing too (buffers added after a
+    checkpoint was written; they keep their initial values)."""
     from safetensors.torch import load_file
 
     state = load_file(str(Path(directory) / "model.safetensors"))
@@ -174,8 +176,9 @@ def load_weights(model, directory) -> None:
         aliases.setdefault(v.data_ptr(), []).append(k)
     bad = [f"{k}: {tuple(v.shape)} in the file, {tuple(expected[k].shape)} for the config"
            for k, v in state.items() if k in expected and tuple(v.shape) != tuple(expected[k].shape)]
+    optional = tuple(getattr(model, "optional_state_keys", ()))  # newer buffers that default when absent
     missing = [k for k, v in expected.items()
-               if k not in state and not any(a in state for a in aliases[v.data_ptr()])]
+               if k not in state and not any(a in state for a in aliases[v.data_ptr()]) and not k.endswith(optional)]
     if bad or missing:
         detail = "; ".join(bad[:3] + [f"missing {k}" for k in missing[:3]])
         raise CheckpointError(f"checkpoint {directory} does not fit its config ({detail})")

@@ -49,3 +49,25 @@ def geodesic_loss(R_pred: torch.Tensor, R_true: torch.Tensor) -> torch.Tensor:
     """Mean geodesic angle: 0 for equal rotations, pi for opposite ones (rotated by pi)."""
     return geodesic_angle(R_pred, R_true).mean()
 
+
+def up_angle(R1: torch.Tensor, R2: torch.Tensor) -> torch.Tensor:
+    """Angle (radians, in [0, pi]) between the up (approach) axes, the third columns, per batch item:
+    the rotation error with the roll about the approach axis ignored. atan2 of the cross and dot
+    products, so the gradient stays finite at 0 and pi (where acos's is not)."""
+    a, b = R1[..., :, 2], R2[..., :, 2]
+    cross = torch.linalg.cross(a, b, dim=-1)
+    return torch.atan2(torch.sqrt((cross * cross).sum(-1) + 1e-12), (a * b).sum(-1))
+
+
+ROTATION_LOSSES = ("up", "geodesic")
+
+
+def rotation_loss(kind: str, R_pred: torch.Tensor, R_true: torch.Tensor) -> torch.Tensor:
+    """`up`: mean up-axis angle (the demos draw the roll at random, so only the approach axis is a
+    target); `geodesic`: mean geodesic angle of the whole rotation (the paper's)."""
+    if kind == "up":
+        return up_angle(R_pred, R_true).mean()
+    if kind == "geodesic":
+        return geodesic_loss(R_pred, R_true)
+    raise ValueError(f"rotation loss {kind!r}: allowed: {', '.join(ROTATION_LOSSES)}")
+

@@ -11,7 +11,8 @@ step times beside each, the records under TABLES/runs/):
   heads start from the default model's co-trained backbone (`agents.train --init`) and are fine-tuned
   with everything else frozen, with the default's head recipe;
 - `cotrain`: with sim-QA co-training before head fine-tuning (default) and without it (the head
-  alone on the untrained backbone): Fig. 3b's co-training pair;
+  alone on the untrained backbone): Fig. 3b's co-training pair; and head-only vs full fine-tuning
+  (the head's loss and settings on every parameter, from the default's co-trained backbone);
 - `backbone`: the tiny backbone (default) and the `small` preset (about 3x its parameters): Fig. 3b's
   1.4B vs 2.7B;
 - `lm`: Mamba (default) vs the same-size Transformer twin, with control frequency and training time.
@@ -68,6 +69,8 @@ VARIANTS = {
                             published={"published_seen_success": 0.63, "published_row": "RoboMamba-2.7B"}),
         Variant("robomamba-nocotrain", "head only, no co-training", "robomamba", ("--stages", "head"), None,
                 {"published_seen_success": 0.61, "published_row": "RoboMamba-2.7B without RoboVQA co-training"}),
+        Variant("robomamba-full", "sim-QA co-training, then full fine-tuning", "robomamba", ("--stages", "full"),
+                DEFAULT),
     ],
     "backbone": [
         dataclasses.replace(V_DEFAULT, row="tiny backbone",

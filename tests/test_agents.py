@@ -54,6 +54,25 @@ def test_geodesic_loss_zero_for_equal_and_pi_for_opposite():
     assert torch.isfinite(x.grad).all()
 
 
+def test_up_angle_ignores_the_roll_and_measures_the_approach_axis():
+    from agents.rotation import rotation_loss, up_angle
+
+    R = gram_schmidt_6d(torch.randn(64, 6, dtype=torch.float64))
+    a = 0.7
+    Rz = torch.tensor([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]], dtype=torch.float64)
+    assert float(up_angle(R, R @ Rz).abs().max()) < 1e-6  # a roll about the up axis costs nothing
+    assert float(geodesic_angle(R, R @ Rz).min()) > 0.69  # ... while the geodesic angle sees it
+    Rx = torch.tensor([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]], dtype=torch.float64)
+    assert torch.allclose(up_angle(R, R @ Rx), torch.full((64,), a, dtype=torch.float64), atol=1e-6)
+    flip = torch.diag(torch.tensor([1.0, -1.0, -1.0], dtype=torch.float64))  # up reversed
+    assert torch.allclose(up_angle(R, R @ flip), torch.full((64,), math.pi, dtype=torch.float64), atol=1e-6)
+    x = torch.randn(8, 6, requires_grad=True)
+    rotation_loss("up", gram_schmidt_6d(x), gram_schmidt_6d(x).detach()).backward()  # finite at angle 0
+    assert torch.isfinite(x.grad).all()
+    with pytest.raises(ValueError, match="allowed: up, geodesic"):
+        rotation_loss("roll", R, R)
+
+
 def test_rotation_convention_matches_the_environment():
     up, fw = torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([[1.0, 0.2, 0.0]])
     R = rotation_from_up_forward(up, fw)

@@ -135,7 +135,88 @@ def test_a_checkpoint_gets_another_head_through_init(demos, tmp_path):
     sa, sb = a.model.state_dict(), b.model.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa if not k.startswith("head."))
     assert sorted(k for k in sb if k.startswith("head.")) == ["head.both.0.bias", "head.both.0.weight", "head.both.2.bias",
-                                                              "head.both.2.weight", "head.both.4.bias", "head.both.4.weight"]
+                                                              "head.both.2.weight", "head.both.4.bias", "head.both.4.weight",
+                                                              "head.input_norm.scale", "head.input_norm.shift"]
+    # --stages full from the same base: a fresh head, and the head's loss trains every parameter of the tiny model
+    assert main([*common, "--init", str(tmp_path / "base"), "--stages", "full", "--out", str(tmp_path / "full")]) == 0
+    c = checkpoint.load(tmp_path / "full")
+    rec = checkpoint.read_config(tmp_path / "full")["training"]["stages"]["full"]
+    assert rec["stage"] == "full" and rec["trainable_params"] == rec["total_params"] and rec["feature_cache"] is False
+    sc = c.model.state_dict()
+    moved = {k.split(".")[0] for k in sa if not torch.equal(sa[k], sc[k])}
+    assert moved == {"vision", "projector", "lm", "head"}, moved
+
+
+@pytest.mark.parametrize("head", ["mlp2", "ssm_mlp2"])
+def test_head_training_standardises_its_input_with_the_training_features(demos, head):
+    """InputNorm is fitted on the training samples' features (mean 0, std 1 after it); --no-input-norm
+    leaves it the identity; the record says which rotation loss and normalisation were used."""
+    from agents import make_agent
+    from agents.robomamba.config import preset
+    from agents.robomamba.train import head_features, train_head
+    from agents.training_data import load
+
+    agent = make_agent("robomamba", seed=2, config=preset("tiny", head=head))
+    data = load(demos, agent.cfg.image_size, holdout_fraction=0.3, progress=False)
+    tr, va = np.flatnonzero(~data.holdout), np.flatnonzero(data.holdout)
+    rec = train_head(agent.model, agent.tokenizer, data, tr, va, quick(lr=1e-3))
+    assert rec["input_norm"] is True and rec["rotation_loss"] == "up"
+    feats = head_features(agent.model, agent.tokenizer, data, tr)
+    x = feats[0][feats[1].bool()] if head == "ssm_mlp2" else feats
+    z = agent.model.head.input_norm(x).double()
+    assert torch.allclose(z.mean(0), torch.zeros(z.shape[1], dtype=torch.float64), atol=1e-4)
+    assert torch.allclose(z.std(0, unbiased=False), torch.ones(z.shape[1], dtype=torch.float64), atol=1e-3)
+    raw = make_agent("robomamba", seed=2, config=preset("tiny", head=head))
+    rec = train_head(raw.model, raw.tokenizer, data, tr, va, quick(lr=1e-3, input_norm=False, rotation_loss="geodesic"))
+    assert rec["input_norm"] is False and rec["rotation_loss"] == "geodesic"
+    assert torch.equal(raw.model.head.input_norm.shift, torch.zeros(raw.cfg.d_model))
+    assert torch.equal(raw.model.head.input_norm.scale, torch.ones(raw.cfg.d_model))
+
+
+def test_a_frozen_encoder_is_run_once_per_sample_for_sim_qa_with_the_same_result(demos, monkeypatch):
+    from agents import make_agent
+    from agents.robomamba import train as tr_mod
+    from agents.robomamba.config import preset
+    from agents.training_data import load
+
+    def trained(cache: bool):
+        if not cache:
+            monkeypatch.setattr(tr_mod, "frozen_image_features", lambda *a, **k: None)
+        agent = make_agent("robomamba", seed=4, config=preset("tiny", freeze_vision=True))
+        data = load(demos, agent.cfg.image_size, holdout_fraction=0.3, grid=qa.GRID, progress=False)
+        idx = np.flatnonzero(~data.holdout)
+        rec = tr_mod.train_qa(agent.model, agent.tokenizer, data, tr_mod.facts(data), idx, quick(qa_steps=4), "cotrain")
+        monkeypatch.undo()
+        return rec, agent.model.state_dict()
+
+    (rec_c, a), (rec_n, b) = trained(True), trained(False)
+    assert rec_c["vision_cache"] is True and rec_n["vision_cache"] is False
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    assert any(not torch.equal(a[k], make_agent("robomamba", seed=4).model.state_dict()[k]) for k in a if k.startswith("lm."))
+
+
+def test_a_checkpoint_from_before_the_input_norm_loads_with_the_identity(tmp_path):
+    """Checkpoints written before InputNorm (no head.input_norm.* tensors) load; other missing tensors do not."""
+    from safetensors.torch import load_file, save_file
+
+    from agents import checkpoint, make_agent
+    from agents.checkpoint import CheckpointError
+
+    agent = make_agent("robomamba", seed=3)
+    with torch.no_grad():
+        agent.model.head.input_norm.shift.fill_(0.5)
+    checkpoint.save(agent, tmp_path / "ck", training={})
+    f = tmp_path / "ck" / "model.safetensors"
+    state = load_file(str(f))
+    old = {k: v for k, v in state.items() if ".input_norm." not in k}
+    assert len(old) == len(state) - 2
+    save_file(old, str(f), metadata={"format": "pt"})
+    loaded = checkpoint.load(tmp_path / "ck")
+    assert torch.equal(loaded.model.head.input_norm.shift, torch.zeros(agent.cfg.d_model))
+    assert torch.equal(loaded.model.head.position[0].weight, agent.model.head.position[0].weight)
+    save_file({k: v for k, v in old.items() if k != "head.position.0.weight"}, str(f), metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match="missing head.position.0.weight"):
+        checkpoint.load(tmp_path / "ck")
 
 
 def test_training_cli_end_to_end_resume_and_refusals(demos, tmp_path, env):
@@ -175,6 +256,8 @@ def test_training_cli_end_to_end_resume_and_refusals(demos, tmp_path, env):
     (["--agent", "robomamba", "--stages", "cotrain,fly"], "--stages cotrain,fly: allowed"),
     (["--agent", "robomamba", "--epochs", "0"], "--epochs 0: must be"),
     (["--agent", "robomamba", "--head", "mlp3"], "invalid choice: 'mlp3' (choose from 'mlp2', 'mlp1', 'ssm_mlp2')"),
+    (["--agent", "robomamba", "--rotation-loss", "roll"], "invalid choice: 'roll' (choose from 'up', 'geodesic')"),
+    (["--agent", "robomamba", "--vision", "resnet"], "invalid choice: 'resnet' (choose from 'vit', 'mobilenet_v2')"),
 ])
 def test_training_cli_bad_input_exits_2(argv, message, tmp_path):
     r = subprocess.run([sys.executable, "-m", "agents.train", *argv, "--out", str(tmp_path / "x")], cwd=ROOT,
@@ -205,3 +288,32 @@ def test_where2act_trains_on_successes_and_failures_and_acts(demos, tmp_path, en
     assert np.allclose(a[0], a[1]) and obs["object_mask"][int(a[0, 0]), int(a[0, 1])]
     up, fw = a[:, 2:5], a[:, 5:8]
     assert np.allclose(np.linalg.norm(up, axis=1), 1, atol=1e-5) and np.allclose((up * fw).sum(1), 0, atol=1e-5)
+
+
+def test_probe_fits_fresh_heads_on_frozen_features_and_writes_its_table(demos, tmp_path):
+    """python -m agents.robomamba.probe: a constant row and one row per recipe x prompt, scored on the
+    trainer's held-out instances; the blind prompt hides the category word; bad input exits 2."""
+    import pandas as pd
+
+    from agents.robomamba.probe import BLIND_WORD, blind_prompts, main as probe_main
+    from agents.train import main
+
+    assert blind_prompts(["Predict ... pulling the storage furniture."], ["StorageFurniture"]) == \
+        [f"Predict ... pulling the {BLIND_WORD}."]
+    ck = tmp_path / "ck"
+    assert main(["--agent", "robomamba", "--data", str(demos), "--qa-steps", "2", "--qa-batch", "4", "--qa-eval", "4",
+                 "--epochs", "1", "--batch-size", "4", "--holdout", "0.3", "--no-progress", "--out", str(ck)]) == 0
+    out = tmp_path / "probe"
+    assert probe_main(["--checkpoint", str(ck), "--data", str(demos), "--out", str(out), "--epochs", "1",
+                       "--holdout", "0.3", "--no-progress"]) == 0
+    df = pd.read_csv(out / "probe.csv")
+    assert len(df) == 9 and df.recipe.iloc[0] == "constant"
+    assert set(zip(df.recipe[1:], df.prompt[1:])) == {(r, p) for r in ("raw+geodesic", "raw+up", "norm+geodesic", "norm+up")
+                                                      for p in ("own", "blind")}
+    for col in ("train_pixel_l1", "val_pixel_l1", "val_up_deg", "val_rotation_deg"):
+        assert df[col].notna().all() and (df[col] >= 0).all(), col
+    assert (df.val_up_deg <= 180).all() and int(df.val_samples[0]) > 0
+    assert json.loads((out / "probe.json").read_text())["command"].startswith("python -m agents.robomamba.probe")
+    r = subprocess.run([sys.executable, "-m", "agents.robomamba.probe", "--checkpoint", str(tmp_path / "none"),
+                        "--out", str(tmp_path / "p2")], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 2 and "--checkpoint" in r.stderr and r.stderr.count("\n") == 1

@@ -68,7 +68,7 @@ class RoboMambaAgent(Agent):
 
         cfg = RoboMambaConfig(**meta["model_config"])
         # the architecture alone (real-weight paths were resolved into the config when it was saved)
-        model = RoboMambaModel(cfg.replace(clip_checkpoint=None, lm_checkpoint=None))
+        model = RoboMambaModel(cfg.replace(clip_checkpoint=None, lm_checkpoint=None), pretrained=False)
         load_weights(model, directory)
         model.lm.tie_weights()
         tokenizer = tokenizer_from_json((directory / "tokenizer.json").read_text())

@@ -11,13 +11,16 @@ from typing import Optional
 
 LM_TYPES = ("mamba", "llama")
 HEADS = ("mlp2", "mlp1", "ssm_mlp2")  # policy heads (heads.py; paper Appendix Table 6)
+VISIONS = ("vit", "mobilenet_v2")  # image encoders (model.build_vision; packaged_vision.py)
 
 
 @dataclass
 class RoboMambaConfig:
     preset: str = "tiny"
     lm_type: str = "mamba"  # "llama": the same-size Transformer twin
-    # vision encoder (open_clip VisionTransformer); features from the second-to-last block
+    # vision encoder: 'vit' (open_clip VisionTransformer; features from the second-to-last block) or
+    # 'mobilenet_v2' (ImageNet-pretrained, from an installed package, frozen; packaged_vision.py)
+    vision: str = "vit"
     image_size: int = 224
     patch_size: int = 32
     vision_width: int = 128
@@ -49,6 +52,8 @@ class RoboMambaConfig:
     def __post_init__(self):
         if self.lm_type not in LM_TYPES:
             raise ValueError(f"lm_type={self.lm_type!r}: allowed: {', '.join(LM_TYPES)}")
+        if self.vision not in VISIONS:
+            raise ValueError(f"vision={self.vision!r}: allowed: {', '.join(VISIONS)}")
         if self.head not in HEADS:
             raise ValueError(f"head={self.head!r}: allowed: {', '.join(HEADS)}")
         if self.image_size % self.patch_size:

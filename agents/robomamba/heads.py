@@ -9,7 +9,10 @@
   (paper: 45.2M, 1.3%). It is the only head that reads the sequence rather than the pooled token.
 
 Every head maps its input to (position (B, 2) in [0, 1], rotation (B, 3, 3)); `reads_sequence` says
-which input (RoboMambaModel.head_input).
+which input (RoboMambaModel.head_input). Every head first standardises its input per feature with the
+statistics of the training features (InputNorm, set by head training; identity until then): the
+backbone's pooled tokens differ from sample to sample by about a tenth of their common offset, which
+an MLP at the paper's learning rate does not get past.
 """
 from __future__ import annotations
 
@@ -30,6 +33,32 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor
     return (hidden * m).sum(1) / m.sum(1).clamp_min(1)
 
 
+class InputNorm(nn.Module):
+    """(x - shift) / scale per feature (the last dimension); buffers saved with the checkpoint. Starts as
+    the identity; `fit` sets them from training features. Checkpoints written before it existed load
+    with the identity (RoboMambaModel.optional_state_keys)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("shift", torch.zeros(dim))
+        self.register_buffer("scale", torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.shift) / self.scale
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor, mask: torch.Tensor | None = None, eps: float = 1e-6) -> None:
+        """Mean and standard deviation of `x` (N, d), or of the unmasked tokens of (N, L, d)."""
+        if x.dim() == 3:
+            x = x[mask.bool()] if mask is not None else x.reshape(-1, x.shape[-1])
+        x = x.double()
+        self.shift.copy_(x.mean(0).to(self.shift.dtype))
+        self.scale.copy_((x.std(0, unbiased=False) + eps).to(self.scale.dtype))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.shift.numel()}"
+
+
 def _outputs(pos: torch.Tensor, rot6: torch.Tensor):
     return torch.sigmoid(pos), gram_schmidt_6d(rot6)
 
@@ -41,11 +70,13 @@ class MLP2Head(nn.Module):
 
     def __init__(self, d_model: int, hidden: int, **_):
         super().__init__()
+        self.input_norm = InputNorm(d_model)
         self.position = mlp([d_model, hidden, hidden, 2])
         self.rotation = mlp([d_model, hidden, hidden, 6])
 
     def forward(self, pooled: torch.Tensor):
-        return _outputs(self.position(pooled), self.rotation(pooled))
+        x = self.input_norm(pooled)
+        return _outputs(self.position(x), self.rotation(x))
 
 
 class MLP1Head(nn.Module):
@@ -55,10 +86,11 @@ class MLP1Head(nn.Module):
 
     def __init__(self, d_model: int, hidden: int, **_):
         super().__init__()
+        self.input_norm = InputNorm(d_model)
         self.both = mlp([d_model, hidden, hidden, 8])
 
     def forward(self, pooled: torch.Tensor):
-        out = self.both(pooled)
+        out = self.both(self.input_norm(pooled))
         return _outputs(out[:, :2], out[:, 2:])
 
 
@@ -92,12 +124,22 @@ class SSMMLP2Head(nn.Module):
 
     def __init__(self, d_model: int, hidden: int, state_size: int = 16, **_):
         super().__init__()
+        self.input_norm = InputNorm(d_model)
         self.position = SSMBranch(d_model, hidden, 2, state_size)
         self.rotation = SSMBranch(d_model, hidden, 6, state_size)
 
     def forward(self, features):
         hidden, mask = features
+        hidden = self.input_norm(hidden)
         return _outputs(self.position(hidden, mask), self.rotation(hidden, mask))
+
+
+def fit_input_norm(head: nn.Module, features) -> None:
+    """Set the head's input standardisation from training features (head_features' result)."""
+    if isinstance(features, tuple):
+        head.input_norm.fit(*features)
+    else:
+        head.input_norm.fit(features)
 
 
 def build_head(kind: str, d_model: int, hidden: int, state_size: int = 16) -> nn.Module:

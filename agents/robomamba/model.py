@@ -12,13 +12,18 @@ from torch import nn
 from ..layers import mlp
 from .config import RoboMambaConfig
 from .heads import build_head, pool
+from .packaged_vision import IMAGENET_MEAN, IMAGENET_STD, MobileNetV2Tokens
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-def build_vision(cfg: RoboMambaConfig) -> nn.Module:
-    """open_clip's VisionTransformer, random-initialised, or a local CLIP checkpoint's visual tower."""
+def build_vision(cfg: RoboMambaConfig, pretrained: bool = True) -> nn.Module:
+    """open_clip's VisionTransformer, random-initialised, or a local CLIP checkpoint's visual tower; or
+    (cfg.vision 'mobilenet_v2') MobileNetV2 with ImageNet weights from an installed package
+    (packaged_vision.py; `pretrained=False` builds the architecture alone, for loading a checkpoint)."""
+    if cfg.vision == "mobilenet_v2":
+        return MobileNetV2Tokens(pretrained=pretrained)
     if cfg.clip_checkpoint and not cfg.clip_model:
         raise ValueError("clip_checkpoint needs clip_model (the open_clip model name, e.g. 'ViT-L-14')")
     if cfg.clip_model:  # an open_clip architecture; weights only from a local file, never downloaded
@@ -36,10 +41,14 @@ def build_vision(cfg: RoboMambaConfig) -> nn.Module:
 def describe_loaded(cfg: RoboMambaConfig, vision: nn.Module, lm: nn.Module) -> RoboMambaConfig:
     """The config with the dimensions of what was actually loaded (real checkpoints bring their own),
     so a saved model can be rebuilt without the original checkpoint files."""
-    t = vision.transformer
-    changes = dict(image_size=vision.image_size[0], patch_size=vision.patch_size[0], vision_width=t.width,
-                   vision_layers=len(t.resblocks), vision_heads=t.resblocks[0].attn.num_heads,
-                   vision_output_dim=vision.output_dim)
+    if cfg.vision == "mobilenet_v2":
+        changes = dict(patch_size=vision.stride, vision_width=vision.width, vision_layers=len(vision.features),
+                       vision_heads=0, vision_output_dim=None)
+    else:
+        t = vision.transformer
+        changes = dict(image_size=vision.image_size[0], patch_size=vision.patch_size[0], vision_width=t.width,
+                       vision_layers=len(t.resblocks), vision_heads=t.resblocks[0].attn.num_heads,
+                       vision_output_dim=vision.output_dim)
     lc = lm.config
     changes.update(d_model=lc.hidden_size, lm_layers=lc.num_hidden_layers, vocab_size=lc.vocab_size)
     if lc.model_type == "mamba":
@@ -48,7 +57,8 @@ def describe_loaded(cfg: RoboMambaConfig, vision: nn.Module, lm: nn.Module) -> R
         changes.update(lm_type="llama", llama_heads=lc.num_attention_heads, llama_intermediate=lc.intermediate_size)
     if cfg.lm_checkpoint:
         changes["lm_config"] = lc.to_dict()
-    changes["freeze_vision"] = bool(cfg.clip_checkpoint) if cfg.freeze_vision is None else cfg.freeze_vision
+    pretrained = bool(cfg.clip_checkpoint) or cfg.vision != "vit"
+    changes["freeze_vision"] = pretrained if cfg.freeze_vision is None else cfg.freeze_vision
     return cfg.replace(**changes)
 
 
@@ -109,10 +119,14 @@ def build_lm(cfg: RoboMambaConfig) -> nn.Module:
 
 
 class RoboMambaModel(nn.Module):
-    def __init__(self, cfg: RoboMambaConfig):
+    # the head's input standardisation came after the first checkpoints; without it they load as the identity
+    optional_state_keys = ("input_norm.shift", "input_norm.scale")
+
+    def __init__(self, cfg: RoboMambaConfig, pretrained: bool = True):
+        """`pretrained=False`: packaged vision weights are not read (a checkpoint's weights follow)."""
         super().__init__()
-        self.vision = build_vision(cfg)
-        vision_width = self.vision.transformer.width
+        self.vision = build_vision(cfg, pretrained=pretrained)
+        vision_width = self.vision.width if cfg.vision != "vit" else self.vision.transformer.width
         self.lm = build_lm(cfg)
         d_model = self.lm.config.hidden_size
         self.cfg = describe_loaded(cfg, self.vision, self.lm)
@@ -120,8 +134,9 @@ class RoboMambaModel(nn.Module):
             self.vision.requires_grad_(False)
         self.projector = mlp([vision_width, cfg.projector_hidden, cfg.projector_hidden, d_model])
         self.head = build_head(cfg.head, d_model, cfg.head_hidden, cfg.state_size)
-        self.register_buffer("pixel_mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("pixel_std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
+        mean, std = (CLIP_MEAN, CLIP_STD) if cfg.vision == "vit" else (IMAGENET_MEAN, IMAGENET_STD)
+        self.register_buffer("pixel_mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     # ---------------------------------------------------------------------------- pieces
     def preprocess(self, rgb_uint8: torch.Tensor) -> torch.Tensor:
@@ -134,7 +149,10 @@ class RoboMambaModel(nn.Module):
         return (x - self.pixel_mean) / self.pixel_std
 
     def image_features(self, images: torch.Tensor) -> torch.Tensor:
-        """Patch tokens of the second-to-last vision block: (B, N_patches, vision_width)."""
+        """Patch tokens of the second-to-last vision block: (B, N_patches, vision_width); for a
+        convolutional encoder, the cells of its last feature map."""
+        if self.cfg.vision != "vit":
+            return self.vision(images)
         n = len(self.vision.transformer.resblocks)
         out = self.vision.forward_intermediates(images, indices=[n - 2], stop_early=True, intermediates_only=True,
                                                 output_fmt="NLC")
@@ -181,10 +199,12 @@ class RoboMambaModel(nn.Module):
         self.head = build_head(kind, self.lm.config.hidden_size, self.cfg.head_hidden, self.cfg.state_size).to(device)
 
     # ---------------------------------------------------------------------------- language
-    def lm_logits(self, images: torch.Tensor, input_ids: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+    def lm_logits(self, images: torch.Tensor | None, input_ids: torch.Tensor, text_mask: torch.Tensor,
+                  image_feats: torch.Tensor | None = None) -> torch.Tensor:
         """Next-token logits at the text positions: (B, T, vocab), where [:, t] predicts input_ids[:, t]
-        (position t - 1 of the text, or the last image token for t = 0)."""
-        feats = self.image_features(images)
+        (position t - 1 of the text, or the last image token for t = 0). `image_feats` (image_features'
+        output, e.g. cached for a frozen encoder) replaces `images`."""
+        feats = self.image_features(images) if image_feats is None else image_feats
         embeds = self.embed(feats, input_ids)
         mask = torch.cat([torch.ones(feats.shape[:2], dtype=text_mask.dtype, device=text_mask.device),
                           text_mask], dim=1)

