@@ -15,7 +15,10 @@ step times beside each, the records under TABLES/runs/):
   (the head's loss and settings on every parameter, from the default's co-trained backbone);
 - `backbone`: the tiny backbone (default) and the `small` preset (about 3x its parameters): Fig. 3b's
   1.4B vs 2.7B;
-- `lm`: Mamba (default) vs the same-size Transformer twin, with control frequency and training time.
+- `lm`: Mamba (default) vs the same-size Transformer twin, with control frequency and training time;
+- `recipe` (not in the paper): the head recipe (standardised input, up-axis loss) against raw
+  features with the whole-rotation geodesic loss (the recipe before) and the mix of the two, each a
+  fresh head on the default's co-trained backbone (docs/training.md).
 
 A row holds the variant's total and trainable parameters (the last training stage), the trainable
 fraction, seen and unseen success (mean over categories, both criteria) with 95% bootstrap intervals,
@@ -39,7 +42,7 @@ from typing import Optional
 from infra.cli import ConfigBase, ConfigError, check_at_least, option, parse_config
 from infra.executors import check_executor, executor_option, ray_address_option
 
-TABLES = ("head", "cotrain", "backbone", "lm")
+TABLES = ("head", "cotrain", "backbone", "lm", "recipe")
 DEFAULT = "robomamba"  # the default model's key: robomamba, tiny, co-trained, mlp2 head
 
 
@@ -82,12 +85,21 @@ VARIANTS = {
         dataclasses.replace(V_DEFAULT, row="Mamba"),
         Variant("transformer", "Transformer twin (same size)", "transformer", ("--stages", "cotrain,head")),
     ],
+    # not in the paper: the head recipe of issue 15 against the one before it, on the same co-trained backbone
+    "recipe": [
+        dataclasses.replace(V_DEFAULT, row="standardised features, up-axis loss (default)"),
+        Variant("robomamba-raw-geodesic", "raw features, geodesic loss (before)", "robomamba",
+                ("--stages", "head", "--no-input-norm", "--rotation-loss", "geodesic"), DEFAULT),
+        Variant("robomamba-norm-geodesic", "standardised features, geodesic loss", "robomamba",
+                ("--stages", "head", "--rotation-loss", "geodesic"), DEFAULT),
+    ],
 }
 
 
 @dataclass
 class AblationConfig(ConfigBase):
-    table: str = option("all", "which ablation: head, cotrain, backbone, lm, or all", choices=(*TABLES, "all"))
+    table: str = option("all", "which ablation: head, cotrain, backbone, lm, recipe (the head recipe before and "
+                               "after issue 15), or all", choices=(*TABLES, "all"))
     out: str = option("out/ablations", "working directory: data, checkpoints and evaluation runs go below it")
     tables: str = option("", "where the tables go; '' = OUT/tables")
     data: Optional[str] = option(None, "a collected dataset to train on; None = collect one into OUT/data as the "

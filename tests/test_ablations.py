@@ -71,7 +71,7 @@ def test_head_table_end_to_end_and_resume(demos, tmp_path):
 
 
 @pytest.mark.parametrize("args, text", [
-    (["--table", "heads"], "invalid choice: 'heads' (choose from 'head', 'cotrain', 'backbone', 'lm', 'all')"),
+    (["--table", "heads"], "invalid choice: 'heads' (choose from 'head', 'cotrain', 'backbone', 'lm', 'recipe', 'all')"),
     (["--base", "/nonexistent"], "--base /nonexistent: not a checkpoint directory"),
     (["--episodes", "0"], "--episodes 0: must be"),
 ])

@@ -313,7 +313,20 @@ def test_probe_fits_fresh_heads_on_frozen_features_and_writes_its_table(demos, t
     for col in ("train_pixel_l1", "val_pixel_l1", "val_up_deg", "val_rotation_deg"):
         assert df[col].notna().all() and (df[col] >= 0).all(), col
     assert (df.val_up_deg <= 180).all() and int(df.val_samples[0]) > 0
-    assert json.loads((out / "probe.json").read_text())["command"].startswith("python -m agents.robomamba.probe")
+    meta = json.loads((out / "probe.json").read_text())
+    assert meta["command"].startswith("python -m agents.robomamba.probe")
+    assert 0 < meta["diagnostics"]["object_pixel_fraction"] < 1 and meta["diagnostics"]["image_sensitivity"] >= 0
     r = subprocess.run([sys.executable, "-m", "agents.robomamba.probe", "--checkpoint", str(tmp_path / "none"),
                         "--out", str(tmp_path / "p2")], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 2 and "--checkpoint" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_object_half_extent_is_the_farthest_object_pixel_from_the_centre():
+    from agents.robomamba.probe import object_half_extent
+
+    m = np.zeros((3, 100, 100), bool)
+    m[0, 45:55, 45:55] = True  # centre 49.5: farthest rows/cols 45 and 54 -> 4.5
+    m[1, 10:20, 49:51] = True  # row 10 -> 39.5
+    m[2, 49:51, 49:91] = True  # col 90 -> 40.5
+    assert object_half_extent(m, 100) == pytest.approx(0.405)
+    assert object_half_extent(m, 0) == pytest.approx(0.045)

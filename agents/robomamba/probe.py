@@ -15,7 +15,11 @@ held-out instances (agents.training_data's split, the trainer's validation set):
   beat.
 
 It writes `probe.csv` (pixel L1 in normalised image units, up-axis and whole-rotation angles in
-degrees, for train and validation) and `probe.json` (command, checkpoint, dataset, versions).
+degrees, for train and validation) and `probe.json` (command, checkpoint, dataset, versions, and
+diagnostics of the image pathway: `object_pixel_fraction`, the mean share of the image the object
+covers; `object_half_extent_p99` (object_half_extent); and `image_sensitivity`, how much the
+language model's last hidden state at the prompt's end varies across images, relative to its size,
+with the prompt fixed).
 A head that is no better than `constant` with the `blind` prompt gets nothing from the image.
 """
 from __future__ import annotations
@@ -80,6 +84,33 @@ def pooled_features(model, tokenizer, data, prompts, batch: int = 64):
     return torch.cat(out)
 
 
+def object_half_extent(masks: np.ndarray, percentile: float) -> float:
+    """Percentile over images of the object's largest distance from the image centre (rows or
+    columns), as a fraction of the image side: the centre crop that would keep that share of objects
+    whole is twice it."""
+    side = masks.shape[1]
+    centre = (side - 1) / 2
+    ext = [max(np.abs(np.flatnonzero(m.any(1)) - centre).max(), np.abs(np.flatnonzero(m.any(0)) - centre).max())
+           for m in masks if m.any()]
+    return round(float(np.percentile(ext, percentile)) / side, 4) if ext else float("nan")
+
+
+def image_sensitivity(model, tokenizer, data, n: int = 64) -> float:
+    """Std over `n` images of the last hidden state at the end of one fixed prompt, divided by its
+    RMS: 0 when the image changes nothing where the head and the answers read."""
+    import torch
+
+    from .text import encode_batch
+    from .train import images_tensor
+
+    idx = np.linspace(0, len(data) - 1, min(n, len(data))).astype(int)
+    ids, mask = encode_batch(tokenizer, [data.frame["prompt"][int(idx[0])]] * len(idx), model.cfg.max_text_tokens)
+    with torch.no_grad():
+        hidden, _ = model.sequence(images_tensor(model, data.rgb[idx]), ids, mask)
+    last = hidden[:, -1]
+    return round(float(last.std(0).mean() / last.pow(2).mean().sqrt()), 5)
+
+
 def scores(pos_hat, R_hat, pos, rot) -> dict:
     import torch
 
@@ -138,7 +169,7 @@ def probe(cfg: ProbeConfig, log=print):
     agent = checkpoint.load(cfg.checkpoint)
     model, tok = agent.model, agent.tokenizer
     data = load(cfg.data, model.cfg.image_size, successes_only=True, holdout_fraction=cfg.holdout,
-                progress=cfg.progress)
+                with_masks=True, progress=cfg.progress)
     pos = torch.from_numpy(pixel_targets(data.frame))
     rot = torch.from_numpy(rotation_targets(data.frame))
     tr = torch.from_numpy(np.flatnonzero(~data.holdout))
@@ -167,7 +198,10 @@ def probe(cfg: ProbeConfig, log=print):
     df = pd.DataFrame(rows)
     df.insert(0, "checkpoint", cfg.checkpoint)
     df["train_samples"], df["val_samples"] = len(tr), len(va)
-    return df
+    diagnostics = {"object_pixel_fraction": round(float(data.object_mask.mean()), 4),
+                   "object_half_extent_p99": object_half_extent(data.object_mask, 99),
+                   "image_sensitivity": image_sensitivity(model, tok, data)}
+    return df, diagnostics
 
 
 def main(argv=None) -> int:
@@ -190,7 +224,7 @@ def main(argv=None) -> int:
         die(f"--data {cfg.data}: not a collected dataset (no manifest.json)")
     t0 = time.perf_counter()
     try:
-        df = probe(cfg)
+        df, diagnostics = probe(cfg)
     except ValueError as e:
         die(str(e))
     out = Path(cfg.out)
@@ -200,11 +234,12 @@ def main(argv=None) -> int:
 
     atomic_write_text(out / "probe.json", json.dumps({
         "command": "python -m agents.robomamba.probe " + " ".join(sys.argv[1:] if argv is None else argv),
-        "config": cfg.to_dict(), "checkpoint_training": meta.get("training", {}).get("config"),
+        "config": cfg.to_dict(), "diagnostics": diagnostics, "checkpoint_training": meta.get("training", {}).get("config"),
         "wall_s": round(time.perf_counter() - t0, 1), "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "versions": versions()},
         indent=2, default=str) + "\n")
     print(df.drop(columns=["checkpoint"]).to_string(index=False))
+    print(f"diagnostics: {diagnostics}")
     return 0
 
 
