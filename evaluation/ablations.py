@@ -14,7 +14,8 @@ step times beside each, the records under TABLES/runs/):
   alone on the untrained backbone): Fig. 3b's co-training pair; and head-only vs full fine-tuning
   (the head's loss and settings on every parameter, from the default's co-trained backbone);
 - `backbone`: the tiny backbone (default) and the `small` preset (about 3x its parameters): Fig. 3b's
-  1.4B vs 2.7B;
+  1.4B vs 2.7B; and the tiny model with a pretrained image encoder (`--vision mobilenet_v2`: ImageNet
+  weights from an installed package, frozen);
 - `lm`: Mamba (default) vs the same-size Transformer twin, with control frequency and training time;
 - `recipe` (not in the paper): the head recipe (standardised input, up-axis loss) against raw
   features with the whole-rotation geodesic loss (the recipe before) and the mix of the two, each a
@@ -80,6 +81,8 @@ VARIANTS = {
                             published={"published_seen_success": 0.39, "published_row": "RoboMamba-1.4B"}),
         Variant("robomamba-small", "small backbone", "robomamba", ("--stages", "cotrain,head", "--preset", "small"),
                 None, {"published_seen_success": 0.63, "published_row": "RoboMamba-2.7B"}),
+        Variant("robomamba-mobilenet_v2", "tiny, ImageNet MobileNetV2 encoder (frozen)", "robomamba",
+                ("--stages", "cotrain,head", "--vision", "mobilenet_v2")),
     ],
     "lm": [
         dataclasses.replace(V_DEFAULT, row="Mamba"),
