@@ -28,8 +28,8 @@ def kill_9_and_check_orphans(proc, what: str) -> None:
     children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    for pid in map(int, children):  # orphaned workers notice and stop
-        for _ in range(100):
+    for pid in map(int, children):  # orphaned workers notice and stop (30 s: a loaded machine is slow to let them)
+        for _ in range(300):
             if not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid):
                 break
             time.sleep(0.1)

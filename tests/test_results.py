@@ -54,7 +54,16 @@ def test_physics_changes_recompute_from_their_records():
                 assert got[col] == v, (name, agent, col, got[col], v)
 
 
-@pytest.mark.parametrize("name", ["head", "cotrain", "backbone", "lm"])
+ABLATION_TABLES = sorted(p.stem[len("table_ablation_"):] for p in (RESULTS.parent / "ablations").glob("table_ablation_*.csv"))
+
+
+def test_the_committed_ablation_tables_are_known_tables():
+    from evaluation.ablations import TABLES
+
+    assert ABLATION_TABLES and set(ABLATION_TABLES) <= set(TABLES), ABLATION_TABLES
+
+
+@pytest.mark.parametrize("name", ABLATION_TABLES)
 def test_ablation_tables_recompute_from_their_records(name):
     """results/ablations: every success rate, interval and paired comparison of a table from the gzipped
     records committed beside it."""
