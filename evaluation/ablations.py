@@ -209,8 +209,9 @@ def ablation_table(cfg: AblationConfig, name: str):
         meta = json.loads((Path(run_dir) / RUN).read_text())
         counts = dict(meta.get("parameter_counts") or {})
         stages = _training(checkpoint_path(cfg, v.key)).get("stages", {})
-        if stages and list(stages)[-1] in ("head", "full") and "trainable_params" in list(stages.values())[-1]:
-            counts["trainable"] = list(stages.values())[-1]["trainable_params"]  # what the last stage trained
+        last_name, last = list(stages.items())[-1] if stages else (None, {})
+        if last_name in ("head", "full") and "trainable_params" in last:
+            counts["trainable"] = last["trainable_params"]  # what the last stage trained
         row = {"table": name, "variant": v.row, "key": v.key, "default": v.key == DEFAULT,
                "total_params": counts.get("total"), "trainable_params": counts.get("trainable"),
                "trainable_fraction": round(counts["trainable"] / counts["total"], 5) if counts.get("total") else None,
