@@ -134,13 +134,16 @@ def read_config(directory) -> dict:
 RUN_ONLY = ("out", "stages", "progress", "qa_eval")  # training settings that do not change the weights
 
 
-def previous_training(directory, config: dict) -> dict | None:
+def previous_training(directory, config: dict, added: dict | None = None) -> dict | None:
     """The training record of the checkpoint in `directory` if it was trained with the same settings
-    (resume / nothing to redo); None if there is none; ValueError naming the differences otherwise."""
+    (resume / nothing to redo); None if there is none; ValueError naming the differences otherwise.
+    `added`: settings introduced after the checkpoint may have been written, with the value that
+    reproduces it (a record without the setting counts as having that value)."""
     if not (Path(directory) / "config.json").exists():
         return None
     prev = read_config(directory).get("training", {})
-    old = {k: v for k, v in prev.get("config", {}).items() if k not in RUN_ONLY}
+    old = {**(added or {}), **prev.get("config", {})}
+    old = {k: v for k, v in old.items() if k not in RUN_ONLY}
     new = {k: v for k, v in config.items() if k not in RUN_ONLY}
     if old != new:
         diff = ", ".join(f"{k}={old.get(k)!r} there, {new.get(k)!r} now" for k in sorted(set(old) | set(new))

@@ -18,8 +18,9 @@ step times beside each, the records under TABLES/runs/):
   weights from an installed package, frozen);
 - `lm`: Mamba (default) vs the same-size Transformer twin, with control frequency and training time;
 - `recipe` (not in the paper): the head recipe (standardised input, up-axis loss) against raw
-  features with the whole-rotation geodesic loss (the recipe before) and the mix of the two, each a
-  fresh head on the default's co-trained backbone (docs/training.md).
+  features with the whole-rotation geodesic loss (the recipe before), the mix of the two, and the
+  default with category-word dropout (`--category-dropout 0.5`), each a fresh head on the default's
+  co-trained backbone; and full fine-tuning with category-word dropout (docs/training.md).
 
 A row holds the variant's total and trainable parameters (the last training stage), the trainable
 fraction, seen and unseen success (mean over categories, both criteria) with 95% bootstrap intervals,
@@ -95,6 +96,10 @@ VARIANTS = {
                 ("--stages", "head", "--no-input-norm", "--rotation-loss", "geodesic"), DEFAULT),
         Variant("robomamba-norm-geodesic", "standardised features, geodesic loss", "robomamba",
                 ("--stages", "head", "--rotation-loss", "geodesic"), DEFAULT),
+        Variant("robomamba-catdrop", "default + category dropout 0.5 (unseen names read as [UNK])", "robomamba",
+                ("--stages", "head", "--category-dropout", "0.5"), DEFAULT),
+        Variant("robomamba-full-catdrop", "full fine-tuning + category dropout 0.5", "robomamba",
+                ("--stages", "full", "--category-dropout", "0.5"), DEFAULT),
     ],
 }
 

@@ -147,6 +147,46 @@ def test_a_checkpoint_gets_another_head_through_init(demos, tmp_path):
     assert moved == {"vision", "projector", "lm", "head"}, moved
 
 
+def test_category_dropout_trains_the_head_without_the_name_and_reads_unseen_names_as_unk(demos, tmp_path):
+    """--category-dropout P: the head also trains on prompts whose category name is blinded (one
+    [UNK] per word), its record scores the held-out instances both ways, and the saved tokenizer reads
+    a name training never saw as [UNK] while trained words keep their ids. The default (0) keeps the
+    whole vocabulary, and a record from before the setting existed counts as 0 (resume, no redo)."""
+    from agents import checkpoint
+    from agents.robomamba.text import BLIND_WORD, UNK, blind_category
+    from agents.train import main
+    from sim_envs.categories import prompt_for
+
+    assert blind_category("Pull the storage furniture.", "StorageFurniture", per_word=True) == \
+        f"Pull the {BLIND_WORD} {BLIND_WORD}."
+    common = ["--agent", "robomamba", "--data", str(demos), "--qa-steps", "2", "--qa-batch", "4", "--qa-eval", "4",
+              "--epochs", "2", "--batch-size", "4", "--holdout", "0.3", "--no-progress"]
+    base = [*common, "--out", str(tmp_path / "base")]
+    assert main(base) == 0
+    head = [*common, "--init", str(tmp_path / "base"), "--stages", "head"]
+    assert main([*head, "--out", str(tmp_path / "d0")]) == 0
+    assert main([*head, "--category-dropout", "0.5", "--out", str(tmp_path / "d5")]) == 0
+    rec = checkpoint.read_config(tmp_path / "d5")["training"]["stages"]["head"]
+    assert rec["category_dropout"] == 0.5 and rec["val_blind"].keys() == rec["val"].keys()
+    assert rec["val_blind"] != rec["val"]
+    d0, d5 = checkpoint.load(tmp_path / "d0"), checkpoint.load(tmp_path / "d5")
+    s0, s5 = d0.model.state_dict(), d5.model.state_dict()
+    assert all(torch.equal(s0[k], s5[k]) for k in s0 if not k.startswith("head."))
+    # the blinded prompts reached the head's weights, not only its input statistics
+    assert any(not torch.equal(s0[k], s5[k]) for k in s0 if k.startswith("head.") and ".input_norm." not in k)
+    unseen, seen = prompt_for("KitchenPot"), prompt_for("Laptop")
+    assert d5.tokenizer.encode(unseen).ids.count(UNK) == 2 and UNK not in d0.tokenizer.encode(unseen).ids
+    assert d5.tokenizer.encode(seen).ids == d0.tokenizer.encode(seen).ids and UNK not in d5.tokenizer.encode(seen).ids
+    assert d5.tokenizer.encode(blind_category(seen, "Laptop", per_word=True)).ids.count(UNK) == 1
+    # a checkpoint whose record predates the setting: the same command has nothing to redo
+    cfg = tmp_path / "base" / "config.json"
+    meta = json.loads(cfg.read_text())
+    del meta["training"]["config"]["category_dropout"]
+    cfg.write_text(json.dumps(meta))
+    stamp = (tmp_path / "base" / "model.safetensors").stat().st_mtime_ns
+    assert main(base) == 0 and (tmp_path / "base" / "model.safetensors").stat().st_mtime_ns == stamp
+
+
 @pytest.mark.parametrize("head", ["mlp2", "ssm_mlp2"])
 def test_head_training_standardises_its_input_with_the_training_features(demos, head):
     """InputNorm is fitted on the training samples' features (mean 0, std 1 after it); --no-input-norm
@@ -258,6 +298,7 @@ def test_training_cli_end_to_end_resume_and_refusals(demos, tmp_path, env):
     (["--agent", "robomamba", "--head", "mlp3"], "invalid choice: 'mlp3' (choose from 'mlp2', 'mlp1', 'ssm_mlp2')"),
     (["--agent", "robomamba", "--rotation-loss", "roll"], "invalid choice: 'roll' (choose from 'up', 'geodesic')"),
     (["--agent", "robomamba", "--vision", "resnet"], "invalid choice: 'resnet' (choose from 'vit', 'mobilenet_v2')"),
+    (["--agent", "robomamba", "--category-dropout", "1.5"], "--category-dropout 1.5: must be in [0, 1)"),
 ])
 def test_training_cli_bad_input_exits_2(argv, message, tmp_path):
     r = subprocess.run([sys.executable, "-m", "agents.train", *argv, "--out", str(tmp_path / "x")], cwd=ROOT,
@@ -295,7 +336,8 @@ def test_probe_fits_fresh_heads_on_frozen_features_and_writes_its_table(demos, t
     trainer's held-out instances; the blind prompt hides the category word; bad input exits 2."""
     import pandas as pd
 
-    from agents.robomamba.probe import BLIND_WORD, blind_prompts, main as probe_main
+    from agents.robomamba.probe import blind_prompts, main as probe_main
+    from agents.robomamba.text import BLIND_WORD
     from agents.train import main
 
     assert blind_prompts(["Predict ... pulling the storage furniture."], ["StorageFurniture"]) == \

@@ -35,9 +35,10 @@ import numpy as np
 
 from infra.cli import ConfigBase, check_at_least, option
 
+from .text import blind_category
+
 RECIPES = {"raw+geodesic": (False, "geodesic"), "raw+up": (False, "up"), "norm+geodesic": (True, "geodesic"),
            "norm+up": (True, "up")}
-BLIND_WORD = "thing"  # outside the tiny vocabulary: [UNK], which no training text uses (untrained, like an unseen name)
 
 
 @dataclass
@@ -57,16 +58,7 @@ class ProbeConfig(ConfigBase):
 
 def blind_prompts(prompts, categories) -> list[str]:
     """Each prompt with its category's words replaced by BLIND_WORD."""
-    from sim_envs.categories import category_words
-
-    out = []
-    for p, c in zip(prompts, categories):
-        words = category_words(c).lower()
-        if words not in p.lower():
-            raise ValueError(f"prompt {p!r} does not name its category {c!r}")
-        i = p.lower().index(words)
-        out.append(p[:i] + BLIND_WORD + p[i + len(words):])
-    return out
+    return [blind_category(p, c) for p, c in zip(prompts, categories)]
 
 
 def pooled_features(model, tokenizer, data, prompts, batch: int = 64):

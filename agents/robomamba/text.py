@@ -33,12 +33,51 @@ def vocabulary() -> list[str]:
     return SPECIAL + sorted(set(words) - set(SPECIAL))
 
 
-def build_tokenizer(vocab: list[str] | None = None):
+def known_words(categories) -> list[str]:
+    """The words a model trained on these categories has seen: the prompt and sim-QA templates and the
+    categories' names (the words whose embeddings training moves)."""
+    from sim_envs.categories import category_words
+
+    words = set(BASE_WORDS)
+    for c in categories:
+        words.update(category_words(c).lower().split())
+        words.add(c.lower())
+    return sorted(words)
+
+
+def restrict_vocabulary(tokenizer, words):
+    """A copy of the tokenizer that keeps only `words` (and the special tokens), with their ids: any
+    other word, an unseen category's name for one, encodes as [UNK]."""
+    keep = set(words) | set(SPECIAL)
+    return build_tokenizer({w: i for w, i in tokenizer.get_vocab().items() if w in keep})
+
+
+# a word outside the tiny vocabulary (it encodes as [UNK]): what replaces the category name in a
+# blinded prompt (category-word dropout in training, and the probe's `blind` prompts)
+BLIND_WORD = "thing"
+
+
+def blind_category(prompt: str, category: str, per_word: bool = False) -> str:
+    """The prompt with its category's name replaced by BLIND_WORD, or with `per_word` each of the
+    name's words (as a restricted vocabulary reads an unseen name: one [UNK] per word)."""
+    from sim_envs.categories import category_words
+
+    words = category_words(category).lower()
+    i = prompt.lower().find(words)
+    if i < 0:
+        raise ValueError(f"prompt {prompt!r} does not name its category {category!r}")
+    blind = " ".join([BLIND_WORD] * len(words.split())) if per_word else BLIND_WORD
+    return prompt[:i] + blind + prompt[i + len(words):]
+
+
+def build_tokenizer(vocab: list[str] | dict | None = None):
+    """Word-level tokenizer over `vocab` (words in id order, or {word: id}); default vocabulary()."""
     from tokenizers import Tokenizer, normalizers, pre_tokenizers
     from tokenizers.models import WordLevel
 
     vocab = vocab or vocabulary()
-    tok = Tokenizer(WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
+    ids = vocab if isinstance(vocab, dict) else {w: i for i, w in enumerate(vocab)}
+    tok = Tokenizer(WordLevel(ids, unk_token="[UNK]"))
     tok.normalizer = normalizers.Lowercase()
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     return tok

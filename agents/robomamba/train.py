@@ -34,9 +34,11 @@ from ..rotation import ROTATION_LOSSES, geodesic_angle, rotation_loss, up_angle
 from . import qa
 from .config import HEADS, VISIONS
 from .heads import fit_input_norm
-from .text import EOS, PAD, SEP, encode_batch
+from .text import EOS, PAD, SEP, blind_category, encode_batch, known_words, restrict_vocabulary
 
 STAGES = ("align", "cotrain", "head", "full")
+# settings added after checkpoints were written, with the value that reproduces those checkpoints
+ADDED_SETTINGS = {"category_dropout": 0.0}
 
 
 @dataclass
@@ -75,6 +77,10 @@ class TrainConfig(ConfigBase):
     rotation_loss: str = option("up", "rotation loss of the head: up (angle of the approach axis; the demos' roll "
                                       "about it is random) or geodesic (whole rotation, the paper's)",
                                 choices=ROTATION_LOSSES)
+    category_dropout: float = option(0.0, "head / full stages: the chance that a training sample's prompt names no "
+                                          "category (its category word replaced by [UNK]); when > 0 the saved "
+                                          "tokenizer also reads every word training never saw, such as an unseen "
+                                          "category's name, as [UNK]")
     input_norm: bool = option(True, "standardise the head's input with the training features' mean and std "
                                     "(--no-input-norm: raw backbone features, as before)")
     feature_cache: bool = option(True, "compute the frozen backbone's features once (--no-feature-cache recomputes "
@@ -92,6 +98,8 @@ class TrainConfig(ConfigBase):
         check_positive(self, "qa_lr", "lr")
         if not 0 <= self.holdout < 1:
             raise ConfigError("holdout", self.holdout, "must be in [0, 1)")
+        if not 0 <= self.category_dropout < 1:
+            raise ConfigError("category_dropout", self.category_dropout, "must be in [0, 1)")
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -251,19 +259,22 @@ def frozen_image_features(model, data, idx: np.ndarray, batch: int = 64):
 
 
 @torch.no_grad()
-def head_features(model, tokenizer, data, idx: np.ndarray, batch: int = 64):
-    """What the frozen backbone gives the head for samples `idx` with their manipulation prompts: the
-    pooled tokens (N, d), or for a sequence head (hidden (N, L, d), mask (N, L)), right-padded to one L."""
+def head_features(model, tokenizer, data, idx: np.ndarray, batch: int = 64, prompts=None):
+    """What the frozen backbone gives the head for samples `idx` with their manipulation prompts (or
+    `prompts`, one per item of idx): the pooled tokens (N, d), or for a sequence head (hidden (N, L, d),
+    mask (N, L)), right-padded to one L."""
     model.eval()
-    return head_inputs(model, tokenizer, data, idx, batch)
+    return head_inputs(model, tokenizer, data, idx, batch, prompts)
 
 
-def head_inputs(model, tokenizer, data, idx: np.ndarray, batch: int = 64):
+def head_inputs(model, tokenizer, data, idx: np.ndarray, batch: int = 64, prompts=None):
     """head_features with autograd (the `full` stage trains through them)."""
+    if prompts is None:
+        prompts = [data.frame["prompt"][i] for i in idx]
     out = []
     for s in range(0, len(idx), batch):
         j = idx[s: s + batch]
-        ids, mask = encode_batch(tokenizer, [data.frame["prompt"][i] for i in j], model.cfg.max_text_tokens)
+        ids, mask = encode_batch(tokenizer, list(prompts[s: s + batch]), model.cfg.max_text_tokens)
         out.append(model.head_input(images_tensor(model, data.rgb[j]), ids, mask))
     if not model.head.reads_sequence:
         return torch.cat(out)
@@ -300,16 +311,28 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig, sta
     t0 = time.perf_counter()
     pos = torch.from_numpy(pixel_targets(data.frame))
     rot = torch.from_numpy(rotation_targets(data.frame))
+    # rows 0..n-1: the samples with their own prompts; with category dropout, rows n..2n-1: the same
+    # samples with the category word blinded
+    n = len(data)
+    prompts = list(data.frame["prompt"])
+    if cfg.category_dropout > 0:
+        prompts += [blind_category(p, c, per_word=True) for p, c in zip(data.frame["prompt"], data.frame["category"])]
+    rows = np.arange(len(prompts))
+
+    def inputs(r: np.ndarray, grad: bool = False):
+        return (head_inputs if grad else head_features)(model, tokenizer, data, r % n, prompts=[prompts[i] for i in r])
+
     cache = None
     if cfg.feature_cache and stage == "head":
-        cache = head_features(model, tokenizer, data, np.arange(len(data)))
+        cache = inputs(rows)
     t_cache = time.perf_counter() - t0
+    fit_rows = train_idx if cfg.category_dropout == 0 else np.concatenate([train_idx, train_idx + n])
     if cfg.input_norm:
-        fit_input_norm(model.head, take(cache, torch.from_numpy(train_idx)) if cache is not None
-                       else head_features(model, tokenizer, data, train_idx))
+        fit_input_norm(model.head, take(cache, torch.from_numpy(fit_rows)) if cache is not None else inputs(fit_rows))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     g = torch.Generator().manual_seed(cfg.seed)
+    g_drop = torch.Generator().manual_seed(cfg.seed + 0xD0)  # its own stream: the shuffle is the same with or without
     tr = torch.from_numpy(train_idx)
     steps = 0
     trained = model.head if stage == "head" else model
@@ -320,12 +343,10 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig, sta
         trained.train()
         for s in range(0, len(order), cfg.batch_size):
             j = order[s: s + cfg.batch_size]
-            if cache is not None:
-                feats = take(cache, j)
-            elif stage == "full":
-                feats = head_inputs(model, tokenizer, data, j.numpy())
-            else:
-                feats = head_features(model, tokenizer, data, j.numpy())
+            r = j
+            if cfg.category_dropout > 0:
+                r = j + n * (torch.rand(len(j), generator=g_drop) < cfg.category_dropout).long()
+            feats = take(cache, r) if cache is not None else inputs(r.numpy(), grad=stage == "full")
             p, R = model.head(feats)
             loss = (p - pos[j]).abs().sum(-1).mean() + rotation_loss(cfg.rotation_loss, R, rot[j])
             opt.zero_grad(set_to_none=True)
@@ -337,16 +358,18 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig, sta
     model.eval()
     wall = time.perf_counter() - t0
     rec = {"stage": stage, "epochs": cfg.epochs, "lr": cfg.lr, "weight_decay": cfg.weight_decay, "batch_size": cfg.batch_size,
-           "rotation_loss": cfg.rotation_loss, "input_norm": cfg.input_norm,
+           "rotation_loss": cfg.rotation_loss, "input_norm": cfg.input_norm, "category_dropout": cfg.category_dropout,
            "steps": steps, "samples": int(len(train_idx)), "feature_cache": cache is not None,
            "feature_cache_s": round(t_cache, 2) if cache is not None else None, "wall_s": round(wall, 2),
            "trainable_params": counts["trainable"], "total_params": counts["total"],
            "trainable_fraction": fraction}
-    feats_all = cache if cache is not None else head_features(model, tokenizer, data, np.arange(len(data)))
+    feats_all = cache if cache is not None else inputs(rows)
     rec["train"] = head_metrics(model, take(feats_all, tr), pos[tr], rot[tr])
     if len(val_idx):
         v = torch.from_numpy(val_idx)
         rec["val"] = head_metrics(model, take(feats_all, v), pos[v], rot[v])
+        if cfg.category_dropout > 0:  # the held-out instances with no category named
+            rec["val_blind"] = head_metrics(model, take(feats_all, v + n), pos[v], rot[v])
     rec["head"] = model.cfg.head
     return rec
 
@@ -376,7 +399,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
     from .. import checkpoint
     from ..training_data import dataset_summary, load
 
-    prev = checkpoint.previous_training(cfg.out, cfg.to_dict())  # resume: keep the stages already finished
+    # resume: keep the stages already finished
+    prev = checkpoint.previous_training(cfg.out, cfg.to_dict(), added=ADDED_SETTINGS)
     done = {k: v for k, v in (prev or {}).get("stages", {}).items() if k in cfg.stages}
     todo = [s for s in cfg.stages if s not in done]
     if not todo:
@@ -408,5 +432,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
                 f"({100 * rec['trainable_fraction']:.2f}%); {rec['steps']} steps, {rec['wall_s']} s wall "
                 f"(feature cache {rec['feature_cache_s']} s); val {rec.get('val')}")
         record["stages"][stage] = rec
+        if stage in ("head", "full") and cfg.category_dropout > 0:
+            # the head has learned to act on [UNK]: let every word training never moved read as it
+            agent.tokenizer = restrict_vocabulary(tok, known_words(sorted(set(data.frame["category"]))))
         checkpoint.save(agent, cfg.out, training=record)
     return record
