@@ -47,6 +47,26 @@ def resize(img: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
     return np.array(Image.fromarray(img).resize((size, size), Image.NEAREST if nearest else Image.BILINEAR))
 
 
+def crop_box(height: int, width: int, fraction: float) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the centre square-ish crop that keeps `fraction` of each side."""
+    h, w = max(1, round(fraction * height)), max(1, round(fraction * width))
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+def centre_crop(img: np.ndarray, fraction: float) -> np.ndarray:
+    """The centre crop keeping `fraction` of each side of an (H, W, ...) image; the image itself at 1."""
+    if fraction == 1:
+        return img
+    t, left, h, w = crop_box(img.shape[0], img.shape[1], fraction)
+    return img[t: t + h, left: left + w]
+
+
+def uncrop_pixel(pos, height: int, width: int, fraction: float) -> tuple[int, int]:
+    """A position in [0, 1]^2 of the centre crop -> the (row, col) of the full image's pixel holding it."""
+    t, left, h, w = crop_box(height, width, fraction)
+    return (t + min(h - 1, max(0, int(float(pos[0]) * h))), left + min(w - 1, max(0, int(float(pos[1]) * w))))
+
+
 def grid_cell_centres(height: int, width: int, grid: int) -> tuple[np.ndarray, np.ndarray]:
     """Row and column indices of the centre pixels of a grid x grid partition of an image."""
     rows = ((np.arange(grid) + 0.5) * height / grid).astype(int)
@@ -55,10 +75,12 @@ def grid_cell_centres(height: int, width: int, grid: int) -> tuple[np.ndarray, n
 
 
 def load(root, image_size: int, successes_only: bool = True, holdout_fraction: float = 0.1,
-         with_masks: bool = False, grid: int | None = None, progress: bool = True) -> Decoded:
+         with_masks: bool = False, grid: int | None = None, progress: bool = True, crop: float = 1.0) -> Decoded:
     """Decode a collected dataset (data_collection) into arrays at `image_size`; `with_masks` adds
     depth and the object and target masks at that size; `grid` adds the target mask sampled at the
-    centres of a grid x grid partition (`on_part`)."""
+    centres of a grid x grid partition (`on_part`). `crop` < 1 keeps the images' centre crop of that
+    fraction of the side (RoboMambaConfig.crop), `on_part` included; the frame's pixels stay in full-image
+    coordinates (pixel_targets maps them)."""
     from tqdm import tqdm
 
     from data_collection.dataset import decode_depth, decode_png, load_frame
@@ -75,16 +97,16 @@ def load(root, image_size: int, successes_only: bool = True, holdout_fraction: f
     normals = np.empty((n, image_size, image_size, 3), np.float32) if with_masks else None
     for i, row in enumerate(tqdm(df.itertuples(index=False), total=n, desc="decode", disable=not progress,
                                  leave=False)):
-        rgb[i] = resize(decode_png(row.rgb_png), image_size)
-        mask = decode_png(row.target_mask_png)
+        rgb[i] = resize(centre_crop(decode_png(row.rgb_png), crop), image_size)
+        mask = centre_crop(decode_png(row.target_mask_png), crop)
         if grid:
             on_part[i] = mask[np.ix_(*grid_cell_centres(*mask.shape, grid))]
         if with_masks:
             d = decode_depth(row.depth_png, row.depth_scale)
-            depth[i] = resize(d, image_size)
-            n3 = depth_normals(d, np.asarray(row.intrinsics, np.float64).reshape(3, 3))
+            n3 = centre_crop(depth_normals(d, np.asarray(row.intrinsics, np.float64).reshape(3, 3)), crop)
+            depth[i] = resize(centre_crop(d, crop), image_size)
             normals[i] = np.stack([resize(np.ascontiguousarray(n3[..., k]), image_size) for k in range(3)], -1)
-            obj[i] = resize(decode_png(row.object_mask_png), image_size)
+            obj[i] = resize(centre_crop(decode_png(row.object_mask_png), crop), image_size)
             tgt[i] = resize(mask, image_size)
     hold = np.array([is_holdout(t, str(k), holdout_fraction) for t, k in zip(df["task"], df["instance_id"])])
     frame = df[LABELS].reset_index(drop=True)
@@ -111,11 +133,15 @@ def dataset_summary(root) -> dict:
             "tasks": {k: v.get("demos") for k, v in m.get("tasks", {}).items()}}
 
 
-def pixel_targets(frame) -> np.ndarray:
-    """(N, 2) contact pixel centres normalised to [0, 1]: ((row + 0.5) / H, (col + 0.5) / W)."""
+def pixel_targets(frame, crop: float = 1.0) -> np.ndarray:
+    """(N, 2) contact pixel centres normalised to [0, 1]: ((row + 0.5) / H, (col + 0.5) / W), or with
+    `crop` < 1 to the centre crop's frame (outside [0, 1] when the contact lies outside the crop)."""
     px = np.stack(frame["contact_pixel"].to_numpy()).astype(np.float32)
     hw = frame[["height", "width"]].to_numpy().astype(np.float32)
-    return (px + 0.5) / hw
+    if crop == 1:
+        return (px + 0.5) / hw
+    box = np.array([crop_box(int(h), int(w), crop) for h, w in hw], np.float32)
+    return (px + 0.5 - box[:, :2]) / box[:, 2:]
 
 
 def rotation_targets(frame) -> np.ndarray:

@@ -14,8 +14,9 @@ step times beside each, the records under TABLES/runs/):
   alone on the untrained backbone): Fig. 3b's co-training pair; and head-only vs full fine-tuning
   (the head's loss and settings on every parameter, from the default's co-trained backbone);
 - `backbone`: the tiny backbone (default) and the `small` preset (about 3x its parameters): Fig. 3b's
-  1.4B vs 2.7B; and the tiny model with a pretrained image encoder (`--vision mobilenet_v2`: ImageNet
-  weights from an installed package, frozen);
+  1.4B vs 2.7B; the tiny model with a pretrained image encoder (`--vision mobilenet_v2`: ImageNet
+  weights from an installed package, frozen); and the tiny model seeing the image's centre crop of 0.4
+  of its side (`--crop 0.4`, where 99% of the objects lie);
 - `lm`: Mamba (default) vs the same-size Transformer twin, with control frequency and training time;
 - `recipe` (not in the paper): the head recipe (standardised input, up-axis loss) against raw
   features with the whole-rotation geodesic loss (the recipe before), the mix of the two, and the
@@ -84,6 +85,8 @@ VARIANTS = {
                 None, {"published_seen_success": 0.63, "published_row": "RoboMamba-2.7B"}),
         Variant("robomamba-mobilenet_v2", "tiny, ImageNet MobileNetV2 encoder (frozen)", "robomamba",
                 ("--stages", "cotrain,head", "--vision", "mobilenet_v2")),
+        Variant("robomamba-crop", "tiny, centre crop 0.4 of the image", "robomamba",
+                ("--stages", "cotrain,head", "--crop", "0.4")),
     ],
     "lm": [
         dataclasses.replace(V_DEFAULT, row="Mamba"),

@@ -187,6 +187,62 @@ def test_category_dropout_trains_the_head_without_the_name_and_reads_unseen_name
     assert main(base) == 0 and (tmp_path / "base" / "model.safetensors").stat().st_mtime_ns == stamp
 
 
+def test_centre_crop_geometry_maps_pixels_both_ways():
+    """crop_box / centre_crop / pixel_targets / uncrop_pixel: a contact pixel goes into the crop's [0, 1]
+    frame and back to the same pixel; crop 1 is the whole image and the old normalisation."""
+    import pandas as pd
+
+    from agents.training_data import centre_crop, crop_box, pixel_targets, uncrop_pixel
+
+    assert crop_box(336, 336, 0.4) == (101, 101, 134, 134) and crop_box(336, 336, 1.0) == (0, 0, 336, 336)
+    img = np.arange(336 * 336 * 3, dtype=np.int64).reshape(336, 336, 3)
+    assert centre_crop(img, 1.0) is img
+    assert np.array_equal(centre_crop(img, 0.4), img[101:235, 101:235])
+    frame = pd.DataFrame({"contact_pixel": [np.array([150, 220]), np.array([0, 335])], "height": [336, 336],
+                          "width": [336, 336]})
+    assert np.allclose(pixel_targets(frame, 1.0), (np.stack(frame.contact_pixel) + 0.5) / 336)
+    t = pixel_targets(frame, 0.4)
+    assert np.allclose(t[0], [(150.5 - 101) / 134, (220.5 - 101) / 134])
+    assert uncrop_pixel(t[0], 336, 336, 0.4) == (150, 220)
+    assert t[1, 0] < 0 and t[1, 1] > 1  # outside the crop: a target beyond the head's [0, 1]
+    assert uncrop_pixel(t[1], 336, 336, 0.4) == (101, 234)  # clamped to the crop's edge pixels
+    assert uncrop_pixel((0.5, 0.25), 336, 336, 1.0) == (168, 84)
+
+
+def test_a_cropped_model_trains_sees_the_centre_and_acts_in_full_image_pixels(demos, tmp_path, env):
+    """--crop 0.5: the checkpoint records it, sim-QA's grasp cells are over the crop, the agent's
+    contact pixels land inside the crop region of the full image; --init keeps the backbone's crop
+    (another one exits 2)."""
+    from agents import checkpoint
+    from agents.robomamba.train import facts
+    from agents.train import main
+    from agents.training_data import crop_box, load
+
+    common = ["--agent", "robomamba", "--data", str(demos), "--qa-steps", "2", "--qa-batch", "4", "--qa-eval", "4",
+              "--epochs", "1", "--batch-size", "4", "--holdout", "0.3", "--no-progress"]
+    assert main([*common, "--crop", "0.5", "--out", str(tmp_path / "c")]) == 0
+    agent = checkpoint.load(tmp_path / "c")
+    assert agent.cfg.crop == 0.5 and checkpoint.read_config(tmp_path / "c")["model_config"]["crop"] == 0.5
+    full, cropped = load(demos, 224, progress=False, grid=qa.GRID), load(demos, 224, progress=False, grid=qa.GRID, crop=0.5)
+    assert not np.array_equal(full.rgb, cropped.rgb) and not np.array_equal(full.on_part, cropped.on_part)
+    for f0, f1, (h, w, px) in zip(facts(full), facts(cropped, 0.5), cropped.frame[["height", "width", "contact_pixel"]].values):
+        t, left, ch, cw = crop_box(h, w, 0.5)
+        inside = t <= px[0] < t + ch and left <= px[1] < left + cw
+        assert (f1.grasp_cell is not None) == inside
+        if inside:
+            assert f1.grasp_cell == (int((px[0] - t) * qa.GRID / ch), int((px[1] - left) * qa.GRID / cw))
+    obs, _ = env.reset(seed=3, options={"task": "drawer"})
+    h, w = obs["rgb"].shape[:2]
+    t, left, ch, cw = crop_box(h, w, 0.5)
+    a = agent.act([obs, obs], seeds=[0, 1])
+    assert ((a[:, 0] >= t) & (a[:, 0] < t + ch) & (a[:, 1] >= left) & (a[:, 1] < left + cw)).all()
+    with pytest.raises(SystemExit) as e:
+        main([*common, "--init", str(tmp_path / "c"), "--stages", "head", "--crop", "0.4", "--out", str(tmp_path / "x")])
+    assert e.value.code == 2 and not (tmp_path / "x").exists()
+    assert main([*common, "--init", str(tmp_path / "c"), "--stages", "head", "--out", str(tmp_path / "h")]) == 0
+    assert checkpoint.load(tmp_path / "h").cfg.crop == 0.5
+
+
 @pytest.mark.parametrize("head", ["mlp2", "ssm_mlp2"])
 def test_head_training_standardises_its_input_with_the_training_features(demos, head):
     """InputNorm is fitted on the training samples' features (mean 0, std 1 after it); --no-input-norm
@@ -299,6 +355,7 @@ def test_training_cli_end_to_end_resume_and_refusals(demos, tmp_path, env):
     (["--agent", "robomamba", "--rotation-loss", "roll"], "invalid choice: 'roll' (choose from 'up', 'geodesic')"),
     (["--agent", "robomamba", "--vision", "resnet"], "invalid choice: 'resnet' (choose from 'vit', 'mobilenet_v2')"),
     (["--agent", "robomamba", "--category-dropout", "1.5"], "--category-dropout 1.5: must be in [0, 1)"),
+    (["--agent", "robomamba", "--crop", "0"], "--crop 0.0: must be in (0, 1]"),
 ])
 def test_training_cli_bad_input_exits_2(argv, message, tmp_path):
     r = subprocess.run([sys.executable, "-m", "agents.train", *argv, "--out", str(tmp_path / "x")], cwd=ROOT,

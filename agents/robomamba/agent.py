@@ -33,16 +33,18 @@ class RoboMambaAgent(Agent):
 
     @torch.no_grad()
     def act(self, observations, seeds=None, privileged=None) -> np.ndarray:
-        rgb = torch.from_numpy(np.stack([o["rgb"] for o in observations])).permute(0, 3, 1, 2)
+        from ..training_data import centre_crop, uncrop_pixel
+
+        crop = self.cfg.crop
+        rgb = torch.from_numpy(np.stack([centre_crop(o["rgb"], crop) for o in observations])).permute(0, 3, 1, 2)
         ids, mask = encode_batch(self.tokenizer, [o["prompt"] for o in observations], self.cfg.max_text_tokens)
         images = self.model.preprocess(rgb.to(self.device))
         pos, R = self.model(images, ids.to(self.device), mask.to(self.device))
         pos, R = pos.double().cpu().numpy(), R.double().cpu().numpy()
         out = np.empty((len(observations), ACTION_DIM))
         for i, o in enumerate(observations):
-            h, w = o["rgb"].shape[:2]
-            row = min(h - 1, max(0, int(pos[i, 0] * h)))  # [0, 1] -> the pixel that contains it
-            col = min(w - 1, max(0, int(pos[i, 1] * w)))
+            # [0, 1] of the crop -> the pixel of the full image that contains it
+            row, col = uncrop_pixel(pos[i], *o["rgb"].shape[:2], crop)
             out[i] = [row, col, *R[i, :, 2], *R[i, :, 0]]  # up = third column, forward = first
         return out
 
@@ -53,7 +55,9 @@ class RoboMambaAgent(Agent):
         """Text answers (greedy) to one question per observation: the sim-QA reasoning output."""
         from .train import answer
 
-        rgb = np.stack([o["rgb"] for o in observations])
+        from ..training_data import centre_crop
+
+        rgb = np.stack([centre_crop(o["rgb"], self.cfg.crop) for o in observations])
         size = self.cfg.image_size
         if rgb.shape[1:3] != (size, size):
             from ..training_data import resize

@@ -21,6 +21,9 @@ class RoboMambaConfig:
     # vision encoder: 'vit' (open_clip VisionTransformer; features from the second-to-last block) or
     # 'mobilenet_v2' (ImageNet-pretrained, from an installed package, frozen; packaged_vision.py)
     vision: str = "vit"
+    # the centre square the model sees, as a fraction of the camera image's side (the camera aims at
+    # the object's centre); it is resized to image_size. 1 = the whole image
+    crop: float = 1.0
     image_size: int = 224
     patch_size: int = 32
     vision_width: int = 128
@@ -56,6 +59,8 @@ class RoboMambaConfig:
             raise ValueError(f"vision={self.vision!r}: allowed: {', '.join(VISIONS)}")
         if self.head not in HEADS:
             raise ValueError(f"head={self.head!r}: allowed: {', '.join(HEADS)}")
+        if not 0 < self.crop <= 1:
+            raise ValueError(f"crop={self.crop!r}: must be in (0, 1]")
         if self.image_size % self.patch_size:
             raise ValueError(f"image_size={self.image_size} is not a multiple of patch_size={self.patch_size}")
 

