@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from ..base import ACTION_DIM, Agent
+from ..training_data import centre_crop, resize, uncrop_pixel
 from .config import RoboMambaConfig, preset
 from .model import RoboMambaModel
 from .text import build_tokenizer, encode_batch
@@ -33,8 +34,6 @@ class RoboMambaAgent(Agent):
 
     @torch.no_grad()
     def act(self, observations, seeds=None, privileged=None) -> np.ndarray:
-        from ..training_data import centre_crop, uncrop_pixel
-
         crop = self.cfg.crop
         rgb = torch.from_numpy(np.stack([centre_crop(o["rgb"], crop) for o in observations])).permute(0, 3, 1, 2)
         ids, mask = encode_batch(self.tokenizer, [o["prompt"] for o in observations], self.cfg.max_text_tokens)
@@ -55,13 +54,9 @@ class RoboMambaAgent(Agent):
         """Text answers (greedy) to one question per observation: the sim-QA reasoning output."""
         from .train import answer
 
-        from ..training_data import centre_crop
-
         rgb = np.stack([centre_crop(o["rgb"], self.cfg.crop) for o in observations])
         size = self.cfg.image_size
         if rgb.shape[1:3] != (size, size):
-            from ..training_data import resize
-
             rgb = np.stack([resize(im, size) for im in rgb])
         return answer(self.model, self.tokenizer, rgb, list(questions))
 
