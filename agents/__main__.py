@@ -3,5 +3,6 @@
 from .registry import registry
 
 if __name__ == "__main__":
-    for name, (target, text, origin) in registry().items():
-        print(f"{name:12s} {text}  [{origin}: {target}]")
+    for name, entry in registry().items():
+        trained = f"; trained by {entry.trainer}" if entry.trainer else ""
+        print(f"{name:12s} {entry.description}  [{entry.origin}: {entry.target}{trained}]")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -34,9 +34,10 @@ class Agent(ABC):
 
     # the Hugging Face Hub mixin convention, on local directories only (nothing is downloaded)
     @classmethod
-    def from_pretrained(cls, directory, device: str = "cpu") -> "Agent":
+    def from_pretrained(cls, directory, device: str = "cpu") -> Agent:
         """The agent saved in `directory` (agents.checkpoint); CheckpointError if it holds another agent."""
-        from .checkpoint import CheckpointError, load
+        from .checkpoint import CheckpointError
+        from .factory import load
 
         agent = load(directory, device=device)
         if not isinstance(agent, cls):

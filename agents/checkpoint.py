@@ -1,8 +1,10 @@
 """Checkpoints: `model.safetensors` + `config.json` (agent name, model config, versions, training
 record) + `tokenizer.json` + `README.md` (a model card written from the same record), in one
 directory, written atomically (temp dir + rename). `evaluations.json`, added by evaluation.run after a
-complete run of the checkpoint, lists its evaluations; the model card shows them. Agents load them with `load(directory)` or, in the
-Hugging Face Hub convention, `AgentClass.from_pretrained(directory)` (local directories only)."""
+complete run of the checkpoint, lists its evaluations; the model card shows them. Agents load them with
+`agents.factory.load(directory)` or, in the Hugging Face Hub convention,
+`AgentClass.from_pretrained(directory)` (local directories only). This module reads and writes the
+files; it knows no agent classes."""
 from __future__ import annotations
 
 import json
@@ -21,7 +23,8 @@ class CheckpointError(ValueError):
 
 
 def versions() -> dict:
-    from infra.provenance import MODEL_PACKAGES, versions as package_versions
+    from infra.provenance import MODEL_PACKAGES
+    from infra.provenance import versions as package_versions
 
     return package_versions(MODEL_PACKAGES, git=False)
 
@@ -64,7 +67,8 @@ def model_card(meta: dict, counts: dict, evaluations: list | None = None) -> str
     cfg = train.get("config") or {}
     lines = [f"# {meta['agent']} checkpoint (robomamba-bench)", "",
              f"- agent: `{meta['agent']}`; format {meta.get('format')}",
-             f"- parameters: {counts.get('total', 0):,} total, {counts.get('trainable', 0):,} trained in the last stage",
+             f"- parameters: {counts.get('total', 0):,} total, {counts.get('trainable', 0):,} trained in the last "
+             "stage",
              f"- data: `{cfg.get('data', 'not recorded')}`" + (f", seed {cfg['seed']}" if "seed" in cfg else ""),
              "- training record: " + (", ".join(f"{k} {v}" for k, v in sorted(train.items())
                                                 if isinstance(v, (int, float, str)) and k != "config") or "none"),
@@ -72,13 +76,18 @@ def model_card(meta: dict, counts: dict, evaluations: list | None = None) -> str
                                          if isinstance(v, str)),
              "", "## Evaluation results", ""]
     if evaluations:
-        lines += ["Success rate, mean over categories (|dq| > 0.1 moved by the pull; ManipLLM's criterion in "
-                  "brackets), from each complete `evaluation.run` of this checkpoint:", "",
-                  "| run | categories x episodes | physics | seed | seen | unseen | date |", "|---|---|---|---|---|---|---|"]
+        others = [c for c in evaluations[-1].get("criteria", ["success", "success_manipllm"]) if c != "success"]
+        lines += ["Success rate, mean over categories (|dq| > 0.1 moved by the pull" +
+                  (f"; in brackets: {', '.join(others)}" if others else "") +
+                  "), from each complete `evaluation.run` of this checkpoint:", "",
+                  "| run | categories x episodes | physics | seed | seen | unseen | date |",
+                  "|---|---|---|---|---|---|---|"]
         for e in evaluations:
-            def rate(group):
-                a, b = e["success"].get(group), e["success_manipllm"].get(group)
-                return "-" if a is None else f"{a:.3f} ({b:.3f})"
+            def rate(group, e=e):
+                a = e["success"].get(group)
+                more = [e.get(c, {}).get(group) for c in others]
+                shown = ", ".join("-" if b is None else f"{b:.3f}" for b in more)
+                return "-" if a is None else f"{a:.3f}" + (f" ({shown})" if more else "")
             lines.append(f"| `{e['run']}` | {e['categories']} x {e['episodes']} | {e['physics']}"
                          f"{' ' + ' '.join(e['env']) if e.get('env') else ''} | {e['seed']} | {rate('seen')} | "
                          f"{rate('unseen')} | {e['date']} |")
@@ -89,7 +98,7 @@ def model_card(meta: dict, counts: dict, evaluations: list | None = None) -> str
     lines += ["", "## Model configuration", "", "```json", json.dumps(meta.get("model_config", {}), indent=1), "```",
               "", "## Training settings", "", "```json", json.dumps(cfg, indent=1, default=str), "```",
               "", "## Loading", "", "```python",
-              "from agents.checkpoint import load",
+              "from agents.factory import load",
               "agent = load(\"THIS_DIRECTORY\")            # or AgentClass.from_pretrained(\"THIS_DIRECTORY\")",
               "```", "",
               "Evaluate it with `python -m evaluation.run --agent " + meta["agent"] + " --checkpoint THIS_DIRECTORY`;",
@@ -151,16 +160,6 @@ def previous_training(directory, config: dict, added: dict | None = None) -> dic
         raise ValueError(f"{directory} holds a model trained with other settings ({diff}); "
                          f"use another --out or the same settings")
     return prev
-
-
-def load(directory, agent: str | None = None, device: str = "cpu"):
-    """The agent stored in `directory`. With `agent`, the checkpoint must have been made for it."""
-    from .registry import agent_class, resolve
-
-    meta = read_config(directory)
-    if agent is not None and resolve(agent) != meta["agent"]:
-        raise CheckpointError(f"checkpoint {directory} was made for agent {meta['agent']!r}, not {agent!r}")
-    return agent_class(meta["agent"]).from_checkpoint(Path(directory), meta, device)
 
 
 def load_weights(model, directory) -> None:

@@ -16,7 +16,7 @@ from .base import Agent
 
 class _AgentActor:
     def __init__(self, name: str, checkpoint, device: str):
-        from .registry import build
+        from .factory import build
 
         self.agent, _ = build(name, checkpoint, device)
 
@@ -25,7 +25,8 @@ class _AgentActor:
         import socket
 
         a = self.agent
-        return {"name": a.name, "needs_privileged": bool(a.needs_privileged), "observation_keys": list(a.observation_keys),
+        return {"name": a.name, "needs_privileged": bool(a.needs_privileged),
+                "observation_keys": list(a.observation_keys),
                 "parameter_counts": a.parameter_counts(), "class": f"{type(a).__module__}.{type(a).__name__}",
                 "host": socket.gethostname(), "pid": os.getpid()}
 

@@ -1,39 +1,62 @@
-"""Agent names -> implementation, imported only when an agent is built.
+"""Agent names -> implementation and trainer, imported only when an agent is built or trained.
 
 Besides the built-in agents below, any installed package can add agents through the Python entry
-point group `robomamba_bench.agents` (name = "module:Class", the class an `agents.base.Agent`), e.g. in
-its pyproject.toml:
+point group `robomamba_bench.agents` (name = "module:Class", the class an `agents.base.Agent`), and
+make one trainable through the group `robomamba_bench.trainers` (the same name = "module", a trainer
+module, see below), e.g. in its pyproject.toml:
 
     [project.entry-points."robomamba_bench.agents"]
     my_agent = "my_package.agent:MyAgent"
+    [project.entry-points."robomamba_bench.trainers"]
+    my_agent = "my_package.train"
 
 `python -m agents` lists every agent with where it comes from; `evaluation.run --agent my_agent` runs
-it like a built-in (examples/agent_plugin is a complete example). A plugin cannot shadow a built-in.
+it like a built-in, `agents.train --agent my_agent` trains it and the main job (`evaluation.pipeline
+--agents ...,my_agent`) trains and evaluates it with the others (examples/agent_plugin is a complete
+example). A plugin cannot shadow a built-in, nor give a built-in another trainer.
+
+A trainer module holds `TrainConfig`, a dataclass of `infra.cli.option` fields that has at least
+`agent`, `data`, `out` and `seed`, and `train(cfg) -> dict` (the training record), which saves the
+checkpoint in `cfg.out` and resumes when rerun. It may name `PIPELINE_FLAGS`: {main-job setting: its own
+flag}, the main job's budget settings it takes (e.g. {"qa_steps": "--qa-steps", "head_epochs": "--epochs"}).
 """
 from __future__ import annotations
 
 import importlib
 import sys
+from dataclasses import dataclass
 
 ENTRY_POINT_GROUP = "robomamba_bench.agents"
+TRAINER_GROUP = "robomamba_bench.trainers"
 
-# name: (module:class, one-line description). Keep imports out of this file.
-AGENTS: dict[str, tuple[str, str]] = {
+# name: (module:class, one-line description, trainer module or None). Keep imports out of this file.
+AGENTS: dict[str, tuple[str, str, str | None]] = {
     "robomamba": ("agents.robomamba.agent:RoboMambaAgent",
-                  "CLIP ViT encoder -> MLP projector -> Mamba LM -> policy head (RoboMamba)"),
+                  "CLIP ViT encoder -> MLP projector -> Mamba LM -> policy head (RoboMamba)",
+                  "agents.robomamba.train"),
     "transformer": ("agents.robomamba.agent:TransformerTwinAgent",
-                    "RoboMamba with a Llama-style decoder of matched size in place of Mamba"),
+                    "RoboMamba with a Llama-style decoder of matched size in place of Mamba",
+                    "agents.robomamba.train"),
     "random": ("agents.baselines.random_agent:RandomAgent",
-               "uniform pixel on the object silhouette (reads the object mask), random approach direction"),
+               "uniform pixel on the object silhouette (reads the object mask), random approach direction", None),
     "chance": ("agents.baselines.chance_agent:ChanceAgent",
-               "uniform pixel of the whole image, random approach direction into the scene: the floor"),
+               "uniform pixel of the whole image, random approach direction into the scene: the floor", None),
     "where2act": ("agents.baselines.where2act.agent:Where2ActAgent",
-                  "Where2Act: per-pixel actionability, direction proposals and a critic on RGB-D"),
+                  "Where2Act: per-pixel actionability, direction proposals and a critic on RGB-D",
+                  "agents.baselines.where2act.train"),
     "oracle": ("agents.baselines.oracle:OracleAgent",
-               "privileged affordance pixel and true surface normal: the upper bound"),
+               "privileged affordance pixel and true surface normal: the upper bound", None),
     "remote": ("agents.remote.agent:RemoteAgent",
-               "a policy served over the network (python -m agents.serve); needs --policy-url ws://HOST:PORT"),
+               "a policy served over the network (python -m agents.serve); needs --policy-url ws://HOST:PORT", None),
 }
+
+
+@dataclass(frozen=True)
+class Entry:
+    target: str  # module:Class
+    description: str
+    origin: str  # 'built-in' or 'plugin <distribution> <version>'
+    trainer: str | None = None  # trainer module, None: not trainable
 
 
 class UnknownAgentError(ValueError):
@@ -44,22 +67,29 @@ def _key(name: str) -> str:
     return str(name).strip().lower().replace("-", "_")
 
 
-def registry() -> dict[str, tuple[str, str, str]]:
-    """name -> (module:class, description, origin): the built-ins ("built-in"), then the plugins'
-    entry points ("plugin <distribution> <version>"), read from the installed packages' metadata
-    without importing them."""
+def registry() -> dict[str, Entry]:
+    """name -> Entry: the built-ins, then the plugins' entry points, read from the installed packages'
+    metadata without importing them."""
     from importlib.metadata import entry_points
 
-    out = {k: (target, text, "built-in") for k, (target, text) in AGENTS.items()}
+    out = {k: Entry(target, text, "built-in", trainer) for k, (target, text, trainer) in AGENTS.items()}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         key = _key(ep.name)
         dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else "unknown distribution"
         if key in out:
             print(f"agents: ignoring the plugin agent {ep.name!r} of {dist}: the name is taken "
-                  f"({out[key][2]})", file=sys.stderr)
+                  f"({out[key].origin})", file=sys.stderr)
             continue
         summary = ep.dist.metadata.get("Summary") if ep.dist is not None else None
-        out[key] = (ep.value, summary or ep.value, f"plugin {dist}")
+        out[key] = Entry(ep.value, summary or ep.value, f"plugin {dist}")
+    for ep in entry_points(group=TRAINER_GROUP):
+        key = _key(ep.name)
+        entry = out.get(key)
+        if entry is None or entry.origin == "built-in":
+            why = "no such agent" if entry is None else "a built-in agent keeps its own trainer"
+            print(f"agents: ignoring the plugin trainer {ep.name!r} ({ep.value}): {why}", file=sys.stderr)
+            continue
+        out[key] = Entry(entry.target, entry.description, entry.origin, ep.value)
     return out
 
 
@@ -68,7 +98,7 @@ def available() -> list[str]:
 
 
 def describe() -> dict[str, str]:
-    return {k: v[1] for k, v in registry().items()}
+    return {k: v.description for k, v in registry().items()}
 
 
 def resolve(name: str) -> str:
@@ -79,28 +109,20 @@ def resolve(name: str) -> str:
 
 
 def agent_class(name: str):
-    module, cls = registry()[resolve(name)][0].split(":")
+    module, cls = registry()[resolve(name)].target.split(":")
     return getattr(importlib.import_module(module), cls)
 
 
-def make_agent(name: str, **kwargs):
-    """Build an agent by name; UnknownAgentError lists the allowed names."""
-    return agent_class(name)(**kwargs)
+def trainable() -> dict[str, str]:
+    """{agent name: trainer module} of every trainable agent, built-ins first."""
+    return {k: v.trainer for k, v in registry().items() if v.trainer}
 
 
-def build(name: str, checkpoint=None, device: str = "cpu", **options):
-    """(agent, checkpoint record or None): the agent `name` loaded from `checkpoint`, or built fresh with
-    those of `device` and `options` its constructor takes. Raises UnknownAgentError, CheckpointError
-    (agents.checkpoint), OSError, or the constructor's ValueError / RuntimeError."""
-    import inspect
-
+def trainer(name: str):
+    """(registry name, trainer module) of `name`; UnknownAgentError for an unknown agent or one without
+    training."""
     key = resolve(name)
-    if checkpoint is not None:
-        from .checkpoint import load, record
-
-        meta = record(checkpoint)
-        return load(checkpoint, agent=key, device=device), meta
-    cls = agent_class(key)
-    params = inspect.signature(cls.__init__).parameters
-    kwargs = {k: v for k, v in {"device": device, **options}.items() if k in params}
-    return cls(**kwargs), None
+    modules = trainable()
+    if key not in modules:
+        raise UnknownAgentError(f"agent {name!r} has no training; trainable: {', '.join(modules)}")
+    return key, importlib.import_module(modules[key])

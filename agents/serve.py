@@ -4,9 +4,10 @@
     python -m evaluation.run --agent remote --policy-url ws://localhost:8765 --label robomamba-served
 
 One WebSocket connection per evaluator; requests from all connections are answered one batch at a
-time, in arrival order, by the one agent (on --device), in the main thread. A malformed request gets an error reply and the server goes on
-serving; an agent that raises gets an "agent_error: ..." reply. The first line on stdout is
-"serving AGENT on ws://HOST:PORT" (with the real port when --port 0). Ctrl-C stops it.
+time, in arrival order, by the one agent (on --device), in the main thread. A malformed request gets
+an error reply and the server goes on serving; an agent that raises gets an "agent_error: ..." reply.
+The first line on stdout is "serving AGENT on ws://HOST:PORT" (with the real port when --port 0).
+Ctrl-C stops it.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 from infra.cli import ConfigBase, check_at_least, die, option, parse_config
 
@@ -24,7 +24,7 @@ from infra.cli import ConfigBase, check_at_least, die, option, parse_config
 class ServeConfig(ConfigBase):
     agent: str = option("robomamba", "agent to serve (python -m agents lists them); not 'oracle', which needs "
                                      "the simulator's privileged state, nor 'remote'")
-    checkpoint: Optional[str] = option(None, "checkpoint directory of a learned agent")
+    checkpoint: str | None = option(None, "checkpoint directory of a learned agent")
     untrained: bool = option(False, "serve a learned agent without a checkpoint, on untrained weights")
     host: str = option("127.0.0.1", "address to listen on; 0.0.0.0 accepts other machines")
     port: int = option(8765, "TCP port; 0 picks a free one (printed on the first line)")
@@ -50,8 +50,16 @@ def serve(agent, host: str = "127.0.0.1", port: int = 8765, checkpoint: dict | N
     from infra.files import to_jsonable
     from sim_envs.config import ACTION_DIM
 
-    from .remote.protocol import (MAX_MESSAGE_BYTES, ProtocolError, actions_reply, check_request, decode, encode,
-                                  error_reply, hello)
+    from .remote.protocol import (
+        MAX_MESSAGE_BYTES,
+        ProtocolError,
+        actions_reply,
+        check_request,
+        decode,
+        encode,
+        error_reply,
+        hello,
+    )
 
     keys = tuple(agent.observation_keys)
     greeting = encode(hello(agent.name, agent.parameter_counts(), to_jsonable(checkpoint), keys))
@@ -115,8 +123,8 @@ def serve(agent, host: str = "127.0.0.1", port: int = 8765, checkpoint: dict | N
 def main(argv=None) -> int:
     cfg, _ = parse_config(ServeConfig, argv, "python -m agents.serve", __doc__)
     from .checkpoint import CheckpointError
-    from .registry import UnknownAgentError, build, resolve
-    from .train import TRAINERS
+    from .factory import build
+    from .registry import UnknownAgentError, resolve, trainable
 
     try:
         name = resolve(cfg.agent)
@@ -124,7 +132,7 @@ def main(argv=None) -> int:
         die(f"--agent {cfg.agent}: {e}")
     if name == "remote":
         die("--agent remote: a server serves a local agent; allowed: any other agent of `python -m agents`")
-    if name in TRAINERS and cfg.checkpoint is None and not cfg.untrained:
+    if name in trainable() and cfg.checkpoint is None and not cfg.untrained:
         die(f"--agent {cfg.agent}: a learned agent needs --checkpoint DIR (or --untrained for untrained weights)")
     try:
         agent, meta = build(name, cfg.checkpoint, cfg.device)

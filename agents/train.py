@@ -9,6 +9,9 @@ robomamba / transformer train in the paper's stages (sim-QA co-training, then th
 on cached backbone features); where2act trains its actionability, proposal and critic networks on
 successes and failures (collect with --keep-failures). Rerunning a finished or interrupted command
 continues from the last finished stage. Bad input exits 2 with a one-line message.
+
+Which agents are trainable, and by which module, is the registry's (agents.registry: the built-ins'
+trainers, and plugins' through the `robomamba_bench.trainers` entry point group).
 """
 from __future__ import annotations
 
@@ -18,24 +21,7 @@ import sys
 
 from infra.cli import die, parse_config
 
-# agent -> the module with its TrainConfig and train(); imported lazily
-TRAINERS = {
-    "robomamba": "agents.robomamba.train",
-    "transformer": "agents.robomamba.train",
-    "where2act": "agents.baselines.where2act.train",
-}
-
-
-def trainer(agent: str):
-    """(registry name, trainer module) of `agent`; UnknownAgentError for an agent without training."""
-    import importlib
-
-    from .registry import UnknownAgentError, resolve
-
-    key = resolve(agent)
-    if key not in TRAINERS:
-        raise UnknownAgentError(f"agent {agent!r} has no training; trainable: {', '.join(TRAINERS)}")
-    return key, importlib.import_module(TRAINERS[key])
+from .registry import trainer
 
 
 def main(argv=None) -> int:

@@ -18,7 +18,7 @@ LABELS = ["sample_id", "task", "category", "instance_id", "joint_type", "prompt"
 @dataclass
 class Decoded:
     """Per-sample arrays at the trainer's resolution, plus the label frame (no image bytes)."""
-    frame: "object"  # pandas DataFrame with LABELS
+    frame: object  # pandas DataFrame with LABELS
     rgb: np.ndarray  # (N, S, S, 3) uint8, resized to the trainer's image size
     on_part: np.ndarray | None  # (N, grid, grid) bool: target-link mask at a grid's cell centres (given a grid)
     depth: np.ndarray | None  # (N, S, S) float32 metres, with_masks only
@@ -81,11 +81,11 @@ def load(root, image_size: int, successes_only: bool = True, holdout_fraction: f
     centres of a grid x grid partition (`on_part`). `crop` < 1 keeps the images' centre crop of that
     fraction of the side (RoboMambaConfig.crop), `on_part` included; the frame's pixels stay in full-image
     coordinates (pixel_targets maps them)."""
-    from tqdm import tqdm
-
     from data_collection.dataset import decode_depth, decode_png, load_frame
+    from infra.progress import progress_bar
 
-    cols = LABELS + ["rgb_png", "target_mask_png"] + (["depth_png", "depth_scale", "object_mask_png", "intrinsics"] if with_masks else [])
+    cols = LABELS + ["rgb_png", "target_mask_png"] + (["depth_png", "depth_scale", "object_mask_png", "intrinsics"]
+                                                      if with_masks else [])
     df = load_frame(root, columns=cols, successes_only=successes_only)
     if not len(df):
         raise ValueError(f"{root}: no {'successful ' if successes_only else ''}samples to train on")
@@ -95,7 +95,7 @@ def load(root, image_size: int, successes_only: bool = True, holdout_fraction: f
     depth, obj, tgt = ((np.empty((n, image_size, image_size), t) for t in (np.float32, bool, bool)) if with_masks
                        else (None, None, None))
     normals = np.empty((n, image_size, image_size, 3), np.float32) if with_masks else None
-    for i, row in enumerate(tqdm(df.itertuples(index=False), total=n, desc="decode", disable=not progress,
+    for i, row in enumerate(progress_bar(df.itertuples(index=False), total=n, desc="decode", disable=not progress,
                                  leave=False)):
         rgb[i] = resize(centre_crop(decode_png(row.rgb_png), crop), image_size)
         mask = centre_crop(decode_png(row.target_mask_png), crop)

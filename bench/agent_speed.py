@@ -78,7 +78,8 @@ def main(argv=None) -> int:
         print(f"\nhead fine-tuning, {with_cache['samples']} demos, {cfg.epochs} epochs, batch 1 "
               f"({with_cache['steps']} steps), trainable {with_cache['trainable_params']:,} of "
               f"{with_cache['total_params']:,} ({100 * with_cache['trainable_fraction']:.2f}%):")
-        print(f"  with the feature cache:    {with_cache['wall_s']:.1f} s (cache {with_cache['feature_cache_s']:.1f} s)")
+        print(f"  with the feature cache:    {with_cache['wall_s']:.1f} s "
+              f"(cache {with_cache['feature_cache_s']:.1f} s)")
         return done(f"  without (backbone per step): {without['wall_s'] * scale:.1f} s "
                     f"({without['wall_s']:.1f} s measured for {cfg.no_cache_epochs} epoch(s), x{scale:.0f})")
     return 0

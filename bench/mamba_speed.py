@@ -25,7 +25,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -203,8 +202,9 @@ def candidates(cfg, rows):
                 lm.eval()
                 diff = (lm(ids).logits - ref_logits).abs().max().item()
             first = time.perf_counter() - t0
-            f = best_of(lambda: fwd(lm, ids), cfg.reps)
-            fb = best_of(lambda: fwd_bwd(lm, ids), 1 if name.startswith(("transformers", "use_mambapy")) else cfg.reps)
+            f = best_of(lambda lm=lm: fwd(lm, ids), cfg.reps)
+            fb = best_of(lambda lm=lm: fwd_bwd(lm, ids),
+                         1 if name.startswith(("transformers", "use_mambapy")) else cfg.reps)
         rows.append(dict(part="candidates", task=f"scan candidate: {name}", model="mamba", batch=1,
                          tokens=cfg.train_length, fwd_ms=f * 1e3, fwd_bwd_ms=fb * 1e3,
                          max_abs_logit_diff=diff, first_call_s=first, note=note))
@@ -242,16 +242,17 @@ def models(cfg, lengths, batches, rows):
                 print(f"  skip forward batch {batch} x {L} tokens (> --max-tokens {cfg.max_tokens})")
                 continue
             ids = torch.randint(0, V, (batch, L))
-            run("forward", batch, L, lambda lm: best_of(lambda: fwd(lm, ids), cfg.reps), batch * L, (L + 1) / 2)
+            run("forward", batch, L, lambda lm, ids=ids: best_of(lambda: fwd(lm, ids), cfg.reps),
+                batch * L, (L + 1) / 2)
         if batch * cfg.train_length <= cfg.max_tokens:
             ids = torch.randint(0, V, (batch, cfg.train_length))
             run("forward+backward", batch, cfg.train_length,
-                lambda lm: best_of(lambda: fwd_bwd(lm, ids), cfg.reps), batch * cfg.train_length,
+                lambda lm, ids=ids: best_of(lambda: fwd_bwd(lm, ids), cfg.reps), batch * cfg.train_length,
                 (cfg.train_length + 1) / 2)
         if batch * cfg.decode_context <= cfg.max_tokens:
             prompt = torch.randint(1, V, (batch, cfg.decode_context))
             run(f"decode {cfg.decode_tokens} after {cfg.decode_context}", batch, cfg.decode_tokens,
-                lambda lm: decode_time(lm, prompt, cfg.decode_tokens, cfg.reps),
+                lambda lm, prompt=prompt: decode_time(lm, prompt, cfg.decode_tokens, cfg.reps),
                 batch * (cfg.decode_tokens - 1), cfg.decode_context)
         else:
             print(f"  skip decoding batch {batch} (prompt {batch} x {cfg.decode_context} > --max-tokens)")
@@ -293,12 +294,12 @@ class MambaSpeedConfig:
     decode_tokens: int = option(64, "greedily decoded tokens (>= 2: timed from the first to the last)")
     max_tokens: int = option(16 * 2048, "skip runs with batch x tokens above this (16 x 4K is skipped)")
     compile: bool = option(False, "also time torch.compile of the chunked scan (slow to build)")
-    mambapy_path: Optional[str] = option(None, "a directory holding the mambapy package (for the use_mambapy candidate)")
+    mambapy_path: str | None = option(None, "a directory holding the mambapy package (for the use_mambapy candidate)")
     skip_candidates: bool = option(False, "skip part 1, the scan candidates")
     skip_models: bool = option(False, "skip part 2, the Mamba LM vs its Llama twin")
     quick: bool = option(False, "lengths 300 1000, batch 1 and 16 capped at 16K tokens, 2 reps")
-    csv: Optional[str] = option(None, "also write the rows to this CSV file")
-    markdown: Optional[str] = option(None, "also write the tables to this Markdown file")
+    csv: str | None = option(None, "also write the rows to this CSV file")
+    markdown: str | None = option(None, "also write the tables to this Markdown file")
     lengths: tuple[int, ...] = option((300, 1000, 4000), "prompt lengths (forward)")
     batches: tuple[int, ...] = option((1, 16), "batch sizes")
 

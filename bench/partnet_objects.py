@@ -39,13 +39,13 @@ def main(argv=None) -> int:
     cfg, _ = parse_config(PartnetBenchConfig, argv, "python bench/partnet_objects.py", __doc__)
     import numpy as np
     import pandas as pd
-    from tqdm import tqdm
 
-    from evaluation.record import filmed_step, save_rollout
     from infra.files import atomic_write_text
+    from infra.progress import progress_bar
     from sim_envs import make_env, partnet
     from sim_envs.categories import resolve
     from sim_envs.config import PullEnvConfig
+    from sim_envs.recording import filmed_step, save_rollout
 
     entries = partnet.scan(cfg.partnet_dir)
     ids = sorted(entries) if cfg.objects == "all" else cfg.objects.split(",")
@@ -53,10 +53,11 @@ def main(argv=None) -> int:
     (out / "videos").mkdir(parents=True, exist_ok=True)
     rows, trials = [], []
     for mode in cfg.collision:
-        env = make_env(PullEnvConfig(task=entries[ids[0]].category, split=partnet.split_of(ids[0], entries[ids[0]].category),
+        env = make_env(PullEnvConfig(task=entries[ids[0]].category,
+                                     split=partnet.split_of(ids[0], entries[ids[0]].category),
                                      partnet_dir=cfg.partnet_dir, partnet_collision=mode))
         u = env.unwrapped
-        for oid in tqdm(ids, desc=f"objects ({mode})"):
+        for oid in progress_bar(ids, desc=f"objects ({mode})"):
             e = entries[oid]
             split = partnet.split_of(oid, e.category)
             task = resolve(e.category)
@@ -66,7 +67,8 @@ def main(argv=None) -> int:
                 try:
                     obs, info = env.reset(seed=seed, options={"task": task.name, "instance_id": oid, "split": split})
                 except Exception as ex:  # an object SAPIEN cannot load, or without a usable joint
-                    recs.append({"object_id": oid, "mode": mode, "seed": seed, "success": False, "success_manipllm": False,
+                    recs.append({"object_id": oid, "mode": mode, "seed": seed, "success": False,
+                                 "success_manipllm": False,
                                  "failure_reason": f"episode_error: {type(ex).__name__}: {ex}"})
                     continue
                 loads.append(time.perf_counter() - t0)

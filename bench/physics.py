@@ -16,7 +16,6 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -41,7 +40,7 @@ VARIANTS = (
 class PhysicsBenchConfig:
     episodes: int = option(10, "episodes per category (30 categories)")
     agents: str = option("oracle,random,robomamba", "comma-separated agents")
-    checkpoint: Optional[str] = option("out/pipeline/checkpoints/robomamba", "checkpoint of the learned agent")
+    checkpoint: str | None = option("out/pipeline/checkpoints/robomamba", "checkpoint of the learned agent")
     workers: int = option(2, "simulation workers")
     out: str = option("out/bench/physics", "run directories")
     table: str = option("results/physics", "where the table and the records go")

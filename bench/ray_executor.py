@@ -22,7 +22,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -35,7 +34,7 @@ class Config:
     episodes: int = option(20, "evaluation episodes per category (30 categories)")
     samples: int = option(5, "collection: demos per seen category (20 categories)")
     workers: int = option(2, "simulation workers / actors")
-    ray_address: Optional[str] = option(None, "Ray cluster to use (None: each command starts a local instance)")
+    ray_address: str | None = option(None, "Ray cluster to use (None: each command starts a local instance)")
     out: str = option("results/bench/ray_executor.csv", "CSV of the measurements")
 
     def __post_init__(self):
@@ -74,11 +73,13 @@ def main(argv=None) -> int:
                              "size": f"30 x {cfg.episodes} episodes" if job == "evaluation"
                              else f"20 x {cfg.samples} demos"})
                 print(rows[-1], flush=True)
-        recs = {e: {r["key"]: r for r in map(json.loads, (tmp / f"eval-{e}" / "episodes.jsonl").read_text().splitlines())}
+        recs = {e: {r["key"]: r for r in map(json.loads,
+                                             (tmp / f"eval-{e}" / "episodes.jsonl").read_text().splitlines())}
                 for e in ("local", "ray")}
         keys = sorted(recs["local"])
         same_outcome = sum(recs["local"][k]["success"] == recs["ray"][k]["success"] and
-                           recs["local"][k]["failure_reason"].split(":")[0] == recs["ray"][k]["failure_reason"].split(":")[0]
+                           recs["local"][k]["failure_reason"].split(":")[0] ==
+                           recs["ray"][k]["failure_reason"].split(":")[0]
                            for k in keys)
         same_action = sum(recs["local"][k]["agent_action"] == recs["ray"][k]["agent_action"] for k in keys)
         eval_note = f"{same_outcome}/{len(keys)} same outcome, {same_action}/{len(keys)} bit-identical actions"

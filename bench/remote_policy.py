@@ -7,8 +7,9 @@ localhost). Run by hand:
 Observations are real: the first episodes of the evaluation work list (drawer, 336 px). For each batch
 size: the best of --reps act() calls locally and remotely (after one warm-up each); the overhead per
 batch is the difference, i.e. encoding, the two copies through the socket, decoding and the server's
-bookkeeping. Only the entries the agent reads travel (robomamba: rgb and prompt). The learned agents use the main job's checkpoint when there is one (else untrained weights:
-the same cost). Writes results/bench/remote_policy.csv (atomic) and prints a Markdown table.
+bookkeeping. Only the entries the agent reads travel (robomamba: rgb and prompt). The learned agents
+use the main job's checkpoint when there is one (else untrained weights: the same cost). Writes
+results/bench/remote_policy.csv (atomic) and prints a Markdown table.
 """
 from __future__ import annotations
 
@@ -64,18 +65,18 @@ def best_time(agent, obs, reps: int) -> float:
 def main(argv=None) -> int:
     import pandas as pd
 
-    from agents.registry import build
+    from agents.factory import build
+    from agents.registry import trainable
     from agents.remote.agent import RemoteAgent
     from agents.remote.protocol import act_request, encode
-    from agents.train import TRAINERS
     from infra.files import atomic_write_text
 
     cfg, _ = parse_config(Config, argv, "bench/remote_policy.py", __doc__)
     ckpt = ROOT / "out" / "pipeline" / "checkpoints" / cfg.agent
-    ckpt = str(ckpt) if cfg.agent in TRAINERS and ckpt.is_dir() else None
+    ckpt = str(ckpt) if cfg.agent in trainable() and ckpt.is_dir() else None
     obs = observations(max(cfg.batches), cfg.image_size)
     local, _ = build(cfg.agent, ckpt)
-    flags = ["--checkpoint", ckpt] if ckpt else (["--untrained"] if cfg.agent in TRAINERS else [])
+    flags = ["--checkpoint", ckpt] if ckpt else (["--untrained"] if cfg.agent in trainable() else [])
     server = subprocess.Popen([sys.executable, "-m", "agents.serve", "--agent", cfg.agent, *flags, "--port", "0",
                                "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -66,7 +66,8 @@ def main(argv=None) -> int:
                "seconds_per_trial": round(seconds / len(recs), 4)}
         if k:
             ref = {r["key"]: r for r in runs[0]["records"]}
-            row["agree_with_reference"] = round(sum(r["success"] == ref[r["key"]]["success"] for r in recs) / len(recs), 4)
+            row["agree_with_reference"] = round(sum(r["success"] == ref[r["key"]]["success"]
+                                                    for r in recs) / len(recs), 4)
             cmp = compare(runs[0], run, per_category=False, settings=("split", "image_size", "partnet_dir"))
             allrow = cmp[cmp.split == "all"].iloc[0]
             row.update(diff_reference_minus_this=round(allrow["diff"], 4), ci_low=round(allrow["ci_low"], 4),

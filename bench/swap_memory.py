@@ -36,8 +36,7 @@ class SwapMemoryConfig:
 
 def main(argv=None) -> int:
     cfg, _ = parse_config(SwapMemoryConfig, argv, "python bench/swap_memory.py", __doc__)
-    from tqdm import tqdm
-
+    from infra.progress import progress_bar
     from sim_envs import make_env
     from sim_envs.categories import ALL, resolve
     from sim_envs.config import PullEnvConfig
@@ -46,7 +45,7 @@ def main(argv=None) -> int:
     u = env.unwrapped
     jobs = [(c, i) for i in range(20) for c in ALL]
     rows, t0 = [], time.perf_counter()
-    for k in tqdm(range(cfg.swaps), desc="swaps"):
+    for k in progress_bar(range(cfg.swaps), desc="swaps"):
         cat, pos = jobs[k % len(jobs)]
         inst = u.source.instances(resolve(cat), "test")[pos]
         env.reset(seed=k, options={"task": cat, "instance_id": inst, "split": "test"})

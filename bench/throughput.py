@@ -45,7 +45,8 @@ def worker(rank: int, task: str, image_size: int, fresh_scene: bool, seconds: fl
 def measure(workers: int, task: str, image_size: int, fresh_scene: bool, seconds: float) -> dict:
     ctx = mp.get_context("spawn")
     barrier, queue = ctx.Barrier(workers), ctx.Queue()
-    procs = [ctx.Process(target=worker, args=(r, task, image_size, fresh_scene, seconds, barrier, queue)) for r in range(workers)]
+    procs = [ctx.Process(target=worker, args=(r, task, image_size, fresh_scene, seconds, barrier, queue))
+             for r in range(workers)]
     for p in procs:
         p.start()
     results = [queue.get() for _ in procs]

@@ -22,7 +22,7 @@ from infra.rundir import RunDir
 from infra.workers import InlineWorkers, WorkerPool, dispatch, parent_gone
 
 from .config import CollectConfig
-from .dataset import (list_shards, read_block_meta, remove_stale_temp_files, shard_path, write_shard)
+from .dataset import list_shards, read_block_meta, remove_stale_temp_files, shard_path, write_shard
 
 FORMAT = "robomamba-bench/demos/v1"
 PRIOR_RATE = 0.5  # demo rate assumed for a task before any of its blocks finished
@@ -320,11 +320,11 @@ class _Bars:
     """One tqdm bar per task: demos / N, with trials and the current demo rate in the postfix."""
 
     def __init__(self, states: dict[str, TaskState], enabled: bool = True):
-        from tqdm import tqdm
+        from infra.progress import progress_bar
 
         self.bars = {}
         for i, (t, st) in enumerate(states.items()):
-            self.bars[t] = tqdm(total=st.target, initial=min(st.base_demos, st.target), desc=f"{t:>18}",
+            self.bars[t] = progress_bar(total=st.target, initial=min(st.base_demos, st.target), desc=f"{t:>18}",
                                 unit="demo", position=i, leave=True, disable=not enabled, dynamic_ncols=True)
             self._postfix(st)
 

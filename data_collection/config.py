@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional
 
 from infra.cli import ConfigBase, ConfigError, check_at_least, option
 from infra.executors import check_executor, executor_option, ray_address_option
@@ -22,15 +21,15 @@ class CollectConfig(ConfigBase):
     workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes (0 = run in this process); with "
                                                        "--executor ray, simulation actors")
     executor: str = executor_option()
-    ray_address: Optional[str] = ray_address_option()
+    ray_address: str | None = ray_address_option()
     out: str = option("data/demos", "dataset directory (created; rerun the same command to resume)")
     image_size: int = option(336, "rendered square image side, pixels")
     normal_noise_deg: float = option(10.0, "std of the Gaussian noise on each component of up = -normal, degrees")
     keep_failures: bool = option(False, "also store failed trials, flagged demo_success=False (for Where2Act-style "
                                         "training)")
     block_size: int = option(32, "trials per shard: the unit of work and of resumption")
-    max_trials: Optional[int] = option(None, "give up on a category after this many trials; None = 20 x samples + 200")
-    partnet_dir: Optional[str] = partnet_option()
+    max_trials: int | None = option(None, "give up on a category after this many trials; None = 20 x samples + 200")
+    partnet_dir: str | None = partnet_option()
     quiet: bool = option(False, "no progress bars")
     # the demo filter (docs/protocol.md, data collection)
     keep_dq: float = option(0.1, "demo filter: |dq| above this (m or rad) ...")

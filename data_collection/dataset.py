@@ -1,4 +1,5 @@
-"""The demo dataset on disk: Parquet shards + manifest.json, and readers for people and for torch.
+"""The demo dataset on disk: Parquet shards + manifest.json, and readers (the torch Dataset over it is
+data_collection.torch_dataset, kept apart so collection never imports torch).
 
 Layout of a dataset directory::
 
@@ -208,12 +209,3 @@ def decode_sample(row) -> dict:
         "forward": fw,
         "rotation": gram_schmidt(up, fw).astype(np.float32),
     }
-
-
-def load_dataset(root, successes_only: bool = True, tasks: list[str] | None = None):
-    """The torch Dataset of a collected directory (successful demos only by default); see
-    `data_collection.torch_dataset.DemoDataset`. Imports torch, which the rest of this module
-    does not need."""
-    from .torch_dataset import DemoDataset
-
-    return DemoDataset(root, successes_only=successes_only, tasks=tasks)

@@ -70,7 +70,8 @@ def frame_of(row) -> dict:
             "observation.intrinsics": f32(row["intrinsics"]), "observation.cam2world": f32(row["cam2world"]),
             "action": action, "success": np.array([bool(row["success"])]),
             "success_manipllm": np.array([bool(row["success_manipllm"])]),
-            "demo_success": np.array([bool(row["demo_success"])]), "dq": f32([row["dq"]]), "cosine": f32([row["cosine"]]),
+            "demo_success": np.array([bool(row["demo_success"])]), "dq": f32([row["dq"]]),
+            "cosine": f32([row["cosine"]]),
             "sample_id": str(row["sample_id"]), "task": str(row["prompt"])}
 
 
@@ -82,9 +83,9 @@ def export_lerobot(data: str, out: str, repo_id: str | None = None, demos_only: 
     """Write dataset `data` to `out` as a LeRobot dataset (see module doc); returns `out`."""
     import datasets
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
-    from tqdm import tqdm
 
     from infra.files import atomic_write_text
+    from infra.progress import progress_bar
 
     from .dataset import load_frame, read_manifest
 
@@ -105,7 +106,7 @@ def export_lerobot(data: str, out: str, repo_id: str | None = None, demos_only: 
                                use_videos=False)
     episodes = []
     try:
-        for _, row in tqdm(df.iterrows(), total=len(df), desc="exporting", unit="trial", disable=not progress):
+        for _, row in progress_bar(df.iterrows(), total=len(df), desc="exporting", unit="trial", disable=not progress):
             ds.add_frame(frame_of(row))
             for k in SCALARS:  # validated as shape (1,); stored as a scalar per frame, which is what LeRobot's
                 ds.episode_buffer[k][-1] = ds.episode_buffer[k][-1].reshape(())  # stats expect (numpy >= 2.4)

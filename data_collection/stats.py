@@ -10,7 +10,6 @@ pixel (dot), the pull direction -up (red arrow) and the gripper's forward axis (
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -46,7 +45,8 @@ def summary(root):
                  "requested": int(table["requested"].fillna(0).sum()),
                  "failures_kept": int(table["failures_kept"].sum()), "trials": int(trials),
                  "demo_rate": table["demos"].sum() / trials if trials else float("nan"),
-                 "env_success_rate": float(np.nansum(table["env_success_rate"].astype(float) * table["trials"]) / trials)
+                 "env_success_rate": float(np.nansum(table["env_success_rate"].astype(float) *
+                                                     table["trials"]) / trials)
                  if trials else float("nan"),
                  "instances": int(table["instances"].sum()),
                  "mean_abs_dq": float(df.loc[df["demo_success"], "dq"].abs().mean()),
@@ -133,8 +133,8 @@ def example_grid(root, per_task: int = 2, max_tasks: int | None = None, tile: fl
 @dataclass
 class StatsConfig:
     examples: int = option(2, "demos drawn per category (0 = no example grid)")
-    out: Optional[str] = option(None, "example grid PNG; None = DIR/examples.png")
-    csv: Optional[str] = option(None, "table CSV; None = DIR/stats.csv")
+    out: str | None = option(None, "example grid PNG; None = DIR/examples.png")
+    csv: str | None = option(None, "table CSV; None = DIR/stats.csv")
 
     def __post_init__(self):
         check_at_least(self, examples=0)

@@ -38,3 +38,8 @@ class DemoDataset(Dataset):
         out["success"] = bool(row["success"])
         out["demo_success"] = bool(row["demo_success"])
         return out
+
+
+def load_dataset(root, successes_only: bool = True, tasks: list[str] | None = None) -> DemoDataset:
+    """The torch Dataset of a collected directory (successful demos only by default)."""
+    return DemoDataset(root, successes_only=successes_only, tasks=tasks)

@@ -40,7 +40,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from infra.cli import ConfigBase, ConfigError, check_at_least, option, parse_config
 from infra.executors import check_executor, executor_option, ray_address_option
@@ -55,7 +54,7 @@ class Variant:
     row: str  # the table's row label
     agent: str
     train: tuple = ()  # agents.train flags besides data, out, seed and the recipe
-    init: Optional[str] = None  # start from this variant's checkpoint
+    init: str | None = None  # start from this variant's checkpoint
     published: dict = dataclasses.field(default_factory=dict)
 
 
@@ -113,9 +112,9 @@ class AblationConfig(ConfigBase):
                                "after issue 15), or all", choices=(*TABLES, "all"))
     out: str = option("out/ablations", "working directory: data, checkpoints and evaluation runs go below it")
     tables: str = option("", "where the tables go; '' = OUT/tables")
-    data: Optional[str] = option(None, "a collected dataset to train on; None = collect one into OUT/data as the "
+    data: str | None = option(None, "a collected dataset to train on; None = collect one into OUT/data as the "
                                        "main job does")
-    base: Optional[str] = option(None, "an already trained default model (robomamba, tiny, co-trained, mlp2 head) "
+    base: str | None = option(None, "an already trained default model (robomamba, tiny, co-trained, mlp2 head) "
                                        "to use instead of training one, e.g. out/pipeline/checkpoints/robomamba; "
                                        "it must have been trained on --data")
     seed: int = option(0, "master seed of collection, training and the evaluation work list")
@@ -126,7 +125,7 @@ class AblationConfig(ConfigBase):
     episodes: int = option(50, "evaluation episodes per category (main job: 50)")
     workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes for collection and evaluation")
     executor: str = executor_option()
-    ray_address: Optional[str] = ray_address_option()
+    ray_address: str | None = ray_address_option()
 
     def __post_init__(self):
         check_at_least(self, samples=1, qa_steps=1, epochs=1, episodes=1, workers=0)
@@ -185,35 +184,19 @@ def qa_accuracy(cfg: AblationConfig, v: Variant):
     return None
 
 
-def group_rate(records: list[dict], group: str, criterion: str, seed: int = 0) -> tuple[float, float, float]:
-    """(mean over the group's categories, 95% bootstrap interval) of a run's success."""
-    import numpy as np
-
-    from .compare import paired_bootstrap
-    from .tables import column_of
-
-    cats: dict[str, list] = {}
-    for r in records:
-        if r.get("group") == group:
-            cats.setdefault(column_of(r), []).append(float(bool(r.get(criterion))))
-    if not cats:
-        return float("nan"), float("nan"), float("nan")
-    lo, hi = paired_bootstrap([np.array(v) for v in cats.values()], seed=seed)
-    return float(np.mean([np.mean(v) for v in cats.values()])), lo, hi
-
-
 def ablation_table(cfg: AblationConfig, name: str):
     import pandas as pd
 
-    from .compare import compare
-    from .runner import RUN
-    from .tables import load_runs
+    from .results.criteria import criteria
+    from .results.paired import compare
+    from .results.records import RUN, load_run
+    from .results.stats import split_rate
 
     rows = []
-    base = next(iter(load_runs([f"{cfg.out}/eval/{DEFAULT}"]).values()))
+    base = load_run(f"{cfg.out}/eval/{DEFAULT}")
     for v in VARIANTS[name]:
         run_dir = f"{cfg.out}/eval/{v.key}"
-        run = next(iter(load_runs([run_dir]).values()))
+        run = load_run(run_dir)
         meta = json.loads((Path(run_dir) / RUN).read_text())
         counts = dict(meta.get("parameter_counts") or {})
         stages = _training(checkpoint_path(cfg, v.key)).get("stages", {})
@@ -224,9 +207,10 @@ def ablation_table(cfg: AblationConfig, name: str):
                "total_params": counts.get("total"), "trainable_params": counts.get("trainable"),
                "trainable_fraction": round(counts["trainable"] / counts["total"], 5) if counts.get("total") else None,
                "sim_qa_accuracy": qa_accuracy(cfg, v)}
-        for crit, suffix in (("success", ""), ("success_manipllm", "_manipllm")):
+        for crit in criteria():  # columns seen, seen_manipllm, ...: the criterion's name after 'success'
+            suffix = "" if crit.name == "success" else "_" + crit.name.removeprefix("success_")
             for group in ("seen", "unseen"):
-                rate, lo, hi = group_rate(run["records"], group, crit)
+                rate, lo, hi = split_rate(run["records"], group, crit)
                 row.update({f"{group}{suffix}": round(rate, 4), f"{group}{suffix}_ci_low": round(lo, 4),
                             f"{group}{suffix}_ci_high": round(hi, 4)})
         if v.key != DEFAULT:
@@ -302,11 +286,12 @@ def main(argv=None) -> int:
         df = ablation_table(cfg, name)
         atomic_write_text(tables / f"table_ablation_{name}.csv", df.to_csv(index=False))
         plot(df, tables / f"table_ablation_{name}.png")
-        print(f"\n{name}:\n" + df[["variant", "trainable_params", "trainable_fraction", "seen", "unseen",
-                                   *(c for c in ("seen_diff_vs_default", "seen_mcnemar_p") if c in df)]].to_string(index=False))
+        shown = ["variant", "trainable_params", "trainable_fraction", "seen", "unseen",
+                 *(c for c in ("seen_diff_vs_default", "seen_mcnemar_p") if c in df)]
+        print(f"\n{name}:\n" + df[shown].to_string(index=False))
     copy_records([f"{cfg.out}/eval/{k}" for k in variants], str(tables / "runs"))
-    this = {"command": command.strip(), "date": time.strftime("%Y-%m-%d %H:%M:%S"), "wall_s": round(time.perf_counter() - t0, 1),
-            "steps_s": dict(STEP_SECONDS)}
+    this = {"command": command.strip(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "wall_s": round(time.perf_counter() - t0, 1), "steps_s": dict(STEP_SECONDS)}
     for name in cfg.selected():  # one record per table; each run of the command appends its times (a rerun that
         path = tables / f"table_ablation_{name}.json"  # resumes finished steps takes seconds: the first says the cost)
         old = json.loads(path.read_text()) if path.exists() else {}

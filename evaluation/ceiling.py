@@ -21,7 +21,6 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -29,11 +28,12 @@ from infra.cli import check_at_least, done, option, parse_config, run_job
 from infra.rundir import RunDir
 
 from .config import WorkListConfig
+from .results.criteria import criteria
+from .results.records import CEILING_RECORDS as RECORDS
+from .results.records import EpisodeLog, load_ceiling, read_episodes
 
 FORMAT = "robomamba-bench/ceiling/v1"
-RECORDS = "ceiling.jsonl"
 SEARCH_STREAM = 0x5EA  # the candidates' random stream, apart from the oracle's
-CRITERIA = ("success", "success_manipllm")
 MAX_RESTARTS = 3
 
 
@@ -64,8 +64,9 @@ def search(env, item, budget: int, tilt_deg: float = 25.0) -> dict:
     options = item.reset_options()
     obs, info = env.reset(seed=item.episode_seed, options=options)
     rec = {**item.to_dict(), "tries": 0, "expert_success": False, "failure_reason": info.get("failure_reason", "")}
-    for c in CRITERIA:
-        rec.update({f"solvable_{c}": False, f"tries_{c}": None, f"action_{c}": None})
+    crits = criteria()
+    for c in crits:
+        rec.update({f"solvable_{c.name}": False, f"tries_{c.name}": None, f"action_{c.name}": None})
     if rec["failure_reason"]:  # a broken episode: no action can solve it
         return rec
     view = env.unwrapped.privileged()
@@ -77,10 +78,10 @@ def search(env, item, budget: int, tilt_deg: float = 25.0) -> dict:
         out = env.step(action)[4]
         rec["tries"] = t + 1
         rec["expert_success"] = rec["expert_success"] or (t == 0 and bool(out["success"]))
-        for c in CRITERIA:
-            if out[c] and not rec[f"solvable_{c}"]:
-                rec.update({f"solvable_{c}": True, f"tries_{c}": t + 1, f"action_{c}": action.tolist()})
-        if all(rec[f"solvable_{c}"] for c in CRITERIA):
+        for c in crits:
+            if c.passed(out) and not rec[f"solvable_{c.name}"]:
+                rec.update({f"solvable_{c.name}": True, f"tries_{c.name}": t + 1, f"action_{c.name}": action.tolist()})
+        if all(rec[f"solvable_{c.name}"] for c in crits):
             break
     return rec
 
@@ -103,25 +104,23 @@ class SearchWorker:
 def run_search(cfg: CeilingConfig, items: list, tasks: list[str], progress: bool = True,
                command: list[str] | None = None) -> dict:
     """Search the items not yet in `cfg.out`; returns run.json's content. Resumable."""
-    from tqdm import tqdm
-
-    from infra.provenance import versions
     from infra.executors import make_workers
+    from infra.progress import progress_bar
+    from infra.provenance import versions
     from infra.workers import dispatch
-
-    from .runner import EpisodeLog, read_episodes
 
     rundir = RunDir(cfg.out, "run.json", FORMAT, {**cfg.identity(), "categories": tasks, "items": len(items)},
                     "a ceiling search", CeilingError)
     rundir.existing()
     log_path = rundir.path / RECORDS
-    done_keys = {r["key"] for r in read_episodes(log_path, repair=True)}
+    done_keys = {r["key"] for r in read_episodes(log_path, repair=True, error=CeilingError)}
     todo = [it for it in items if it.key not in done_keys]
     record = rundir.start(command, items=len(todo))
     record.update(config=cfg.to_dict(), versions=versions(), seeds={"master": cfg.seed, "search_stream": SEARCH_STREAM})
     rundir.save()
     log = EpisodeLog(log_path)
-    bar = tqdm(total=len(items), initial=len(items) - len(todo), unit="ep", desc="ceiling", disable=not progress)
+    bar = progress_bar(total=len(items), initial=len(items) - len(todo), unit="ep", desc="ceiling",
+                       disable=not progress)
     args = (cfg.env_config(tasks[0]), cfg.budget, cfg.tilt_deg)
     pool = None
 
@@ -146,16 +145,6 @@ def run_search(cfg: CeilingConfig, items: list, tasks: list[str], progress: bool
             dispatch(pool, lambda: queue.pop() if queue else None, on_reply, on_lost=queue.append,
                      max_restarts=MAX_RESTARTS)
     return record
-
-
-def load_ceiling(directory) -> dict:
-    """{key: record} of a finished search directory."""
-    from .runner import read_episodes
-
-    path = Path(directory) / RECORDS
-    if not path.exists() and not path.with_name(RECORDS + ".gz").exists():
-        raise FileNotFoundError(f"{directory}: no {RECORDS} (run python -m evaluation.ceiling)")
-    return {r["key"]: r for r in read_episodes(path)}
 
 
 def main(argv=None) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 from infra.cli import ConfigBase, ConfigError, check_at_least, option
 from infra.executors import check_executor, executor_option, ray_address_option
@@ -21,11 +20,11 @@ class WorkListConfig(ConfigBase):
     episodes: int = option(50, "episodes per category (paper: ~1.1K test episodes over 30 categories)")
     seed: int = option(0, "master seed of the work list (the same episodes for every agent: paired comparison)")
     image_size: int = option(336, "rendered square image side, pixels")
-    partnet_dir: Optional[str] = partnet_option()
+    partnet_dir: str | None = partnet_option()
     workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes (0 = simulate in this process); "
                                                        "with --executor ray, simulation actors")
     executor: str = executor_option()
-    ray_address: Optional[str] = ray_address_option()
+    ray_address: str | None = ray_address_option()
     quiet: bool = option(False, "no progress bar")
     physics: str = option("default", "physics settings: 'default', 'legacy' (before the reference values: no "
                                      "object gravity, soft suction, no approach check, unpulled motion counted) "
@@ -62,7 +61,7 @@ class WorkListConfig(ConfigBase):
 @dataclass
 class EvalConfig(WorkListConfig):
     agent: str = option("robomamba", "agent name; 'list' prints the available agents and exits")
-    checkpoint: Optional[str] = option(None, "checkpoint directory (model.safetensors, config.json, tokenizer.json) "
+    checkpoint: str | None = option(None, "checkpoint directory (model.safetensors, config.json, tokenizer.json) "
                                              "of a learned agent; None = the main job's (out/pipeline/checkpoints/"
                                              "AGENT) if it exists")
     untrained: bool = option(False, "evaluate a learned agent without a checkpoint, on untrained weights")
@@ -71,15 +70,15 @@ class EvalConfig(WorkListConfig):
     envs_per_worker: int = option(1, "environments per worker process: episodes each process keeps in flight")
     batch_size: int = option(16, "most observations per agent act() call (batches are whatever is waiting, "
                                  "up to this)")
-    out: Optional[str] = option(None, "output directory, None = out/eval/LABEL; rerun the same command to resume")
-    label: Optional[str] = option(None, "method name in the tables, None = the agent name")
+    out: str | None = option(None, "output directory, None = out/eval/LABEL; rerun the same command to resume")
+    label: str | None = option(None, "method name in the tables, None = the agent name")
     record: int = option(0, "save a rollout video (MP4; GIF without an encoder) and an annotated still of the "
                             "first N episodes of the list in OUT/record")
     device: str = option("cpu", "torch device of a learned agent (cpu, cuda, cuda:1)")
     ray_agent: str = option("auto", "--executor ray: where the agent runs: 'driver' (this process), 'actor' (a Ray "
                                     "actor, with a GPU when the cluster has one) or 'auto' (an actor on a GPU if the "
                                     "cluster has one, else the driver)", choices=("auto", "driver", "actor"))
-    policy_url: Optional[str] = option(None, "--agent remote: the policy server's address, ws://HOST:PORT "
+    policy_url: str | None = option(None, "--agent remote: the policy server's address, ws://HOST:PORT "
                                              "(python -m agents.serve; protocol in docs/remote_policy.md)")
     policy_timeout: float = option(60.0, "--agent remote: seconds to wait for a batch's actions before its "
                                          "episodes fail as remote_timeout")

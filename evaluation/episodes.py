@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import asdict, dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -74,7 +73,7 @@ def task_name(task) -> str:
     return task.category if task.joint_type is None else task.name
 
 
-def task_instances(task, split: str, partnet_dir: Optional[str] = None) -> list:
+def task_instances(task, split: str, partnet_dir: str | None = None) -> list:
     """Instance ids of a task's split in the object source (no simulator import for procedural)."""
     try:
         if partnet_dir:
@@ -94,7 +93,7 @@ def task_instances(task, split: str, partnet_dir: Optional[str] = None) -> list:
 
 
 def work_items(seed: int = 0, categories: str = "all", episodes: int = 50, split: str = "test",
-               partnet_dir: Optional[str] = None, shard: tuple[int, int] = (0, 1)) -> list[WorkItem]:
+               partnet_dir: str | None = None, shard: tuple[int, int] = (0, 1)) -> list[WorkItem]:
     """The evaluation's items, in list order (see module doc). Raises WorkListError."""
     if not isinstance(episodes, int) or episodes < 1:
         raise WorkListError(f"episodes={episodes!r}: must be an integer >= 1")

@@ -5,11 +5,13 @@
     python -m evaluation.pipeline --samples 500 --qa-steps 4000      # the full-size benchmark
 
 1. collect demos (successes and failures) on the train instances of the 20 seen categories;
-2. train robomamba and its Transformer twin (sim-QA co-training, then the policy head alone) and
-   the Where2Act baseline, each with --train-seeds seeds (one trained model is one draw);
+2. train every trainable agent of --agents (agents.registry: robomamba and its Transformer twin,
+   sim-QA co-training then the policy head alone; the Where2Act baseline; a plugin's trainable agent),
+   each with --train-seeds seeds (one trained model is one draw), with the budget settings below that
+   its trainer takes (its PIPELINE_FLAGS);
 3. search the ceiling of the work list (evaluation.ceiling);
 4. evaluate every agent (every training seed) on the same episodes of the test instances of all 30
-   categories;
+   categories (or of --categories; demos are then collected on the seen ones among them);
 5. write the tables (paper layout beside the published rows, summary with Wilson intervals and the
    success on solvable episodes, paired comparisons of every pair, the spread over training seeds,
    speed), the plot, and every run's records (gzipped) beside them.
@@ -25,12 +27,10 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 from infra.cli import ConfigBase, ConfigError, check_at_least, option, parse_config
 from infra.executors import check_executor, executor_option, ray_address_option
 
-LEARNED = ("robomamba", "transformer", "where2act")
 STEP_SECONDS: dict[str, float] = {}  # wall time of each step of this run (pipeline.json)
 
 
@@ -41,9 +41,12 @@ class PipelineConfig(ConfigBase):
     workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes for collection and evaluation "
                                                        "(0 = in this process); with --executor ray, simulation actors")
     executor: str = executor_option()
-    ray_address: Optional[str] = ray_address_option()
+    ray_address: str | None = ray_address_option()
     samples: int = option(60, "successful demos per seen category (paper: ~500)")
     episodes: int = option(50, "evaluation episodes per category, 30 categories (evaluation default: 50)")
+    categories: str = option("all", "evaluation categories: all, seen, unseen or a comma list; demos are collected "
+                                    "on the seen ones among them")
+    image_size: int = option(336, "rendered square image side, pixels, of collection and evaluation")
     agents: str = option("robomamba,transformer,where2act,random,chance,oracle",
                          "comma-separated agents to train (if learned) and evaluate")
     qa_steps: int = option(800, "sim-QA co-training steps of robomamba / transformer")
@@ -56,7 +59,7 @@ class PipelineConfig(ConfigBase):
         from agents.registry import UnknownAgentError, resolve
 
         check_at_least(self, workers=0, samples=1, episodes=1, qa_steps=1, head_epochs=1, where2act_epochs=1,
-                       train_seeds=1)
+                       train_seeds=1, image_size=16)
         check_executor(self)
         names = [a.strip() for a in self.agents.split(",") if a.strip()]
         if not names:
@@ -66,6 +69,25 @@ class PipelineConfig(ConfigBase):
                 resolve(a)
             except UnknownAgentError as e:
                 raise ConfigError("agents", self.agents, str(e)) from None
+        if self.categories.strip().lower() != "all" and self.collect_categories() == "":
+            from agents.registry import trainable
+
+            if any(resolve(a) in trainable() for a in names):
+                raise ConfigError("categories", self.categories, "no seen category among them to collect demos on "
+                                                                 "for the learned agents")
+
+    def collect_categories(self) -> str:
+        """The categories demos are collected on: 'all-seen', or the seen ones of --categories."""
+        if self.categories.strip().lower() == "all":
+            return "all-seen"
+        from sim_envs.categories import UnknownCategoryError, resolve_many
+
+        spec = {"seen": "all-seen", "unseen": "all-unseen"}.get(self.categories.strip().lower(), self.categories)
+        try:
+            tasks = resolve_many(spec)
+        except UnknownCategoryError as e:
+            raise ConfigError("categories", self.categories, str(e)) from None
+        return ",".join(t.name for t in tasks if t.seen)
 
 
 def step(name: str, main, argv: list[str], module: str) -> None:
@@ -83,10 +105,16 @@ def step(name: str, main, argv: list[str], module: str) -> None:
     print(f"== {name}: done in {STEP_SECONDS[name]:.0f} s", flush=True)
 
 
+def train_flags(cfg: PipelineConfig, module) -> list[str]:
+    """The main job's budget settings a trainer module takes (its PIPELINE_FLAGS), as its flags."""
+    return [x for name, flag in getattr(module, "PIPELINE_FLAGS", {}).items() for x in (flag, str(getattr(cfg, name)))]
+
+
 def main(argv=None) -> int:
     from infra.files import atomic_write_text
 
     cfg, _ = parse_config(PipelineConfig, argv, "python -m evaluation.pipeline", __doc__)
+    from agents.registry import resolve, trainable, trainer
     from agents.train import main as train_main
     from data_collection.run import main as collect_main
 
@@ -98,29 +126,30 @@ def main(argv=None) -> int:
     STEP_SECONDS.clear()  # this run's steps only
     out = cfg.out
     data = f"{out}/data"
-    agents = [a.strip() for a in cfg.agents.split(",") if a.strip()]
+    agents = [resolve(a) for a in cfg.agents.split(",") if a.strip()]
+    learned = set(trainable()) & set(agents)
     common = ["--seed", str(cfg.seed)]
     sim = ["--workers", str(cfg.workers), "--executor", cfg.executor,
            *(["--ray-address", cfg.ray_address] if cfg.ray_address else [])]
-    if any(a in LEARNED for a in agents):
-        step("collect", collect_main, ["--category", "all-seen", "--samples", str(cfg.samples), "--keep-failures",
-                                       *sim, "--out", data, *common], "data_collection.run")
+    image = ["--image-size", str(cfg.image_size)]
+    if learned:
+        step("collect", collect_main, ["--category", cfg.collect_categories(), "--samples", str(cfg.samples),
+                                       "--keep-failures", *sim, *image, "--out", data, *common], "data_collection.run")
     # a learned agent is trained once per training seed (seed, seed + 1, ...): one trained model is one draw
-    models = [(a, k) for a in agents for k in (range(cfg.train_seeds) if a in LEARNED else [None])]
+    models = [(a, k) for a in agents for k in (range(cfg.train_seeds) if a in learned else [None])]
     for a, k in models:
-        if a in LEARNED:
-            flags = (["--qa-steps", str(cfg.qa_steps), "--epochs", str(cfg.head_epochs)] if a != "where2act"
-                     else ["--epochs", str(cfg.where2act_epochs)])
+        if a in learned:
+            flags = train_flags(cfg, trainer(a)[1])
             step(f"train {label(a, k)}", train_main, ["--agent", a, "--data", data, "--out", checkpoint_dir(out, a, k),
                                                       *flags, "--seed", str(cfg.seed + k)], "agents.train")
-    step("ceiling", ceiling_main, ["--categories", "all", "--episodes", str(cfg.episodes), *sim,
+    step("ceiling", ceiling_main, ["--categories", cfg.categories, "--episodes", str(cfg.episodes), *sim, *image,
                                    "--out", f"{out}/ceiling", *common], "evaluation.ceiling")
     runs = []
     for a, k in models:
-        ck = ["--checkpoint", checkpoint_dir(out, a, k)] if a in LEARNED else []
+        ck = ["--checkpoint", checkpoint_dir(out, a, k)] if a in learned else []
         run = f"{out}/eval/{label(a, k)}"
-        step(f"evaluate {label(a, k)}", eval_main, ["--agent", a, *ck, "--label", label(a, k), "--categories", "all",
-                                                    "--episodes", str(cfg.episodes), *sim,
+        step(f"evaluate {label(a, k)}", eval_main, ["--agent", a, *ck, "--label", label(a, k), "--categories",
+                                                    cfg.categories, "--episodes", str(cfg.episodes), *sim, *image,
                                                     "--out", run, *common], "evaluation.run")
         runs.append(run)
     tables = cfg.tables or f"{out}/tables"

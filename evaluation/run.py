@@ -21,18 +21,16 @@ from infra.cli import die, parse_config, run_job
 
 from .config import EvalConfig
 
-
 MAIN_JOB_CHECKPOINTS = os.path.join("out", "pipeline", "checkpoints")  # where evaluation.pipeline trains them
 
 
 def choose_checkpoint(cfg: EvalConfig) -> None:
     """A learned agent given no --checkpoint takes the main job's checkpoint (said on stderr); if there
     is none, exit 2 with the command that trains one, unless --untrained asks for untrained weights."""
-    from agents.registry import resolve
-    from agents.train import TRAINERS
+    from agents.registry import resolve, trainable
 
     name = resolve(cfg.agent)
-    if cfg.checkpoint is not None or name not in TRAINERS or cfg.untrained:
+    if cfg.checkpoint is not None or name not in trainable() or cfg.untrained:
         return
     path = os.path.join(MAIN_JOB_CHECKPOINTS, name)
     if not os.path.isdir(path):
@@ -47,7 +45,8 @@ def build_agent(cfg: EvalConfig):
     """(agent, checkpoint metadata or None); exits 2 on an unknown agent, a bad checkpoint or an agent
     that cannot be built (for `remote`: a policy server that cannot be reached)."""
     from agents.checkpoint import CheckpointError
-    from agents.registry import UnknownAgentError, build
+    from agents.factory import build
+    from agents.registry import UnknownAgentError
 
     if cfg.checkpoint is not None and not os.path.isdir(cfg.checkpoint):
         die(f"--checkpoint {cfg.checkpoint}: no such directory")
@@ -121,7 +120,7 @@ def main(argv=None) -> int:
     command = ["python", "-m", "evaluation.run", *(sys.argv[1:] if argv is None else argv)]
     run = run_job(lambda: evaluate(cfg, agent, items, len(full), tasks, progress=not cfg.quiet, command=command,
                                    checkpoint_meta=ckpt), cfg.out, "episodes", EvalError)
-    from .runner import EPISODES, read_episodes
+    from .results.records import EPISODES, read_episodes
 
     recs = read_episodes(os.path.join(cfg.out, EPISODES))
     print(summary_line(cfg, recs))
@@ -137,18 +136,17 @@ def add_to_model_card(cfg: EvalConfig, agent, recs: list[dict]) -> None:
 
     from agents.checkpoint import record_evaluation
 
-    from .tables import category_rates
+    from .results.criteria import criteria
+    from .results.stats import SPLITS, split_means
 
     means = {}
-    for crit in ("success", "success_manipllm"):
-        rates = category_rates(recs, crit)
-        means[crit] = {g: round(float(sum(v for (gg, _), v in rates.items() if gg == g))
-                                / sum(1 for (gg, _) in rates if gg == g), 4)
-                       for g in ("seen", "unseen") if any(gg == g for gg, _ in rates)}
+    for crit in criteria():
+        split = split_means(recs, crit)
+        means[crit.name] = {g: round(split[g], 4) for g in SPLITS if g in split}
     entry = {"run": os.path.abspath(cfg.out), "label": cfg.label, "categories": cfg.categories,
              "episodes": cfg.episodes, "episodes_recorded": len(recs), "seed": cfg.seed, "physics": cfg.physics,
-             "env": list(cfg.env), "partnet_dir": cfg.partnet_dir, "shard": cfg.shard, **means,
-             "date": datetime.date.today().isoformat()}
+             "env": list(cfg.env), "partnet_dir": cfg.partnet_dir, "shard": cfg.shard, "criteria": list(means),
+             **means, "date": datetime.date.today().isoformat()}
     try:
         record_evaluation(cfg.checkpoint, entry, agent.parameter_counts())
     except OSError as e:
@@ -157,14 +155,14 @@ def add_to_model_card(cfg: EvalConfig, agent, recs: list[dict]) -> None:
 
 def summary_line(cfg: EvalConfig, recs: list[dict]) -> str:
     """Success rates of the records `recs` of the directory, seen / unseen, mean over categories (paper style)."""
-    from .tables import category_rates
+    from .results.stats import SPLITS, category_counts
 
-    rates = category_rates(recs)
+    counts = category_counts(recs)
     parts = []
-    for group in ("seen", "unseen"):
-        vals = [r for (g, _), r in rates.items() if g == group]
-        if vals:
-            parts.append(f"{group} {sum(vals) / len(vals):.2f} ({len(vals)} categories)")
+    for group in SPLITS:
+        part = counts[counts.split == group]
+        if len(part):
+            parts.append(f"{group} {part.rate.mean():.2f} ({len(part)} categories)")
     return (f"{cfg.label}: {len(recs)} episodes, success (mean over categories): " + ", ".join(parts)
             + f"; {cfg.out}/episodes.jsonl")
 

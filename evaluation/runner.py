@@ -12,7 +12,7 @@ Output directory:
   action, timings), appended and flushed as it finishes; the record of truth;
 - `run.json`: settings, versions, seeds, agent, parameter counts, and one entry per run (timings),
   written atomically at the start and at the end of each run;
-- `record/`: rollout videos and annotated stills of the first `record` episodes (evaluation.record).
+- `record/`: rollout videos and annotated stills of the first `record` episodes (sim_envs.recording).
 
 Resume: on start the lines already in `episodes.jsonl` are read (a partial last line, left by a
 kill -9, is cut off) and their items skipped, so rerunning the same command after an interruption
@@ -21,77 +21,27 @@ finishes the list and never counts an episode twice. A directory made with other
 """
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from infra.files import to_jsonable
-from sim_envs.config import ACTION_DIM
 from infra.rundir import RunDir
 from infra.workers import WorkerDied
+from sim_envs.config import ACTION_DIM
+from sim_envs.recording import RECORD_EVERY
 
 from .config import EvalConfig
 from .episodes import WorkItem
-from .record import RECORD_EVERY
+from .results.criteria import criteria
+from .results.records import EPISODES, RUN, EpisodeLog, read_episodes
 
 FORMAT = "robomamba-bench/eval/v1"
-EPISODES = "episodes.jsonl"
-RUN = "run.json"
 MAX_RESTARTS = 3  # replacements of dead workers before the run gives up (rerun to resume)
 
 
 class EvalError(ValueError):
     """Bad settings or an output directory that holds another evaluation (CLI: exit 2)."""
-
-
-# ---------------------------------------------------------------------------------------- JSON lines
-def read_episodes(path, repair: bool = False) -> list[dict]:
-    """The records of an episodes.jsonl. A last line without its newline (an interrupted write) is
-    ignored, and with `repair` cut from the file so appending can go on; a bad line elsewhere raises
-    EvalError."""
-    path = Path(path)
-    packed = path.with_name(path.name + ".gz")  # committed records are gzipped (evaluation.pipeline)
-    if not path.exists() and packed.exists():
-        import gzip
-
-        path, repair = packed, False
-        data = gzip.decompress(packed.read_bytes())
-    elif not path.exists():
-        return []
-    else:
-        data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data) and repair:
-        with open(path, "r+b") as f:
-            f.truncate(end)
-    out = []
-    for n, line in enumerate(data[:end].splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            raise EvalError(f"{path}:{n}: unreadable line ({e}); fix or remove it") from None
-    return out
-
-
-class EpisodeLog:
-    """Appends one JSON line per episode and flushes it (a kill loses at most the line being written)."""
-
-    def __init__(self, path):
-        self.f = open(path, "a", encoding="utf-8")
-
-    def write(self, record: dict) -> None:
-        self.f.write(json.dumps(to_jsonable(record), allow_nan=False) + "\n")
-        self.f.flush()
-
-    def close(self) -> None:
-        self.f.flush()
-        os.fsync(self.f.fileno())
-        self.f.close()
 
 
 # ---------------------------------------------------------------------------------------- run.json
@@ -156,10 +106,10 @@ class _Progress:
     """tqdm bar: episodes done (resumed ones included) and the success rate so far."""
 
     def __init__(self, total: int, done: list[dict], enabled: bool):
-        from tqdm import tqdm
+        from infra.progress import progress_bar
 
         self.n, self.ok = len(done), sum(bool(r.get("success")) for r in done)
-        self.bar = tqdm(total=total, initial=self.n, unit="ep", desc="evaluating", disable=not enabled,
+        self.bar = progress_bar(total=total, initial=self.n, unit="ep", desc="evaluating", disable=not enabled,
                         dynamic_ncols=True)
         self._postfix()
 
@@ -190,7 +140,7 @@ def evaluate(cfg: EvalConfig, agent, items: list[WorkItem], items_total: int, ta
     rundir.existing()  # refuse another evaluation before touching anything
     log_path = rundir.path / EPISODES
     by_key = {it.key: it for it in items}
-    done = [r for r in read_episodes(log_path, repair=True) if r.get("key") in by_key]
+    done = [r for r in read_episodes(log_path, repair=True, error=EvalError) if r.get("key") in by_key]
     done_keys = {r["key"] for r in done}
     todo = [it for it in items if it.key not in done_keys]
     record_keys = {it.key for it in items[: cfg.record]} - done_keys
@@ -305,16 +255,18 @@ class EpisodeLoop:
                "reset_seconds": m.get("reset_seconds", payload.get("reset_seconds")),
                "step_seconds": payload.get("step_seconds"), "worker": w}
         rec.setdefault("failure_reason", "")
-        rec["success"], rec["success_manipllm"] = bool(rec.get("success")), bool(rec.get("success_manipllm"))
+        for crit in criteria():  # the stored flags are booleans, also where the episode never ran
+            if crit.compute is None:
+                rec[crit.name] = bool(rec.get(crit.name))
         self.log.write(rec)
         self.bar.add(rec["success"])
         self.episodes += 1
         self.remaining -= 1
         if key in self.kept_obs:
-            from .record import save_record
+            from sim_envs.recording import save_rollout
 
-            save_record(Path(cfg.out) / "record", item, self.kept_obs.pop(key), m.get("action"), rec,
-                        payload.get("frames"))
+            save_rollout(Path(cfg.out) / "record" / f"{item.index:05d}_{item.task}_{item.episode:03d}",
+                         self.kept_obs.pop(key), m.get("action"), rec, payload.get("frames"))
 
     def replace_dead(self) -> None:
         from .simulate import failure_info

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim_envs.config import AGENT_OBS_KEYS as OBS_KEYS  # what an agent gets of an observation
+from sim_envs.outcome import not_executed
 from sim_envs.privileged import PrivilegedView
 
-from sim_envs.config import AGENT_OBS_KEYS as OBS_KEYS  # what an agent gets of an observation
 
 # ---------------------------------------------------------------------------------------- privileged
 @dataclass
@@ -34,7 +35,7 @@ class DetachedPrivilegedView(PrivilegedView):
     normals_cam: np.ndarray = field(default=None, repr=False)  # (H, W, 3), zero off the affordance support
 
     @classmethod
-    def detach(cls, view: PrivilegedView) -> "DetachedPrivilegedView":
+    def detach(cls, view: PrivilegedView) -> DetachedPrivilegedView:
         support = np.argwhere(view.affordance_map() > 0)
         normals = np.zeros(view.points_cam.shape, dtype=np.float64)
         if len(support):
@@ -50,10 +51,9 @@ class DetachedPrivilegedView(PrivilegedView):
 
 # ---------------------------------------------------------------------------------------- slots
 def failure_info(reason: str, base: dict | None = None) -> dict:
-    """An outcome for an episode that was not executed (agent error, broken episode, dead worker)."""
-    return {**(base or {}), "failure_reason": reason, "failure_reason_manipllm": reason, "contact": False,
-            "attached_link": "", "pulled": False, "unpulled_motion": False, "dq": 0.0,
-            "cosine": 0.0, "sim_steps": 0, "success": False, "success_manipllm": False}
+    """The info of an episode that never ran (its reset raised, or its worker died): the environment's
+    outcome schema for `reason` (sim_envs.outcome.not_executed), on top of `base`."""
+    return {**(base or {}), **not_executed(reason)}
 
 
 def _error(prefix: str, e: BaseException) -> str:
@@ -101,12 +101,12 @@ class Slots:
         env = self.envs[slot]
         t0 = time.perf_counter()
         if isinstance(action, str):
-            info = failure_info(action, env.unwrapped.get_info())
+            info = env.unwrapped.abandon(action)
         else:
             try:
                 info = env.step(np.asarray(action, dtype=np.float64))[4]
             except Exception as e:
-                info = failure_info(_error("episode_error", e), env.unwrapped.get_info())
+                info = env.unwrapped.abandon(_error("episode_error", e))
         payload = {"info": dict(info), "step_seconds": time.perf_counter() - t0}
         if env.unwrapped.frames:
             payload["frames"] = env.unwrapped.frames

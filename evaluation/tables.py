@@ -26,15 +26,15 @@ Writes to --out:
 - `success_by_category.png`: grouped bars of per-category success with Wilson 95% intervals (and,
   with --reference, the published RoboMamba rates as black ticks).
 
-Several directories with the same method label (shards of one evaluation) are merged; an episode
-(seed, task, episode number) present twice counts once.
+Every table covers every success criterion of the registry (evaluation.results.criteria): a criterion
+registered besides the two built-ins gets its own `table_manipulation_<name>.csv` and its rows in
+summary, comparisons, seeds and failures. Several directories with the same method label (shards of
+one evaluation) are merged; an episode (seed, task, episode number) present twice counts once. The
+records are read, and every aggregate computed, through evaluation.results.
 """
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
-from typing import Optional
 from pathlib import Path
 
 import numpy as np
@@ -43,91 +43,26 @@ import pandas as pd
 from infra.cli import command_parser, die, done, option, parse_config
 from infra.files import atomic_write_text, save_figure
 
+from .results.criteria import Criterion, get
+from .results.criteria import criteria as registered
+from .results.paired import comparisons_table
+from .results.records import RecordsError, load_ceiling, load_runs
+from .results.stats import category_counts, category_rates, column_of, paper_order, wilson
+
 REFERENCE_DIR = Path(__file__).with_name("reference")
 TABLE2 = REFERENCE_DIR / "robomamba_table2_manipulation.csv"
 TABLE1_MANIPLLM = REFERENCE_DIR / "manipllm_table1_manipulation.csv"
 SPEED = REFERENCE_DIR / "robomamba_speed_and_params.csv"
-CRITERIA = ("success", "success_manipllm")
-Z95 = 1.959963984540054
+CEILING_LABEL = "ceiling (search)"
 
 
-# ---------------------------------------------------------------------------------------- statistics
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (NaNs for n = 0)."""
-    if n <= 0:
-        return math.nan, math.nan
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lo = 0.0 if successes == 0 else max(0.0, centre - half)
-    hi = 1.0 if successes == n else min(1.0, centre + half)
-    return lo, hi
-
-
-# ---------------------------------------------------------------------------------------- loading
 def reference_columns() -> list[str]:
     """The paper table's header: method, 20 seen, seen_AVG, 10 unseen, unseen_AVG."""
     return list(pd.read_csv(TABLE2, nrows=0).columns)
 
 
-def load_runs(dirs) -> dict[str, list[dict]]:
-    """{method label: records} from evaluation directories (run.json + episodes.jsonl); records of
-    directories with the same label are merged, duplicates (same seed, task, episode) dropped."""
-    from .runner import EPISODES, RUN, read_episodes
-
-    runs: dict[str, dict] = {}
-    for d in dirs:
-        d = Path(d)
-        if not (d / RUN).exists():
-            raise FileNotFoundError(f"{d}: no {RUN} (not an evaluation directory)")
-        info = json.loads((d / RUN).read_text())
-        label = info.get("label") or info.get("agent")
-        entry = runs.setdefault(label, {"records": {}, "runs": []})
-        entry["runs"].append(info)
-        for r in read_episodes(d / EPISODES):
-            entry["records"].setdefault((r.get("seed"), r["key"]), r)
-    return {k: {"records": sorted(v["records"].values(), key=lambda r: (r.get("seed"), r["index"])),
-                "runs": v["runs"]} for k, v in runs.items()}
-
-
-def column_of(r: dict) -> str:
-    """Table column of a record: its task (the paper category, or an alias like 'drawer')."""
-    return r.get("task") or r.get("category")
-
-
-def paper_order(columns) -> list[str]:
-    from sim_envs.categories import ALL
-
-    return [c for c in ALL if c in columns] + sorted(c for c in columns if c not in ALL)
-
-
-def category_counts(records: list[dict], criterion: str = "success") -> pd.DataFrame:
-    """Per (group, category): episodes, successes, rate, Wilson interval, in paper order."""
-    rows = {}
-    for r in records:
-        k = (r.get("group", ""), column_of(r))
-        n, s = rows.get(k, (0, 0))
-        rows[k] = (n + 1, s + bool(r.get(criterion)))
-    order = paper_order({c for _, c in rows})
-    out = []
-    for g, c in sorted(rows, key=lambda k: (k[0] != "seen", order.index(k[1]))):
-        n, s = rows[(g, c)]
-        lo, hi = wilson(s, n)
-        out.append({"split": g, "category": c, "episodes": n, "successes": s, "rate": s / n,
-                    "wilson_low": lo, "wilson_high": hi})
-    return pd.DataFrame(out, columns=["split", "category", "episodes", "successes", "rate", "wilson_low",
-                                      "wilson_high"])
-
-
-def category_rates(records: list[dict], criterion: str = "success") -> dict:
-    """{(group, category): success rate}."""
-    df = category_counts(records, criterion)
-    return {(r.split, r.category): r.rate for r in df.itertuples()}
-
-
 # ---------------------------------------------------------------------------------------- tables
-def manipulation_table(runs: dict, criterion: str = "success", reference: bool = False) -> pd.DataFrame:
+def manipulation_table(runs: dict, criterion="success", reference: bool = False) -> pd.DataFrame:
     """The paper layout (see module doc); categories a method was not evaluated on are empty."""
     cols = reference_columns()
     seen, unseen = cols[1:cols.index("seen_AVG")], cols[cols.index("seen_AVG") + 1:cols.index("unseen_AVG")]
@@ -167,16 +102,16 @@ def seed_spread_rows(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=table.columns)
 
 
-def seeds_table(runs: dict) -> pd.DataFrame:
+def seeds_table(runs: dict, criteria=None) -> pd.DataFrame:
     """Per agent trained with several seeds, criterion and split: the seeds' split means (mean over
     categories), their mean, standard deviation, min and max."""
     rows = []
     for agent, labels in seed_families(runs).items():
-        for crit in CRITERIA:
+        for crit in _chosen(criteria):
             per = {lab: category_counts(runs[lab]["records"], crit) for lab in labels}
             for split in ("seen", "unseen", "all"):
                 vals = [float((c if split == "all" else c[c.split == split]).rate.mean()) for c in per.values()]
-                rows.append({"agent": agent, "criterion": crit, "split": split, "seeds": len(vals),
+                rows.append({"agent": agent, "criterion": crit.name, "split": split, "seeds": len(vals),
                              "mean": np.mean(vals), "std": np.std(vals, ddof=1), "min": min(vals), "max": max(vals),
                              "per_seed": " ".join(f"{v:.3f}" for v in vals)})
     return pd.DataFrame(rows).round(4)
@@ -190,26 +125,39 @@ def published_rows() -> pd.DataFrame:
     return pd.concat([t2, t1[t2.columns]], ignore_index=True)
 
 
-def with_solvable(records: list[dict], ceiling: dict, criterion: str) -> list[dict]:
+def _chosen(criteria) -> list[Criterion]:
+    """The criteria named in `criteria` (None: every registered one)."""
+    return registered() if criteria is None else [get(c) for c in criteria]
+
+
+def searched(ceiling: dict, criterion) -> bool:
+    """Whether the ceiling search looked for an action meeting `criterion` on every episode."""
+    name = get(criterion).name
+    return bool(ceiling) and all(f"solvable_{name}" in r for r in ceiling.values())
+
+
+def with_solvable(records: list[dict], ceiling: dict, criterion) -> list[dict]:
     """The records with `solvable` from the ceiling search (evaluation.ceiling) of their work list;
     ValueError if the search did not cover this run's episodes."""
+    name = get(criterion).name
     out = []
     for r in records:
         c = ceiling.get(r["key"])
         if c is None or c.get("episode_seed") != r.get("episode_seed"):
             raise ValueError(f"the ceiling search does not cover episode {r['key']} (seed {r.get('seed')}) of this "
                              f"run: search the same work list (--seed, --categories, --episodes)")
-        out.append({**r, "solvable": bool(c[f"solvable_{criterion}"])})
+        out.append({**r, "solvable": bool(c[f"solvable_{name}"])})
     return out
 
 
-def summary_table(runs: dict, ceiling: dict | None = None) -> pd.DataFrame:
+def summary_table(runs: dict, ceiling: dict | None = None, criteria=None) -> pd.DataFrame:
     """Long table (see module doc); with a ceiling search, also the solvable episodes and the
-    success rate on them."""
+    success rate on them (for the criteria it searched)."""
     parts = []
     for label, run in runs.items():
-        for crit in CRITERIA:
-            recs = with_solvable(run["records"], ceiling, crit) if ceiling else run["records"]
+        for crit in _chosen(criteria):
+            solvable = bool(ceiling) and searched(ceiling, crit)
+            recs = with_solvable(run["records"], ceiling, crit) if solvable else run["records"]
             cat = category_counts(recs, crit)
             extra = []
             for split in ("seen", "unseen", "all"):
@@ -223,9 +171,9 @@ def summary_table(runs: dict, ceiling: dict | None = None) -> pd.DataFrame:
                 extra.append({"split": split, "category": "mean_over_episodes", "episodes": n, "successes": s,
                               "rate": s / n, "wilson_low": lo, "wilson_high": hi})
             df = pd.concat([cat, pd.DataFrame(extra)], ignore_index=True)
-            if ceiling:
+            if solvable:
                 df = df.merge(_solvable_counts(recs, crit), on=["split", "category"], how="left")
-            df.insert(0, "criterion", crit)
+            df.insert(0, "criterion", crit.name)
             df.insert(0, "method", label)
             parts.append(df)
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
@@ -235,11 +183,12 @@ def summary_table(runs: dict, ceiling: dict | None = None) -> pd.DataFrame:
     return out
 
 
-def _solvable_counts(records: list[dict], criterion: str) -> pd.DataFrame:
+def _solvable_counts(records: list[dict], criterion) -> pd.DataFrame:
     """Per (split, category) and the split rows: solvable fraction, solvable episodes, success on them."""
+    crit = get(criterion)
     df = pd.DataFrame({"split": [r.get("group", "") for r in records], "category": [column_of(r) for r in records],
                        "solvable": [r["solvable"] for r in records],
-                       "ok": [bool(r.get(criterion)) for r in records]})
+                       "ok": [crit.passed(r) for r in records]})
     rows = []
     for (split, cat), g in df.groupby(["split", "category"]):
         rows.append({"split": split, "category": cat, "solvable": g.solvable.mean(),
@@ -260,10 +209,10 @@ def _solvable_counts(records: list[dict], criterion: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def ceiling_rows(ceiling: dict) -> list[dict]:
-    """The ceiling search as records of a method: success = solvable."""
-    return [{**r, "method": "ceiling (search)", "success": r["solvable_success"],
-             "success_manipllm": r["solvable_success_manipllm"]} for r in ceiling.values()]
+def ceiling_rows(ceiling: dict, criteria=None) -> list[dict]:
+    """The ceiling search as records of a method: under each criterion it searched, success = solvable."""
+    names = [c.name for c in _chosen(criteria) if searched(ceiling, c)]
+    return [{**r, "method": CEILING_LABEL, **{n: r[f"solvable_{n}"] for n in names}} for r in ceiling.values()]
 
 
 def speed_table(runs: dict, reference: bool = False) -> pd.DataFrame:
@@ -349,27 +298,18 @@ def plot(runs: dict, path, reference: bool = False, criterion: str = "success") 
     return Path(path)
 
 
-# ---------------------------------------------------------------------------------------- CLI
-def outcome_of(r: dict, criterion: str = "success") -> str:
-    """'success', or the first word of the episode's failure reason under `criterion` ('unexplained'
-    for a failure without one: records from before reasons were kept)."""
-    if r.get(criterion):
-        return "success"
-    key = "failure_reason" if criterion == "success" else "failure_reason_manipllm"
-    text = r.get(key, r.get("failure_reason")) or ""
-    return text.split(":")[0].strip() or "unexplained"
-
-
-def failures_table(runs: dict) -> pd.DataFrame:
+# ---------------------------------------------------------------------------------------- failures
+def failures_table(runs: dict, criteria=None) -> pd.DataFrame:
     """Long-to-wide counts of how episodes ended (module doc), a row per method, criterion and
     category plus a row `all` per method and criterion."""
     rows = []
     for label, run in runs.items():
-        for crit in CRITERIA:
+        for crit in _chosen(criteria):
             for r in run["records"]:
-                rows.append({"method": label, "criterion": crit, "category": r.get("category") or r.get("task"),
-                             "outcome": outcome_of(r, crit),
-                             "unpulled_removed": int(bool(r.get("unpulled_motion")) and not r.get(crit))})
+                passed = crit.passed(r)
+                rows.append({"method": label, "criterion": crit.name, "category": r.get("category") or r.get("task"),
+                             "outcome": crit.outcome(r),
+                             "unpulled_removed": int(bool(r.get("unpulled_motion")) and not passed)})
     if not rows:
         return pd.DataFrame()
     df = pd.DataFrame(rows)
@@ -409,26 +349,35 @@ def plot_failures(table: pd.DataFrame, path) -> Path:
     return Path(path)
 
 
-def write_tables(run_dirs, out, reference: bool = False, ceiling_dir=None) -> dict[str, Path]:
-    """Write every table and the plot to `out` (atomically, each); returns {name: path}.
+def table_files(criteria=None) -> list[str]:
+    """The CSV files write_tables() writes, for the criteria `criteria` (None: every registered one)."""
+    return [*(c.table_file for c in _chosen(criteria)), "summary.csv", "speed.csv", "comparisons.csv", "seeds.csv",
+            "failures.csv"]
+
+
+def write_tables(run_dirs, out, reference: bool = False, ceiling_dir=None, criteria=None) -> dict[str, Path]:
+    """Write every table and the plots to `out` (atomically, each); returns {name: path}.
+    One paper-layout table per criterion (`criteria`: names; None = every registered one);
     `comparisons.csv` compares every pair of runs on their shared episodes (evaluation.compare);
     with a ceiling search (evaluation.ceiling), the tables gain its row (the solvable fraction) and
     summary.csv the success on solvable episodes."""
-    from .ceiling import load_ceiling
-    from .compare import comparisons_table
-
     runs = load_runs(run_dirs)
     ceiling = load_ceiling(ceiling_dir) if ceiling_dir else None
-    with_ceiling = {**runs, "ceiling (search)": {"records": ceiling_rows(ceiling), "runs": []}} if ceiling \
-        else runs
+    chosen = _chosen(criteria)
     out = Path(out)
-    paths, failures = {}, failures_table(runs)
-    for name, df in (("table_manipulation.csv", manipulation_table(with_ceiling, "success", reference)),
-                     ("table_manipulation_manipllm.csv", manipulation_table(with_ceiling, "success_manipllm", reference)),
-                     ("summary.csv", summary_table(runs, ceiling)), ("speed.csv", speed_table(runs, reference)),
-                     ("comparisons.csv", comparisons_table(runs)), ("seeds.csv", seeds_table(runs)),
-                     ("failures.csv", failures)):
-        atomic_write_text(out / name, df.to_csv(index=False, float_format="%.2f" if name.startswith("table_") else None))
+    paths, failures = {}, failures_table(runs, chosen)
+    tables = []
+    for crit in chosen:
+        with_ceiling = runs
+        if ceiling and searched(ceiling, crit):
+            with_ceiling = {**runs, CEILING_LABEL: {"records": ceiling_rows(ceiling, [crit]), "runs": []}}
+        tables.append((crit.table_file, manipulation_table(with_ceiling, crit, reference and crit.published)))
+    tables += [("summary.csv", summary_table(runs, ceiling, chosen)), ("speed.csv", speed_table(runs, reference)),
+               ("comparisons.csv", comparisons_table(runs, criteria=chosen)), ("seeds.csv", seeds_table(runs, chosen)),
+               ("failures.csv", failures)]
+    for name, df in tables:
+        decimals = "%.2f" if name.startswith("table_") else None  # the paper tables: 2 decimals, as published
+        atomic_write_text(out / name, df.to_csv(index=False, float_format=decimals))
         paths[name] = out / name
     paths["plot"] = plot(runs, out / "success_by_category.png", reference)
     paths["failures_plot"] = plot_failures(failures, out / "failures.png")
@@ -439,17 +388,18 @@ def write_tables(run_dirs, out, reference: bool = False, ceiling_dir=None) -> di
 class TablesConfig:
     out: str = option("out/tables", "output directory")
     reference: bool = option(False, "add the published rows of RoboMamba Table 2 and ManipLLM Table 1")
-    ceiling: Optional[str] = option(None, "a ceiling search of the same work list (python -m evaluation.ceiling): "
+    ceiling: str | None = option(None, "a ceiling search of the same work list (python -m evaluation.ceiling): "
                                           "its solvable fraction as a row, and success on solvable episodes")
 
 
 def main(argv=None) -> int:
     p = command_parser("python -m evaluation.tables", __doc__)
-    p.add_argument("--runs", nargs="+", required=True, help="evaluation directories (each with run.json and episodes.jsonl)")
+    p.add_argument("--runs", nargs="+", required=True,
+                   help="evaluation directories (each with run.json and episodes.jsonl)")
     cfg, args = parse_config(TablesConfig, argv, parser=p)
     try:
         paths = write_tables(args.runs, cfg.out, cfg.reference, cfg.ceiling)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, RecordsError, ValueError) as e:
         die(str(e))
     table = pd.read_csv(paths["table_manipulation.csv"])
     with pd.option_context("display.width", 200, "display.max_columns", 8):

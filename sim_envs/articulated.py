@@ -12,8 +12,8 @@ class MovableJoint:
     name: str
     type: str  # "prismatic" or "revolute"
     dof: int  # index into the articulation's qpos
-    joint: "sapien.physx.PhysxArticulationJoint"
-    link: "sapien.physx.PhysxArticulationLinkComponent"
+    joint: sapien.physx.PhysxArticulationJoint
+    link: sapien.physx.PhysxArticulationLinkComponent
     limits: tuple[float, float]
 
     @property
@@ -28,7 +28,7 @@ class MovableJoint:
 
 @dataclass
 class ArticulatedObject:
-    articulation: "sapien.physx.PhysxArticulation"
+    articulation: sapien.physx.PhysxArticulation
     category: str
     object_id: str
     source: str  # "procedural" or "partnet"
@@ -37,7 +37,7 @@ class ArticulatedObject:
     semantics: dict = field(default_factory=dict)
 
     @classmethod
-    def wrap(cls, articulation, category, object_id, source, damping, friction) -> "ArticulatedObject":
+    def wrap(cls, articulation, category, object_id, source, damping, friction) -> ArticulatedObject:
         """Collect the movable joints (finite limits) and make every joint passive and damped."""
         joints = []
         for dof, j in enumerate(articulation.get_active_joints()):
@@ -56,7 +56,7 @@ class ArticulatedObject:
 
     def link_seg_ids(self) -> np.ndarray:
         """Render segmentation ids (entity per_scene_id) of every link."""
-        return np.array([l.entity.per_scene_id for l in self.links], dtype=np.int64)
+        return np.array([link.entity.per_scene_id for link in self.links], dtype=np.int64)
 
     def qpos(self) -> np.ndarray:
         return np.asarray(self.articulation.get_qpos(), dtype=np.float64)
@@ -79,12 +79,12 @@ class ArticulatedObject:
         grew = True
         while grew:
             grew = False
-            for l in self.links:
-                parent = l.get_parent()
-                if l not in out and parent is not None and parent in out:
-                    out.add(l)
+            for link in self.links:
+                parent = link.get_parent()
+                if link not in out and parent is not None and parent in out:
+                    out.add(link)
                     grew = True
         return out
 
-    def remove(self, scene: "sapien.Scene") -> None:
+    def remove(self, scene: sapien.Scene) -> None:
         scene.remove_articulation(self.articulation)

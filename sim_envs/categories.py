@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
 
 JOINT_TYPES = ("prismatic", "revolute")
 _DATA = Path(__file__).with_name("categories.json")
@@ -27,7 +26,7 @@ class Task:
 
     name: str  # the name the user gave, normalised (e.g. "drawer", "storagefurniture")
     category: str  # paper spelling, e.g. "StorageFurniture"
-    joint_type: Optional[str] = None  # None: any movable part
+    joint_type: str | None = None  # None: any movable part
 
     @property
     def seen(self) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional
 
 # an action: [row, col, up_x, up_y, up_z, fwd_x, fwd_y, fwd_z], camera frame (docs/protocol.md)
 ACTION_DIM = 8
@@ -22,7 +21,7 @@ class PullEnvConfig:
     # --- what to load --------------------------------------------------------------------------
     task: str = "drawer"  # category name or alias (sim_envs/categories.json)
     split: str = "train"  # instance split: 'train' or 'test' (unseen categories: 'test' only)
-    partnet_dir: Optional[str] = None  # a PartNet-Mobility directory; None = procedural objects
+    partnet_dir: str | None = None  # a PartNet-Mobility directory; None = procedural objects
     # PartNet-Mobility collision geometry: 'hull' (one convex hull per mesh file, SAPIEN's default),
     # 'coacd' (each file's convex decomposition, cached on disk) or 'pieces' (a hull per part of a file);
     # docs/protocol.md section 4 says why 'hull' is the default
@@ -38,7 +37,7 @@ class PullEnvConfig:
     object_gravity: bool = True
     # static and dynamic friction of every collision shape, object and gripper (reference: 4); None =
     # the legacy materials (procedural objects 1, gripper 0.3: ManiSkill's default)
-    friction: Optional[float] = 4.0
+    friction: float | None = 4.0
     p_all_closed: float = 0.8  # probability that every joint starts at its lower limit
     p_joint_closed: float = 0.5  # otherwise, per joint: closed with this probability, else U(range)
     settle_steps: int = 10  # physics steps before the picture
@@ -119,7 +118,7 @@ class PullEnvConfig:
         if self.sim_freq <= 0:
             raise ValueError(f"sim_freq={self.sim_freq!r}: must be > 0")
 
-    def replace(self, **changes) -> "PullEnvConfig":
+    def replace(self, **changes) -> PullEnvConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -134,8 +133,8 @@ class PullEnvConfig:
 # 'reference' is the reference code's schedule (ManipLLM's: 500 Hz, 2000-step moves of 4 s each)
 PHYSICS_PRESETS: dict[str, dict] = {
     "default": {},
-    "legacy": dict(object_gravity=False, friction=None, joint_friction=0.0, suction_stiffness=2000.0, check_approach=False,
-                   count_unpulled=True, hold_until_rest=False),
+    "legacy": dict(object_gravity=False, friction=None, joint_friction=0.0, suction_stiffness=2000.0,
+                   check_approach=False, count_unpulled=True, hold_until_rest=False),
     "reference": dict(sim_freq=500, approach_time=4.0, contact_time=0.2, pull_time=4.0, hold_time=1.0,
                       hold_until_rest=False),
 }

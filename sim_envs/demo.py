@@ -15,9 +15,9 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from infra.cli import check_at_least, done, option, parse_config
+
 from .cli import check_split, partnet_option, split_option
 
 
@@ -27,7 +27,7 @@ class DemoConfig:
     split: str = split_option("test")
     episodes: int = option(20, "number of episodes (>= 1)")
     seed: int = option(0, "seed of the first episode; episode i uses seed + i")
-    partnet_dir: Optional[str] = partnet_option()
+    partnet_dir: str | None = partnet_option()
     out: str = option("out/demo", "output directory")
 
     def __post_init__(self):
@@ -44,7 +44,8 @@ def main(argv=None) -> int:
 
     resolve_or_die(cfg.category)
     import numpy as np
-    from tqdm import tqdm
+
+    from infra.progress import progress_bar
 
     from .config import PullEnvConfig
     from .snapshot import render_panel
@@ -55,7 +56,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     t0 = time.time()
-    bar = tqdm(range(cfg.episodes), desc=f"expert pulls {cfg.category}", unit="ep")
+    bar = progress_bar(range(cfg.episodes), desc=f"expert pulls {cfg.category}", unit="ep")
     for i in bar:
         seed = cfg.seed + i
         obs, info = env.reset(seed=seed)

@@ -5,9 +5,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from infra.cli import check_at_least, check_choice, check_positive, done, option, parse_config
+
 from .cli import categories_option, check_split, partnet_option, split_option
 
 STATES = {  # name -> (p_all_closed, p_joint_closed)
@@ -21,7 +21,7 @@ STATES = {  # name -> (p_all_closed, p_joint_closed)
 class GalleryConfig:
     categories: str = categories_option()
     instances: int = option(3, "instances per category (columns, >= 1)")
-    first: Optional[int] = option(None, "first instance id; None = the first id of the split")
+    first: int | None = option(None, "first instance id; None = the first id of the split")
     split: str = split_option("test")
     state: str = option("open", "joint state: closed, open (every joint uniform in its range) or sampled "
                                 "(the benchmark's 80%% all-closed distribution)")
@@ -30,7 +30,7 @@ class GalleryConfig:
     distance: float = option(3.2, "camera distance in object size units (> 0; the benchmark samples 4.5-5.5)")
     tile: int = option(224, "tile side in pixels (>= 16)")
     seed: int = option(0, "episode seed (scale, joint state, target)")
-    partnet_dir: Optional[str] = partnet_option()
+    partnet_dir: str | None = partnet_option()
     out: str = option("out/gallery.png", "output PNG path")
 
     def __post_init__(self):
@@ -42,7 +42,7 @@ class GalleryConfig:
 
 def render_tiles(env, tasks, n, first, split, seed):
     """(category, instance, rgb) for n instances of each task, in order."""
-    from tqdm import tqdm
+    from infra.progress import progress_bar
 
     src = env.unwrapped.source
     jobs = []
@@ -51,7 +51,7 @@ def render_tiles(env, tasks, n, first, split, seed):
                 if first is None or not isinstance(i, int) or i >= first]
         jobs += [(task, i) for i in pool[:n]]
     tiles = []
-    for task, inst in tqdm(jobs, desc="rendering", unit="object"):
+    for task, inst in progress_bar(jobs, desc="rendering", unit="object"):
         obs, info = env.reset(seed=seed, options={"task": task.name, "instance_id": inst, "split": split})
         tiles.append((task.category, inst, obs["rgb"]))
     return tiles

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
 from infra.cli import check_at_least, option, parse_config
+
 from .cli import categories_option, partnet_option
 
 
@@ -77,8 +77,8 @@ class OpenabilityConfig:
     instances: int = option(10, "test instances per category (the first N, >= 1)")
     seed: int = option(0, "episode seed of the first trial")
     tries: int = option(1, "expert actions per episode until one opens the part (1: the expert's one pull)")
-    partnet_dir: Optional[str] = partnet_option()
-    out: Optional[str] = option(None, "also write the per-trial records here (JSON lines); None = do not")
+    partnet_dir: str | None = partnet_option()
+    out: str | None = option(None, "also write the per-trial records here (JSON lines); None = do not")
 
     def __post_init__(self):
         check_at_least(self, instances=1, tries=1)
@@ -86,9 +86,8 @@ class OpenabilityConfig:
 
 def main(argv=None) -> int:
     cfg, _ = parse_config(OpenabilityConfig, argv, "python -m sim_envs.openability", __doc__)
-    from tqdm import tqdm
-
     from infra.files import atomic_write_text, json_default
+    from infra.progress import progress_bar
 
     from .cli import make_env_or_die, resolve_or_die
     from .config import PullEnvConfig
@@ -96,7 +95,7 @@ def main(argv=None) -> int:
     tasks = resolve_or_die(cfg.categories, many=True)
     env = make_env_or_die(PullEnvConfig(task=tasks[0].name, split="test", partnet_dir=cfg.partnet_dir))
     records = []
-    for task in tqdm(tasks, desc="categories", unit="category"):
+    for task in progress_bar(tasks, desc="categories", unit="category"):
         ids = list(env.unwrapped.source.instances(task, "test"))[: cfg.instances]
         records += expert_trials(env, task.name, ids, seed=cfg.seed, tries=cfg.tries)
     env.close()

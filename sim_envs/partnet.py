@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from infra.cli import option
+
 from .categories import SEEN, UnknownCategoryError, resolve
 
 TEST_FRACTION_MOD = 5  # seen categories: ids with crc32(id) % 5 == 0 are test (80/20)
@@ -254,13 +255,11 @@ def main(argv=None) -> int:
 
     Resumable: meshes already in the cache ($ROBOMAMBA_BENCH_CACHE, default ~/.cache/robomamba-bench)
     are skipped."""
+    import inspect
     from multiprocessing import get_context
 
-    from tqdm import tqdm
-
     from infra.cli import check_at_least, die, done, parse_config
-
-    import inspect
+    from infra.progress import progress_bar
 
     cfg, _ = parse_config(DecomposeConfig, argv, "python -m sim_envs.partnet", inspect.cleandoc(main.__doc__))
     check_at_least(cfg, workers=1)
@@ -274,7 +273,7 @@ def main(argv=None) -> int:
         die(f"--objects {','.join(unknown)}: not in {cfg.partnet_dir}; allowed: {', '.join(sorted(entries)[:20])} ...")
     meshes = sorted({str(m) for i in ids for m in collision_meshes(entries[i].urdf)})
     with get_context("spawn").Pool(cfg.workers) as pool:
-        seconds = list(tqdm(pool.imap_unordered(_decompose_one, meshes), total=len(meshes), unit="mesh",
+        seconds = list(progress_bar(pool.imap_unordered(_decompose_one, meshes), total=len(meshes), unit="mesh",
                             desc="decomposing"))
     return done(f"{len(meshes)} collision meshes of {len(ids)} objects in the cache {cache_dir()} "
                 f"({sum(seconds):.0f} s of decomposition)")

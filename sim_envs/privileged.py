@@ -28,7 +28,7 @@ class PrivilegedView:
     _target_link: object
 
     @classmethod
-    def from_env(cls, env) -> "PrivilegedView":
+    def from_env(cls, env) -> PrivilegedView:
         env = getattr(env, "unwrapped", env)
         T = env._obs["cam2world"].astype(np.float64)
         pt, d = env._target.axis_world()

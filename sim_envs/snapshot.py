@@ -3,27 +3,27 @@
     python -m sim_envs.snapshot --category drawer --instance 3 --seed 0 --out out/snapshot.png
 
 `--record N` also runs the privileged expert's pull on the first N episodes (seeds SEED..SEED+N-1) and
-writes each rollout as a video next to the PNG (OUT_rollout_K.mp4; evaluation.record).
+writes each rollout as a video next to the PNG (OUT_rollout_K.mp4; sim_envs.recording).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
 from infra.cli import ConfigError, check_at_least, done, option, parse_config
+
 from .cli import check_split, partnet_option, split_option
 
 
 @dataclass
 class SnapshotConfig:
     category: str = option("drawer", "category name or alias (e.g. StorageFurniture, drawer, cabinet_door)")
-    instance: Optional[str] = option(None, "instance id (procedural: integer; PartNet: folder name); "
+    instance: str | None = option(None, "instance id (procedural: integer; PartNet: folder name); "
                                            "None = sampled from the split")
     split: str = split_option("train")
     seed: int = option(0, "episode seed (scale, joint state, target part, camera)")
-    partnet_dir: Optional[str] = partnet_option()
+    partnet_dir: str | None = partnet_option()
     image_size: int = option(336, "rendered image side in pixels (>= 16)")
     out: str = option("out/snapshot.png", "output PNG path")
     record: int = option(0, "also film the expert's pull on the first N episodes (videos next to --out)")
@@ -90,7 +90,7 @@ def film_expert(env, seed: int, options: dict, out: str, k: int):
     OUT_rollout_K.mp4 (and its annotated PNG) and returns the video's path."""
     from pathlib import Path
 
-    from evaluation.record import filmed_step, save_rollout
+    from .recording import filmed_step, save_rollout
 
     obs, info = env.reset(seed=seed, options=options)
     action = env.unwrapped.privileged().expert_action(np.random.default_rng(seed))

@@ -1,7 +1,7 @@
 """Where objects come from: the procedural generators (default) or a PartNet-Mobility directory."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from . import objects, partnet
 from .articulated import ArticulatedObject
@@ -43,5 +43,5 @@ class PartNetSource:
         return obj
 
 
-def make_source(partnet_dir: Optional[str], collision: str = "hull"):
+def make_source(partnet_dir: str | None, collision: str = "hull"):
     return PartNetSource(partnet_dir, collision) if partnet_dir else ProceduralSource()

@@ -42,12 +42,13 @@ def test_head_table_end_to_end_and_resume(demos, tmp_path):
     for col in ("seen", "unseen", "seen_manipllm", "unseen_ci_low", "seen_ci_high"):
         assert df[col].between(0, 1).all(), col
     # paired differences against the default, recomputed from the committed-style records
-    recs = {k: [json.loads(l) for l in (tmp_path / "eval" / k / "episodes.jsonl").read_text().splitlines()]
+    recs = {k: [json.loads(line) for line in (tmp_path / "eval" / k / "episodes.jsonl").read_text().splitlines()]
             for k in df.key}
     for _, row in df.iloc[1:].iterrows():
         mine = {r["key"]: r["success"] for r in recs[row.key] if r["group"] == "seen"}
         base = {r["key"]: r["success"] for r in recs["robomamba"] if r["group"] == "seen"}
-        assert row.seen_diff_vs_default == pytest.approx(sum(mine.values()) / len(mine) - sum(base.values()) / len(base))
+        assert row.seen_diff_vs_default == pytest.approx(sum(mine.values()) / len(mine)
+                                                         - sum(base.values()) / len(base))
         assert 0 <= row.seen_mcnemar_p <= 1
     assert pd.isna(df.seen_diff_vs_default[0]) and df.sim_qa_accuracy.notna().all()
     assert (tmp_path / "tables" / "table_ablation_head.png").stat().st_size > 1000
@@ -55,9 +56,10 @@ def test_head_table_end_to_end_and_resume(demos, tmp_path):
     meta = json.loads((tmp_path / "tables" / "table_ablation_head.json").read_text())
     assert meta["runs"][0]["command"].startswith("python -m evaluation.ablations --table head") and "machine" in meta
     # the other heads start from the default's co-trained backbone
-    from agents import checkpoint
+    from agents import factory
 
-    a, b = checkpoint.load(tmp_path / "checkpoints" / "robomamba"), checkpoint.load(tmp_path / "checkpoints" / "robomamba-mlp1")
+    a, b = (factory.load(tmp_path / "checkpoints" / "robomamba"),
+            factory.load(tmp_path / "checkpoints" / "robomamba-mlp1"))
     sa, sb = a.model.state_dict(), b.model.state_dict()
     assert all((sa[k] == sb[k]).all() for k in sa if not k.startswith("head."))
     # rerun: nothing is trained or evaluated again
@@ -71,7 +73,8 @@ def test_head_table_end_to_end_and_resume(demos, tmp_path):
 
 
 @pytest.mark.parametrize("args, text", [
-    (["--table", "heads"], "invalid choice: 'heads' (choose from 'head', 'cotrain', 'backbone', 'lm', 'recipe', 'all')"),
+    (["--table", "heads"],
+     "invalid choice: 'heads' (choose from 'head', 'cotrain', 'backbone', 'lm', 'recipe', 'all')"),
     (["--base", "/nonexistent"], "--base /nonexistent: not a checkpoint directory"),
     (["--episodes", "0"], "--episodes 0: must be"),
 ])

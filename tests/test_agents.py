@@ -127,7 +127,8 @@ def test_every_agent_acts_on_a_batch_from_the_environment(env, episode, name):
     assert np.allclose(np.linalg.norm(up, axis=1), 1, atol=1e-5)
     assert np.allclose(np.linalg.norm(fw, axis=1), 1, atol=1e-5) and np.allclose((up * fw).sum(1), 0, atol=1e-5)
     again = agent.act(batch[:1], seeds=[1], privileged=[view] if agent.needs_privileged else None)
-    assert np.allclose(again[0], actions[1], atol=1e-4)  # an item's action does not depend on its batch (up to float batching)
+    assert np.allclose(again[0], actions[1],
+                       atol=1e-4)  # an item's action does not depend on its batch (up to float batching)
     if name == "random":
         assert all(obs["object_mask"][int(r), int(c)] for r, c in actions[:, :2]) and (up[:, 2] > 0).all()
     if name == "oracle":
@@ -165,33 +166,33 @@ def test_chance_reads_nothing_privileged(episode):
 def test_checkpoint_round_trip_and_mismatch(tmp_path):
     import json
 
-    from agents import checkpoint
+    from agents import checkpoint, factory
 
     a = make_agent("robomamba", seed=3)
     path = checkpoint.save(a, tmp_path / "ck", training={"note": "test"})
-    b = checkpoint.load(path, agent="robomamba")
+    b = factory.load(path, agent="robomamba")
     sa, sb = a.model.state_dict(), b.model.state_dict()
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
     assert b.cfg == a.cfg
     meta = json.loads((path / "config.json").read_text())
     assert meta["agent"] == "robomamba" and meta["versions"]["torch"] and meta["training"] == {"note": "test"}
     with pytest.raises(checkpoint.CheckpointError, match="made for agent 'robomamba', not 'transformer'"):
-        checkpoint.load(path, agent="transformer")
+        factory.load(path, agent="transformer")
     meta["model_config"]["d_model"] = 128
     (path / "config.json").write_text(json.dumps(meta))
     with pytest.raises(checkpoint.CheckpointError, match="does not fit its config"):
-        checkpoint.load(path)
+        factory.load(path)
     with pytest.raises(checkpoint.CheckpointError, match="no config.json"):
-        checkpoint.load(tmp_path / "missing")
+        factory.load(tmp_path / "missing")
 
 
 @pytest.mark.parametrize("name", ["transformer", "where2act"])
 def test_checkpoint_round_trip_of_other_learned_agents(tmp_path, name):
     """The twin's tied embedding is stored under the LM head's name: it must load back all the same."""
-    from agents import checkpoint
+    from agents import checkpoint, factory
 
     a = make_agent(name, seed=4)
-    b = checkpoint.load(checkpoint.save(a, tmp_path / "ck"), agent=name)
+    b = factory.load(checkpoint.save(a, tmp_path / "ck"), agent=name)
     sa, sb = a.model.state_dict(), b.model.state_dict()
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
@@ -216,12 +217,13 @@ def test_real_weights_load_from_local_paths(tmp_path, no_network):
     import open_clip
     from transformers import MambaConfig, MambaForCausalLM
 
-    from agents import checkpoint
+    from agents import checkpoint, factory
     from agents.robomamba.agent import RoboMambaAgent
     from agents.robomamba.config import preset
     from agents.robomamba.model import RoboMambaModel
 
-    clip_cfg = {"embed_dim": 32, "vision_cfg": {"image_size": 64, "layers": 3, "width": 64, "head_width": 32, "patch_size": 16},
+    clip_cfg = {"embed_dim": 32,
+                "vision_cfg": {"image_size": 64, "layers": 3, "width": 64, "head_width": 32, "patch_size": 16},
                 "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 32, "heads": 2, "layers": 1}}
     (tmp_path / "TinyTestCLIP.json").write_text(json.dumps(clip_cfg))
     open_clip.add_model_config(tmp_path / "TinyTestCLIP.json")
@@ -244,7 +246,7 @@ def test_real_weights_load_from_local_paths(tmp_path, no_network):
 
     agent = RoboMambaAgent(model=model)
     saved = checkpoint.save(agent, tmp_path / "ck")
-    back = checkpoint.load(saved, agent="robomamba")  # rebuilt from the stored architecture alone
+    back = factory.load(saved, agent="robomamba")  # rebuilt from the stored architecture alone
     for k, v in model.state_dict().items():
         assert torch.equal(back.model.state_dict()[k], v), k
     img = torch.randint(0, 255, (1, 3, 96, 96), dtype=torch.uint8)
@@ -259,7 +261,7 @@ def test_real_weights_load_from_local_paths(tmp_path, no_network):
 def test_model_card_and_from_pretrained(tmp_path):
     """A checkpoint carries a README.md model card from its own record, and loads back through the Hub
     convention (local directory, no network); another class refuses it."""
-    from agents import checkpoint
+    from agents import checkpoint, factory
     from agents.registry import agent_class
 
     a = make_agent("robomamba", seed=3)
@@ -273,7 +275,7 @@ def test_model_card_and_from_pretrained(tmp_path):
     with pytest.raises(checkpoint.CheckpointError, match="not a TransformerTwinAgent"):
         agent_class("transformer").from_pretrained(path)
     (path / "README.md").unlink()  # a checkpoint from before model cards still loads
-    assert checkpoint.load(path, agent="robomamba") is not None
+    assert factory.load(path, agent="robomamba") is not None
 
 
 def test_model_card_lists_the_checkpoints_evaluations(tmp_path):
@@ -293,7 +295,7 @@ def test_model_card_lists_the_checkpoints_evaluations(tmp_path):
     for _ in range(2):
         subprocess.run(cmd, check=True, cwd=root, capture_output=True)
     evals = json.loads((path / "evaluations.json").read_text())
-    recs = [json.loads(l) for l in (tmp_path / "run" / "episodes.jsonl").read_text().splitlines()]
+    recs = [json.loads(line) for line in (tmp_path / "run" / "episodes.jsonl").read_text().splitlines()]
     assert len(evals) == 1 and evals[0]["run"] == str(tmp_path / "run") and evals[0]["episodes_recorded"] == 4
     for group, cat in (("seen", "StorageFurniture"), ("unseen", "Faucet")):
         rate = np.mean([r["success"] for r in recs if r["category"] == cat])

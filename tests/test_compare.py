@@ -7,7 +7,8 @@ from math import comb
 import numpy as np
 import pytest
 
-from evaluation.compare import MismatchError, compare, main, mcnemar_p, paired_bootstrap, paired_outcomes
+from evaluation.compare import main
+from evaluation.results.paired import MismatchError, compare, mcnemar_p, paired_bootstrap, paired_outcomes
 
 
 def test_mcnemar_matches_the_binomial_by_hand():

@@ -10,12 +10,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import kill_9_and_check_orphans
+
 from data_collection.collect import CollectError, TaskState, collect
 from data_collection.config import CollectConfig
-from data_collection.dataset import (LABEL_COLUMNS, decode_depth, decode_png, decode_sample, encode_depth,
-                                     encode_png, list_shards, load_dataset, load_frame, read_block_meta)
+from data_collection.dataset import (
+    LABEL_COLUMNS,
+    decode_depth,
+    decode_png,
+    decode_sample,
+    encode_depth,
+    encode_png,
+    list_shards,
+    load_frame,
+    read_block_meta,
+)
+from data_collection.torch_dataset import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ["drawer", "laptop"]

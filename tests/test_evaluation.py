@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import kill_9_and_check_orphans
+
 from evaluation import run as cli
 from evaluation.config import EvalConfig
 from evaluation.episodes import work_items
@@ -120,7 +120,7 @@ def test_records_and_run_json(runs):
 
     frames = iio.imread(videos[0], index=None)
     rec = next(r for r in read_episodes(runs["random"] / EPISODES) if r["index"] == 0)
-    from evaluation.record import RECORD_EVERY, VIDEO_FPS
+    from sim_envs.recording import RECORD_EVERY, VIDEO_FPS
 
     # the annotated still for a second, a frame every RECORD_EVERY physics steps (one at the start and
     # one at the end), then the last frame held half a second
@@ -332,7 +332,7 @@ def test_oracle_video_shows_the_pull(tmp_path, env):
     videos = sorted((out / "record").glob("*.mp4"))
     assert len(videos) == 2
     recs = {r["index"]: r for r in read_episodes(out / EPISODES)}
-    from evaluation.record import VIDEO_FPS
+    from sim_envs.recording import VIDEO_FPS
 
     for k, v in enumerate(videos):
         frames = iio.imread(v, index=None).astype(int)

@@ -7,7 +7,8 @@ import pytest
 
 from sim_envs import objects, partnet
 from sim_envs.categories import ALL, resolve
-from sim_envs.objects.export import export, main as export_main
+from sim_envs.objects.export import export
+from sim_envs.objects.export import main as export_main
 from sim_envs.sources import PartNetSource
 
 SCALE = 0.8  # any scale: prismatic limits scale with it, revolute ones do not
@@ -32,7 +33,7 @@ def test_layout_and_metadata(exported):
         meta = json.loads((root / name / "meta.json").read_text())
         assert meta["model_cat"] == spec.category and entries[name].category == spec.category
         assert meta["instance_id"] == spec.instance_id
-        assert sorted(entries[name].joint_types) == sorted(l.joint.type for l in spec.movable())
+        assert sorted(entries[name].joint_types) == sorted(link.joint.type for link in spec.movable())
 
 
 def _raw_diagonal(scene, urdf) -> float:
@@ -43,7 +44,7 @@ def _raw_diagonal(scene, urdf) -> float:
     art = loader.load(str(urdf))
     art = art[0] if isinstance(art, list) else art
     try:
-        boxes = [l.compute_global_aabb_tight() for l in art.get_links() if l.get_collision_shapes()]
+        boxes = [link.compute_global_aabb_tight() for link in art.get_links() if link.get_collision_shapes()]
         return float(np.linalg.norm(np.max([hi for _, hi in boxes], 0) - np.min([lo for lo, _ in boxes], 0)))
     finally:
         scene.remove_articulation(art)
@@ -63,7 +64,7 @@ def test_round_trip_through_the_partnet_loader(exported, env):
         for name, spec in specs.items():
             split = partnet.split_of(name, spec.category)
             assert name in source.instances(resolve(spec.category), split), name
-            want = sorted((l.name, l.joint.type, l.joint.limits) for l in spec.movable())
+            want = sorted((link.name, link.joint.type, link.joint.limits) for link in spec.movable())
             diag = _raw_diagonal(scene, root / name / "mobility.urdf")
             # the whole object, loaded by the source the env uses for --partnet-dir
             obj = source.load(scene, spec.category, name, SCALE, c.joint_damping, c.joint_friction)

@@ -47,7 +47,8 @@ def test_export_loads_with_lerobot_and_matches_the_rows(dataset, tmp_path):
         assert item["episode_index"].item() == i and item["sample_id"] == row["sample_id"]
         rgb = (item["observation.image"].numpy().transpose(1, 2, 0) * 255).round().astype(np.uint8)
         assert np.array_equal(rgb, decode_png(row["rgb_png"]))
-        assert np.allclose(item["observation.depth"].numpy()[..., 0], decode_depth(row["depth_png"], row["depth_scale"]))
+        assert np.allclose(item["observation.depth"].numpy()[..., 0],
+                           decode_depth(row["depth_png"], row["depth_scale"]))
         action = np.concatenate([row["contact_pixel"], row["up_cam"], row["forward_cam"]]).astype(np.float32)
         assert np.array_equal(item["action"].numpy(), action)
         assert item["task"] == row["prompt"]
@@ -84,5 +85,6 @@ def test_without_lerobot_the_install_command_is_given(dataset, tmp_path):
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError('pretend LeRobot is missing')\n")
     p = subprocess.run([sys.executable, "-m", "data_collection.export", str(dataset), str(tmp_path / "o")], cwd=ROOT,
-                       env={**ENV, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{ROOT}"}, capture_output=True, text=True)
+                       env={**ENV, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{ROOT}"},
+                       capture_output=True, text=True)
     assert p.returncode == 2 and "pip install --no-deps lerobot==0.4.4" in p.stderr and not (tmp_path / "o").exists()

@@ -13,8 +13,13 @@ from transformers.models.mamba.modeling_mamba import MambaMixer
 
 from agents.robomamba import fast_mamba
 from agents.robomamba.config import RoboMambaConfig
-from agents.robomamba.fast_mamba import (FastMambaUnavailable, SelectiveScanFn, disable_fast_cpu_scan,
-                                         enable_fast_cpu_scan, uses_fast_cpu_scan)
+from agents.robomamba.fast_mamba import (
+    FastMambaUnavailable,
+    SelectiveScanFn,
+    disable_fast_cpu_scan,
+    enable_fast_cpu_scan,
+    uses_fast_cpu_scan,
+)
 from agents.robomamba.model import build_lm
 
 RTOL = 1e-4  # float32: max |fast - reference| <= RTOL * max |reference|, per tensor

@@ -13,10 +13,10 @@ def fresh(category, i):
 
 def signature(spec: ObjectSpec) -> tuple:
     """Everything geometric about an object, rounded: two different objects differ here."""
-    shapes = tuple((l.name, sh.kind, *np.round(sh.pos, 6), *np.round(sh.size, 6))
-                   for l in spec.links for sh in l.shapes)
-    joints = tuple((l.name, l.joint.type, *np.round(l.joint.origin, 6), *np.round(l.joint.limits, 6))
-                   for l in spec.movable())
+    shapes = tuple((link.name, sh.kind, *np.round(sh.pos, 6), *np.round(sh.size, 6))
+                   for link in spec.links for sh in link.shapes)
+    joints = tuple((link.name, link.joint.type, *np.round(link.joint.origin, 6), *np.round(link.joint.limits, 6))
+                   for link in spec.movable())
     return shapes + joints
 
 
@@ -64,7 +64,7 @@ def test_splits():
 
 
 def test_joint_types_as_real_objects_have_them():
-    types = {cat: {l.joint.type for i in range(20) for l in fresh(cat, i).movable()} for cat in ALL}
+    types = {cat: {link.joint.type for i in range(20) for link in fresh(cat, i).movable()} for cat in ALL}
     for cat in ("Door", "Laptop", "Safe", "Toilet", "Scissors", "Pliers", "Lamp", "Stapler"):
         assert types[cat] == {"revolute"}, cat
     for cat in ("KitchenPot", "Table"):

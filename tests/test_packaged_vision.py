@@ -45,7 +45,7 @@ def test_a_wrong_or_missing_weights_file_is_a_clear_error(monkeypatch, tmp_path)
 def test_robomamba_with_the_mobilenet_encoder_trains_and_round_trips(monkeypatch, tmp_path):
     """Image tokens are the 7 x 7 cells (width 1280); the encoder is frozen, BatchNorm statistics
     included, through train(); the checkpoint loads without reading the package again."""
-    from agents import checkpoint, make_agent
+    from agents import checkpoint, factory, make_agent
     from agents.robomamba.config import preset
     from agents.robomamba.train import set_trainable
 
@@ -69,7 +69,7 @@ def test_robomamba_with_the_mobilenet_encoder_trains_and_round_trips(monkeypatch
         raise AssertionError("the package was read while loading a checkpoint")
 
     monkeypatch.setattr(packaged_vision, "weights_path", no_package)
-    loaded = checkpoint.load(tmp_path / "ck")
+    loaded = factory.load(tmp_path / "ck")
     assert loaded.cfg.vision == "mobilenet_v2"
     with torch.no_grad():
         assert torch.allclose(loaded.model.image_features(images), model.image_features(images))

@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import expert
 
 CUBE_OBJ = """v -0.5 -0.5 -0.5
@@ -103,8 +102,10 @@ def test_env_uses_partnet_objects_and_pulls_the_drawer(partnet_root):
             assert info["target_pixels"] > 16
             # normalised: the object's extent is about 1 x scale
             art = env.unwrapped.articulated_object.articulation
-            lo = np.min([l.compute_global_aabb_tight()[0] for l in art.get_links() if l.get_collision_shapes()], 0)
-            hi = np.max([l.compute_global_aabb_tight()[1] for l in art.get_links() if l.get_collision_shapes()], 0)
+            lo = np.min([link.compute_global_aabb_tight()[0] for link in art.get_links()
+                         if link.get_collision_shapes()], 0)
+            hi = np.max([link.compute_global_aabb_tight()[1] for link in art.get_links()
+                         if link.get_collision_shapes()], 0)
             assert np.linalg.norm(hi - lo) == pytest.approx(info["scale"], rel=0.05)
             info = env.step(expert(env, seed))[4]
             wins += info["success"]
@@ -125,7 +126,8 @@ def test_coacd_decomposition_is_cached_by_content(tmp_path, monkeypatch):
     monkeypatch.setenv("ROBOMAMBA_BENCH_CACHE", str(tmp_path / "cache"))
     # an L of two boxes: concave, so its decomposition has more than one piece
     verts, faces = [], []
-    for sh in (Shape("box", (0, 0, 0), (0.5, 0.1, 0.1), (1, 1, 1, 1)), Shape("box", (0.4, 0.4, 0), (0.1, 0.3, 0.1), (1, 1, 1, 1))):
+    for sh in (Shape("box", (0, 0, 0), (0.5, 0.1, 0.1), (1, 1, 1, 1)),
+               Shape("box", (0.4, 0.4, 0), (0.1, 0.3, 0.1), (1, 1, 1, 1))):
         v, f = shape_mesh(sh)
         faces.append(f + sum(len(x) for x in verts))
         verts.append(v)
@@ -158,7 +160,8 @@ def test_semantics_choose_the_target_joints(tmp_path):
     assert sem["link_0"] == ("hinge", "door") and sem["link_2"] == ("heavy", "body")
     assert partnet.annotated_movable(sem, "link_0", "revolute")
     assert not partnet.annotated_movable(sem, "link_0", "prismatic")  # the file says it turns
-    assert partnet.annotated_movable(sem, "link_1", "prismatic") and partnet.annotated_movable(sem, "link_4", "prismatic")
+    assert (partnet.annotated_movable(sem, "link_1", "prismatic")
+            and partnet.annotated_movable(sem, "link_4", "prismatic"))
     assert not partnet.annotated_movable(sem, "link_3", "revolute")  # annotated as not movable
     assert partnet.annotated_movable(sem, "link_9", "revolute")  # not in the file: allowed
     assert partnet.semantics(tmp_path / "missing") == {}

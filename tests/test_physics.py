@@ -2,11 +2,11 @@
 physics presets and overrides."""
 import numpy as np
 import pytest
+from conftest import expert
 
 from sim_envs.categories import ALL
 from sim_envs.config import PHYSICS_PRESETS, PullEnvConfig, env_overrides
-from sim_envs.pull_env import at_limit, failure_reasons, joint_alignment
-from conftest import expert
+from sim_envs.outcome import at_limit, failure_reasons, joint_alignment
 
 CFG = PullEnvConfig()
 REASONS = ("no_contact", "approach_collision", "unpulled_motion", "touched_other_link", "blocked", "no_motion",
@@ -55,7 +55,7 @@ def test_joint_alignment_and_limits_by_hand():
 
 def _reasons(dq=0.0, dq_pre=0.0, contact=True, on_target=True, pulled=True, cosine=1.0, alignment=1.0,
              limit=False, count=False):
-    from sim_envs.pull_env import success_flags
+    from sim_envs.outcome import success_flags
 
     raw = success_flags(dq, 1.0, cosine, CFG)
     ok = raw if (pulled or count) else {"success": False, "success_manipllm": False}
@@ -163,6 +163,6 @@ def test_target_mask_covers_the_target_subtree(env):
     env.reset(seed=0, options={"task": "drawer", "split": "test"})
     sub = u.articulated_object.subtree(u._target.link)
     assert u._target.link in sub and u.articulated_object.links[0] not in sub
-    seg_ids = {l.entity.per_scene_id for l in sub}
-    others = {l.entity.per_scene_id for l in u.articulated_object.links} - seg_ids
+    seg_ids = {link.entity.per_scene_id for link in sub}
+    others = {link.entity.per_scene_id for link in u.articulated_object.links} - seg_ids
     assert seg_ids and not (seg_ids & others)

@@ -4,10 +4,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from test_progress import check_log
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "agent_plugin"
@@ -32,9 +35,9 @@ def installed(tmp_path_factory):
 def test_plugin_is_listed_with_its_origin(installed):
     out = subprocess.run([sys.executable, "-m", "agents"], capture_output=True, text=True, env=installed,
                          cwd=ROOT, check=True).stdout
-    line = next(l for l in out.splitlines() if l.startswith("centre"))
+    line = next(line for line in out.splitlines() if line.startswith("centre"))
     assert "plugin robomamba-bench-example-plugin 0.1.0" in line and "robomamba_bench_example.agent:CentreAgent" in line
-    assert "built-in" in next(l for l in out.splitlines() if l.startswith("random"))
+    assert "built-in" in next(line for line in out.splitlines() if line.startswith("random"))
 
 
 def test_plugin_is_evaluated_like_a_builtin(installed, tmp_path):
@@ -42,7 +45,7 @@ def test_plugin_is_evaluated_like_a_builtin(installed, tmp_path):
     cmd = [sys.executable, "-m", "evaluation.run", "--agent", "centre", "--categories", "drawer,Faucet",
            "--episodes", "2", "--workers", "0", "--image-size", "128", "--quiet", "--out", str(out)]
     subprocess.run(cmd, check=True, env=installed, cwd=ROOT, capture_output=True)
-    recs = [json.loads(l) for l in (out / "episodes.jsonl").read_text().splitlines()]
+    recs = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
     run = json.loads((out / "run.json").read_text())
     assert len(recs) == 4 and run["agent_class"] == "robomamba_bench_example.agent.CentreAgent"
     assert all(r["agent"] == "centre" and len(r["agent_action"]) == 8 for r in recs)
@@ -78,4 +81,38 @@ def test_minimal_remote_server_matches_the_plugin(installed, tmp_path):
     assert sorted(runs["remote"]) == sorted(runs["centre"]) and len(runs["centre"]) == 4
     for k, r in runs["centre"].items():
         assert np.allclose(runs["remote"][k]["agent_action"], r["agent_action"], atol=1e-9)
-        assert (runs["remote"][k]["success"], runs["remote"][k]["failure_reason"]) == (r["success"], r["failure_reason"])
+        remote = runs["remote"][k]
+        assert (remote["success"], remote["failure_reason"]) == (r["success"], r["failure_reason"])
+
+
+def test_a_trainable_plugin_agent_trains_and_runs_in_the_main_job(installed, tmp_path):
+    """The example's `centre_offset` registers an agent and its trainer (entry points) and nothing else:
+    agents.train trains it, and a reduced main job trains it per training seed, evaluates it beside a
+    built-in on the paired work list and puts it in the tables."""
+    listing = subprocess.run([sys.executable, "-m", "agents"], capture_output=True, text=True, env=installed,
+                             cwd=ROOT, check=True).stdout
+    line = next(x for x in listing.splitlines() if x.startswith("centre_offset"))
+    assert "trained by robomamba_bench_example.train" in line
+    out = tmp_path / "job"
+    cmd = [sys.executable, "-m", "evaluation.pipeline", "--agents", "centre_offset,random", "--categories",
+           "drawer,Faucet", "--samples", "2", "--episodes", "2", "--train-seeds", "2", "--workers", "0",
+           "--image-size", "128", "--out", str(out)]
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, env=installed, cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "== train centre_offset@s1: python -m agents.train --agent centre_offset" in p.stdout
+    # its log, stderr piped: plain lines, each progress bar (collection's per task, nested on a terminal;
+    # the ceiling's; each evaluation's) at most one line per 30 s and one when it ends
+    check_log(p.stderr, time.monotonic() - t0, {"drawer": 1, "ceiling": 1, "evaluating": 3})
+    for k, name in ((0, "centre_offset"), (1, "centre_offset@s1")):
+        meta = json.loads((out / "checkpoints" / name / "config.json").read_text())
+        assert meta["agent"] == "centre_offset" and meta["training"]["config"]["seed"] == k
+    table = pd.read_csv(out / "tables" / "table_manipulation.csv")
+    assert {"centre_offset@s0", "centre_offset@s1", "random"} <= set(table["method"])
+    pairs = pd.read_csv(out / "tables" / "comparisons.csv")
+    assert ((pairs.method_a == "centre_offset@s0") & (pairs.method_b == "random")).any()
+    recs = [json.loads(x) for x in (out / "eval" / "centre_offset@s0" / "episodes.jsonl").read_text().splitlines()]
+    assert len(recs) == 4 and all(len(r["agent_action"]) == 8 for r in recs)
+    # rerun: every step resumes with nothing to do, training included
+    again = subprocess.run(cmd, env=installed, cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 0 and "already trained with these settings" in again.stdout, again.stderr[-2000:]

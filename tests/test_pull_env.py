@@ -1,12 +1,12 @@
 """The pull environment: privileged success, failure modes, criteria, determinism, bad input."""
 import numpy as np
 import pytest
-
 from conftest import expert
+
 from sim_envs import objects
 from sim_envs.config import PullEnvConfig
 from sim_envs.geometry import camera_to_pixel
-from sim_envs.pull_env import success_flags
+from sim_envs.outcome import success_flags
 
 TEST_IDS = objects.instances("StorageFurniture", "test")
 

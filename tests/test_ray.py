@@ -26,7 +26,8 @@ def cluster():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    subprocess.run([RAY, "start", "--head", "--num-cpus", "2", "--port", str(port), "--node-ip-address", "127.0.0.1", "--include-dashboard=false",
+    subprocess.run([RAY, "start", "--head", "--num-cpus", "2", "--port", str(port),
+                    "--node-ip-address", "127.0.0.1", "--include-dashboard=false",
                     "--disable-usage-stats"], check=True, capture_output=True, env=ENV, cwd=ROOT, timeout=180)
     yield f"127.0.0.1:{port}"
     subprocess.run([RAY, "stop", "--force"], capture_output=True, env=ENV, timeout=120)
@@ -41,7 +42,7 @@ def evaluate(out, *args, check=True):
 
 
 def lines(out) -> list[dict]:
-    return [json.loads(l) for l in (Path(out) / "episodes.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in (Path(out) / "episodes.jsonl").read_text().splitlines()]
 
 
 def outcome(r):
@@ -51,7 +52,8 @@ def outcome(r):
 def test_ray_gives_the_local_records(cluster, tmp_path):
     evaluate(tmp_path / "local", "--episodes", "3")
     evaluate(tmp_path / "ray", "--episodes", "3", "--executor", "ray", "--ray-address", cluster)
-    evaluate(tmp_path / "actor", "--episodes", "3", "--executor", "ray", "--ray-address", cluster, "--ray-agent", "actor")
+    evaluate(tmp_path / "actor", "--episodes", "3", "--executor", "ray", "--ray-address", cluster,
+             "--ray-agent", "actor")
     local = {r["key"]: outcome(r) for r in lines(tmp_path / "local")}
     assert len(local) == 6
     assert {r["key"]: outcome(r) for r in lines(tmp_path / "ray")} == local

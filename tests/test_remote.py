@@ -238,7 +238,7 @@ def test_a_killed_server_gives_recorded_failures_then_resume_completes(tmp_path)
     finally:
         server.kill()
         server.wait()
-    lines = [json.loads(l) for l in log.read_text().splitlines()]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(lines) == 8 and len({r["key"] for r in lines}) == 8  # every episode exactly once
     assert {k: r["failure_reason"] for k, r in records(out).items() if k in first} == \
         {k: r["failure_reason"] for k, r in first.items()}  # what was recorded stays recorded

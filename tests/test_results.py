@@ -7,25 +7,32 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.tables import write_tables
+from evaluation.tables import table_files, write_tables
 
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "default"
-TABLES = ("table_manipulation.csv", "table_manipulation_manipllm.csv", "summary.csv", "speed.csv",
-          "comparisons.csv", "seeds.csv", "failures.csv")
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results" / "default"
+BUILTIN = ("success", "success_manipllm")  # the committed tables' criteria (a test may register more)
 
 
 def test_committed_tables_recompute_from_committed_records(tmp_path):
     job = json.loads((RESULTS / "pipeline.json").read_text())
     runs = [RESULTS / "runs" / name for name in job["runs"]]
     assert all((r / "run.json").exists() and (r / "episodes.jsonl.gz").exists() for r in runs), runs
-    paths = write_tables(runs, tmp_path, reference=True, ceiling_dir=RESULTS / "runs" / job["ceiling"])
-    for name in TABLES:
+    paths = write_tables(runs, tmp_path, reference=True, ceiling_dir=RESULTS / "runs" / job["ceiling"],
+                         criteria=BUILTIN)
+    for name in table_files(BUILTIN):
         assert paths[name].read_text() == (RESULTS / name).read_text(), name
 
 
-@pytest.mark.parametrize("name", TABLES)
-def test_every_committed_table_is_listed(name):
-    assert (RESULTS / name).exists()
+def test_the_committed_tables_are_what_the_tables_command_writes(tmp_path):
+    """results/default holds every table and plot evaluation.tables writes, and nothing else beside them
+    (a table nobody regenerates would not recompute)."""
+    committed = {p.name for p in RESULTS.iterdir() if p.is_file() and p.suffix in (".csv", ".png")}
+    job = json.loads((RESULTS / "pipeline.json").read_text())
+    paths = write_tables([RESULTS / "runs" / job["runs"][0]], tmp_path, criteria=BUILTIN)
+    assert committed == {p.name for p in paths.values()}
+    runs = {p.name for p in (RESULTS / "runs").iterdir()}
+    assert runs == {*job["runs"], job["ceiling"]}, "records that no committed table reads"
 
 
 def test_physics_changes_recompute_from_their_records():
@@ -36,7 +43,7 @@ def test_physics_changes_recompute_from_their_records():
 
     import pandas as pd
 
-    spec = importlib.util.spec_from_file_location("bench_physics", Path(__file__).resolve().parents[1] / "bench" / "physics.py")
+    spec = importlib.util.spec_from_file_location("bench_physics", ROOT / "bench" / "physics.py")
     bench = importlib.util.module_from_spec(spec)
     import sys
 
@@ -54,7 +61,8 @@ def test_physics_changes_recompute_from_their_records():
                 assert got[col] == v, (name, agent, col, got[col], v)
 
 
-ABLATION_TABLES = sorted(p.stem[len("table_ablation_"):] for p in (RESULTS.parent / "ablations").glob("table_ablation_*.csv"))
+ABLATION_TABLES = sorted(p.stem[len("table_ablation_"):]
+                         for p in (RESULTS.parent / "ablations").glob("table_ablation_*.csv"))
 
 
 def test_the_committed_ablation_tables_are_known_tables():
@@ -69,19 +77,20 @@ def test_ablation_tables_recompute_from_their_records(name):
     records committed beside it."""
     import pandas as pd
 
-    from evaluation.ablations import DEFAULT, group_rate
-    from evaluation.compare import compare
-    from evaluation.tables import load_runs
+    from evaluation.ablations import DEFAULT
+    from evaluation.results.paired import compare
+    from evaluation.results.records import load_run
+    from evaluation.results.stats import split_rate
 
     root = RESULTS.parent / "ablations"
     df = pd.read_csv(root / f"table_ablation_{name}.csv")
-    runs = {k: next(iter(load_runs([root / "runs" / k]).values())) for k in df.key}
+    runs = {k: load_run(root / "runs" / k) for k in df.key}
     for _, row in df.iterrows():
         recs = runs[row.key]["records"]
         assert len(recs) == 1500
         for group in ("seen", "unseen"):
             for crit, col in (("success", group), ("success_manipllm", f"{group}_manipllm")):
-                rate, lo, hi = group_rate(recs, group, crit)
+                rate, lo, hi = split_rate(recs, group, crit)
                 assert (row[col], row[f"{col}_ci_low"], row[f"{col}_ci_high"]) == pytest.approx(
                     (round(rate, 4), round(lo, 4), round(hi, 4)), abs=1e-9)
         if row.key != DEFAULT:
@@ -90,3 +99,18 @@ def test_ablation_tables_recompute_from_their_records(name):
                 r = t[t.split == group].iloc[0]
                 assert row[f"{group}_diff_vs_default"] == pytest.approx(round(r["diff"], 4), abs=1e-9)
                 assert row[f"{group}_mcnemar_p"] == pytest.approx(float(f"{r.mcnemar_p:.3g}"))
+
+
+def test_the_readme_tables_are_the_committed_csvs():
+    """README.md's results tables are generated from the committed CSVs (python -m evaluation.readme)."""
+    from evaluation.readme import blocks, render
+
+    text = (ROOT / "README.md").read_text()
+    _, changed = render(text, blocks())
+    assert changed == [], f"run python -m evaluation.readme: {changed} differ from the CSVs"
+    # the check can fail: a number edited by hand, or a table recomputed, is caught
+    row = "| oracle (privileged expert, one try) | "
+    edited = text.replace(row + "0.74 |", row + "0.75 |")
+    assert edited != text and render(edited, blocks())[1] == ["main"]
+    with pytest.raises(ValueError, match="no markers for the generated blocks physics"):
+        render(text.replace("<!-- begin generated: physics -->", ""), blocks())

@@ -4,7 +4,7 @@ from sim_envs.categories import ALL, resolve
 
 def _rss_mib() -> float:
     with open("/proc/self/status") as f:
-        return next(int(l.split()[1]) / 1024 for l in f if l.startswith("VmRSS:"))
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
 
 
 def test_memory_and_entities_flat_over_1000_swaps(env):

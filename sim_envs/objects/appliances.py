@@ -76,7 +76,8 @@ def refrigerator(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
         yf = y0 + rng.uniform(0.4, 0.5) * (y1 - y0)
         links += [door("door_left", y0, yf - GAP, z0, z1, "left"), door("door_right", yf + GAP, y1, z0, z1, "right")]
     else:  # french doors over a freezer drawer
-        links += [door("door_left", y0, ym - GAP, zs + GAP, z1, "left"), door("door_right", ym + GAP, y1, zs + GAP, z1, "right"),
+        links += [door("door_left", y0, ym - GAP, zs + GAP, z1, "left"),
+                  door("door_right", ym + GAP, y1, zs + GAP, z1, "right"),
                   parts.drawer("drawer_freezer", fx, y0, y1, z0, zs - GAP, 0.8 * D, 0.6 * D, body, "bar", metal, 0.05)]
     return ObjectSpec("Refrigerator", instance_id, tuple(links), dict(width=W, height=H, depth=D, layout=layout))
 
@@ -92,11 +93,13 @@ def microwave(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
     fx = -D / 2
     panel_w = rng.uniform(0.2, 0.3) * W
     y0, y1, z0, z1 = -W / 2 + GAP, W / 2 - panel_w, -H / 2 + GAP, H / 2 - GAP
-    shapes.append(box((fx - 0.01, y1 + GAP, z0), (fx, W / 2, z1), PALETTES["dark"] if body != PALETTES["dark"] else PALETTES["grey"]))
+    shapes.append(box((fx - 0.01, y1 + GAP, z0), (fx, W / 2, z1),
+                      PALETTES["dark"] if body != PALETTES["dark"] else PALETTES["grey"]))
     n_buttons = int(rng.integers(2, 7))
     for k in range(n_buttons):  # fixed buttons / knobs on the panel
         zk = z1 - (k + 1) * (z1 - z0) / (n_buttons + 1)
-        shapes.append(disk((fx - 0.015, (y1 + W / 2) / 2, zk), 0.012 + 0.006 * (k % 2), 0.01, METALS["steel"], axis=(1, 0, 0)))
+        shapes.append(disk((fx - 0.015, (y1 + W / 2) / 2, zk), 0.012 + 0.006 * (k % 2), 0.01,
+                           METALS["steel"], axis=(1, 0, 0)))
     hinge_side = "bottom" if rng.random() < 0.2 else "left"
     handle = pick(rng, ["bar", "none"]) if hinge_side == "left" else "bar"
     window = box((fx - t - 0.003, y0 + 0.15 * (y1 - y0), z0 + 0.18 * (z1 - z0)),
@@ -153,11 +156,14 @@ def toaster(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
     n_slots = int(rng.integers(1, 3)) * (2 if W > 0.33 else 1)
     for k in range(n_slots):
         yc = -W / 2 + (k + 0.5) * W / n_slots
-        shapes.append(box((-D / 2 + 0.03, yc - W / n_slots * 0.3, H / 2), (-D / 2 + 0.045, yc + W / n_slots * 0.3, H / 2 + 0.003), PALETTES["dark"]))
-        shapes.append(box((D / 2 - 0.045, yc - W / n_slots * 0.3, H / 2), (D / 2 - 0.03, yc + W / n_slots * 0.3, H / 2 + 0.003), PALETTES["dark"]))
+        shapes.append(box((-D / 2 + 0.03, yc - W / n_slots * 0.3, H / 2),
+                          (-D / 2 + 0.045, yc + W / n_slots * 0.3, H / 2 + 0.003), PALETTES["dark"]))
+        shapes.append(box((D / 2 - 0.045, yc - W / n_slots * 0.3, H / 2),
+                          (D / 2 - 0.03, yc + W / n_slots * 0.3, H / 2 + 0.003), PALETTES["dark"]))
     fx = -D / 2
     ly = rng.uniform(0.15, 0.3) * W * pick(rng, [-1, 1])
-    shapes.append(box((fx - 0.004, ly - 0.006, -H / 2 + 0.03), (fx, ly + 0.006, H / 2 - 0.03), PALETTES["dark"]))  # track
+    shapes.append(box((fx - 0.004, ly - 0.006, -H / 2 + 0.03), (fx, ly + 0.006, H / 2 - 0.03),
+                      PALETTES["dark"]))  # track
     shapes.append(disk((fx - 0.012, -ly, 0.0), 0.018, 0.02, metal, axis=(1, 0, 0)))  # browning knob
     # a long lever whose paddle stands well off the body, so a hand can reach it from above
     lw, ll = rng.uniform(0.035, 0.06), rng.uniform(0.08, 0.1)
@@ -189,7 +195,8 @@ def dispenser(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
         nozzle = rng.uniform(0.03, 0.05)
         head = (rod((0, 0, top), (0, 0, top + 0.02), stem_r, metal),
                 box((-0.6 * r, -0.6 * r, top + 0.02), (0.6 * r, 0.6 * r, top + 0.02 + head_h), metal),
-                box((-0.6 * r - nozzle, -0.15 * r, top + 0.02 + 0.3 * head_h), (-0.6 * r, 0.15 * r, top + 0.02 + head_h), metal))
+                box((-0.6 * r - nozzle, -0.15 * r, top + 0.02 + 0.3 * head_h),
+                    (-0.6 * r, 0.15 * r, top + 0.02 + head_h), metal))
         links = (LinkSpec("base", tuple(base), semantic="body"),
                  parts.lift("pump_head", head, (0, 0, top), rng.uniform(0.7, 1.0) * h * 0.35 + 0.03, semantic="pump"))
         params = dict(kind=kind, radius=r, height=h, square=square)

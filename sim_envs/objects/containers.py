@@ -21,7 +21,8 @@ def box_(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
     c = CARDBOARD if kind != "lid" or rng.random() < 0.3 else parts.color(rng)
     t = 0.008
     shell = [s for s in parts.box_shell(D, W, H, t, c, open_side="top")]
-    shell = [parts.box(np.asarray(s.pos) - s.size + (0, 0, H / 2), np.asarray(s.pos) + s.size + (0, 0, H / 2), c) for s in shell]
+    shell = [parts.box(np.asarray(s.pos) - s.size + (0, 0, H / 2), np.asarray(s.pos) + s.size + (0, 0, H / 2), c)
+             for s in shell]
     links = [LinkSpec("base", tuple(shell), semantic="body")]
     top = H + 0.001
     if kind == "lid":
@@ -69,15 +70,18 @@ def trash_can(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
             shapes = [disk((0, 0, H + t / 2 + 0.001), W / 2 + 0.005, t, lidc)]
         else:
             shapes = [box((-D / 2 - 0.005, y0, H + 0.001), (D / 2 + 0.005, y1, H + 0.001 + t), lidc)]
-        shapes.append(box((-D / 2 - 0.02, (y0 + y1) / 2 - 0.04, H + 0.001), (-D / 2, (y0 + y1) / 2 + 0.04, H + t), lidc))
+        shapes.append(box((-D / 2 - 0.02, (y0 + y1) / 2 - 0.04, H + 0.001),
+                          (-D / 2, (y0 + y1) / 2 + 0.04, H + t), lidc))
         links.append(parts.lid(f"lid_{k}", shapes, D / 2 + 0.005, H + 0.001, rng.uniform(1.4, 2.0), y=(y0 + y1) / 2))
-    return ObjectSpec("TrashCan", instance_id, tuple(links), dict(round=round_, height=H, width=W, pedal=pedal, lids=len(spans)))
+    return ObjectSpec("TrashCan", instance_id, tuple(links),
+                      dict(round=round_, height=H, width=W, pedal=pedal, lids=len(spans)))
 
 
 def kitchen_pot(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
     """A round pot (two side handles) or saucepan (one long handle) with a lift-off lid and knob."""
     r, h = rng.uniform(0.08, 0.16), rng.uniform(0.07, 0.16)
-    body = METALS[pick(rng, ["steel", "black"])] if rng.random() < 0.6 else parts.color(rng, ["red", "blue", "dark", "white"])
+    body = (METALS[pick(rng, ["steel", "black"])] if rng.random() < 0.6
+            else parts.color(rng, ["red", "blue", "dark", "white"]))
     handlec = METALS["black"] if rng.random() < 0.6 else body
     shapes = [rod((0, 0, 0), (0, 0, h), r, body), rod((0, 0, h - 0.008), (0, 0, h), r + 0.006, body)]
     saucepan = rng.random() < 0.35

@@ -36,7 +36,8 @@ def display(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
     x_back = t / 2
     if foot == "legs":
         for s in (-1, 1):
-            base.append(box((x_back + 0.003, s * 0.35 * W - 0.01, 0.015), (x_back + 0.02, s * 0.35 * W + 0.01, pivot_z), bezel))
+            base.append(box((x_back + 0.003, s * 0.35 * W - 0.01, 0.015),
+                            (x_back + 0.02, s * 0.35 * W + 0.01, pivot_z), bezel))
         base.append(box((x_back + 0.003, -0.35 * W, pivot_z - 0.02), (x_back + 0.02, 0.35 * W, pivot_z), bezel))
     else:
         base.append(box((x_back + 0.005, -0.03, 0.015), (x_back + 0.025, 0.03, pivot_z + 0.02), bezel))

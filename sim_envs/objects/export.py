@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from infra.cli import check_at_least, done, option, parse_config
-from ..cli import categories_option, check_split, split_option
 from infra.files import atomic_write_text, json_default
 
+from ..cli import categories_option, check_split, split_option
 from .spec import ObjectSpec, Shape, _quat_to_matrix
 
 # URDF cylinders run along z; ours run along x: rotate z onto x
@@ -188,8 +188,8 @@ def export(spec: ObjectSpec, root, mesh: bool = False) -> Path:
     meta = {"model_cat": spec.category, "model_id": folder_name(spec), "source": "sim_envs procedural generator",
             "instance_id": spec.instance_id, "params": spec.params}
     atomic_write_text(out / "meta.json", json.dumps(meta, indent=1, default=json_default) + "\n")
-    sem = [f"{l.name} {SEMANTIC_KIND[l.joint.type] if l.joint else ('static' if l.parent else 'heavy')} "
-           f"{l.semantic or 'part'}" for l in spec.links]
+    sem = [f"{link.name} {SEMANTIC_KIND[link.joint.type] if link.joint else ('static' if link.parent else 'heavy')} "
+           f"{link.semantic or 'part'}" for link in spec.links]
     atomic_write_text(out / "semantics.txt", "\n".join(sem) + "\n")
     return out
 

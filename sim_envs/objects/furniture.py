@@ -21,7 +21,8 @@ def door(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
     H = rng.uniform(1.9, 2.3)
     fd, fw = rng.uniform(0.08, 0.16), rng.uniform(0.05, 0.1)  # frame depth, post width
     frame_c = parts.color(rng, ["white", "wood", "light_wood", "dark", "grey"])
-    slab_c = frame_c if rng.random() < 0.5 else parts.color(rng, ["white", "wood", "light_wood", "blue", "green", "red"])
+    slab_c = (frame_c if rng.random() < 0.5
+              else parts.color(rng, ["white", "wood", "light_wood", "blue", "green", "red"]))
     metal = METALS[pick(rng, METALS)]
     frame = [box((-fd / 2, -W / 2 - fw, 0), (fd / 2, -W / 2, H + fw), frame_c),
              box((-fd / 2, W / 2, 0), (fd / 2, W / 2 + fw, H + fw), frame_c),
@@ -36,10 +37,12 @@ def door(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
     for k, (y0, y1, side) in enumerate(spans):
         extra = []
         if deco == "glass":
-            extra.append(box((fx - t - 0.004, y0 + 0.2 * (y1 - y0), 0.55 * H), (fx - t, y1 - 0.2 * (y1 - y0), 0.9 * H), (0.55, 0.7, 0.8, 1.0)))
+            extra.append(box((fx - t - 0.004, y0 + 0.2 * (y1 - y0), 0.55 * H),
+                             (fx - t, y1 - 0.2 * (y1 - y0), 0.9 * H), (0.55, 0.7, 0.8, 1.0)))
         elif deco == "panels":
             for za, zb in ((0.1 * H, 0.45 * H), (0.55 * H, 0.9 * H)):
-                extra.append(box((fx - t - 0.008, y0 + 0.15 * (y1 - y0), za), (fx - t, y1 - 0.15 * (y1 - y0), zb), slab_c))
+                extra.append(box((fx - t - 0.008, y0 + 0.15 * (y1 - y0), za),
+                                 (fx - t, y1 - 0.15 * (y1 - y0), zb), slab_c))
         free_y = y1 - 0.1 * (y1 - y0) if side == "left" else y0 + 0.1 * (y1 - y0)
         if style == "lever":
             d = 1 if side == "right" else -1  # the lever points from the free edge toward the hinge
@@ -51,7 +54,8 @@ def door(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
             hstyle = style
         links.append(parts.door(f"door_{k}", fx, y0, y1, GAP, H - GAP, side, rng.uniform(1.3, 1.9), slab_c,
                                 hstyle, metal, thickness=t, extra=tuple(extra)))
-    return ObjectSpec("Door", instance_id, tuple(links), dict(width=W, height=H, double=double, deco=deco, handle=style))
+    return ObjectSpec("Door", instance_id, tuple(links),
+                      dict(width=W, height=H, double=double, deco=deco, handle=style))
 
 
 def folding_chair(instance_id: int, rng: np.random.Generator) -> ObjectSpec:

@@ -7,7 +7,6 @@ and makes every link frame coincide with the object frame at rest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Optional
 
 import numpy as np
 
@@ -22,7 +21,7 @@ class Shape:
     color: RGBA
     quat: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)  # wxyz, in the object frame
 
-    def scaled(self, s: float) -> "Shape":
+    def scaled(self, s: float) -> Shape:
         return replace(self, pos=tuple(s * v for v in self.pos), size=tuple(s * v for v in self.size))
 
     def corners(self) -> np.ndarray:
@@ -46,7 +45,7 @@ class Joint:
     axis: tuple[float, float, float]  # unit axis; positive q opens the part
     limits: tuple[float, float]  # lower (closed) and upper (open), m or rad
 
-    def scaled(self, s: float) -> "Joint":
+    def scaled(self, s: float) -> Joint:
         lim = self.limits if self.type == "revolute" else tuple(s * v for v in self.limits)
         return replace(self, origin=tuple(s * v for v in self.origin), limits=lim)
 
@@ -55,11 +54,11 @@ class Joint:
 class LinkSpec:
     name: str
     shapes: tuple[Shape, ...]
-    parent: Optional[str] = None  # None: the root (fixed base)
-    joint: Optional[Joint] = None  # None with a parent: rigidly fixed to it
+    parent: str | None = None  # None: the root (fixed base)
+    joint: Joint | None = None  # None with a parent: rigidly fixed to it
     semantic: str = ""  # "body", "drawer", "door", "lid", ... (metadata for people and exports)
 
-    def scaled(self, s: float) -> "LinkSpec":
+    def scaled(self, s: float) -> LinkSpec:
         return replace(self, shapes=tuple(sh.scaled(s) for sh in self.shapes),
                        joint=None if self.joint is None else self.joint.scaled(s))
 
@@ -76,52 +75,52 @@ class ObjectSpec:
         return f"{self.category}/{self.instance_id}"
 
     def movable(self) -> list[LinkSpec]:
-        return [l for l in self.links if l.joint is not None]
+        return [link for link in self.links if link.joint is not None]
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        pts = np.concatenate([sh.corners() for l in self.links for sh in l.shapes])
+        pts = np.concatenate([sh.corners() for link in self.links for sh in link.shapes])
         return pts.min(0), pts.max(0)
 
-    def scaled(self, s: float) -> "ObjectSpec":
-        return replace(self, links=tuple(l.scaled(s) for l in self.links))
+    def scaled(self, s: float) -> ObjectSpec:
+        return replace(self, links=tuple(link.scaled(s) for link in self.links))
 
-    def translated(self, t) -> "ObjectSpec":
+    def translated(self, t) -> ObjectSpec:
         t = np.asarray(t, dtype=float)
 
         def mv(p):
             return tuple(float(v) for v in np.asarray(p) + t)
 
         links = []
-        for l in self.links:
-            shapes = tuple(replace(sh, pos=mv(sh.pos)) for sh in l.shapes)
-            joint = None if l.joint is None else replace(l.joint, origin=mv(l.joint.origin))
-            links.append(replace(l, shapes=shapes, joint=joint))
+        for link in self.links:
+            shapes = tuple(replace(sh, pos=mv(sh.pos)) for sh in link.shapes)
+            joint = None if link.joint is None else replace(link.joint, origin=mv(link.joint.origin))
+            links.append(replace(link, shapes=shapes, joint=joint))
         return replace(self, links=tuple(links))
 
-    def normalized(self) -> "ObjectSpec":
+    def normalized(self) -> ObjectSpec:
         """Centred on its bounding-box centre and scaled to a bounding-box diagonal of 1."""
         lo, hi = self.bounds()
         centred = self.translated(-(lo + hi) / 2)
         return centred.scaled(1.0 / float(np.linalg.norm(hi - lo)))
 
     def validate(self) -> None:
-        names = [l.name for l in self.links]
+        names = [link.name for link in self.links]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.object_id}: duplicate link names")
-        roots = [l for l in self.links if l.parent is None]
+        roots = [link for link in self.links if link.parent is None]
         if len(roots) != 1 or self.links[0].parent is not None:
             raise ValueError(f"{self.object_id}: exactly one root link, listed first")
         seen = set()
-        for l in self.links:
-            if l.parent is not None and l.parent not in seen:
-                raise ValueError(f"{self.object_id}: link {l.name} listed before its parent {l.parent}")
-            seen.add(l.name)
-            if l.joint is not None:
-                if l.joint.type not in ("prismatic", "revolute"):
-                    raise ValueError(f"{self.object_id}: joint type {l.joint.type!r}")
-                lo, hi = l.joint.limits
+        for link in self.links:
+            if link.parent is not None and link.parent not in seen:
+                raise ValueError(f"{self.object_id}: link {link.name} listed before its parent {link.parent}")
+            seen.add(link.name)
+            if link.joint is not None:
+                if link.joint.type not in ("prismatic", "revolute"):
+                    raise ValueError(f"{self.object_id}: joint type {link.joint.type!r}")
+                lo, hi = link.joint.limits
                 if not lo < hi:
-                    raise ValueError(f"{self.object_id}: joint of {l.name} has empty range")
+                    raise ValueError(f"{self.object_id}: joint of {link.name} has empty range")
         if not self.movable():
             raise ValueError(f"{self.object_id}: no movable part")
 

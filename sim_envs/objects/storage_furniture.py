@@ -61,7 +61,8 @@ def generate(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
             if wide and rng.random() < 0.7:
                 ym = (y0 + y1) / 2
                 links.append(_door(len(links), y0, ym, z0, z1, D, "left", front_color, handle_style, handle_color, rng))
-                links.append(_door(len(links), ym, y1, z0, z1, D, "right", front_color, handle_style, handle_color, rng))
+                links.append(_door(len(links), ym, y1, z0, z1, D, "right", front_color, handle_style,
+                                   handle_color, rng))
             else:
                 side = "left" if rng.random() < 0.5 else "right"
                 links.append(_door(len(links), y0, y1, z0, z1, D, side, front_color, handle_style, handle_color, rng))

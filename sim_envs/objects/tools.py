@@ -114,9 +114,11 @@ def lighter(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
     flint wheel under it."""
     W, D, H = rng.uniform(0.03, 0.045), rng.uniform(0.012, 0.02), rng.uniform(0.045, 0.065)
     split = rng.uniform(0.6, 0.72) * H
-    c = METALS[pick(rng, ["steel", "brass", "black"])] if rng.random() < 0.7 else parts.color(rng, ["red", "blue", "dark", "green"])
+    c = (METALS[pick(rng, ["steel", "brass", "black"])] if rng.random() < 0.7
+         else parts.color(rng, ["red", "blue", "dark", "green"]))
     base = [box((-D / 2, -W / 2, 0), (D / 2, W / 2, split), c),
-            box((-D / 2 + 0.002, -W / 2 + 0.004, split), (D / 2 - 0.002, W / 2 - 0.012, split + 0.6 * (H - split)), METALS["steel"]),
+            box((-D / 2 + 0.002, -W / 2 + 0.004, split), (D / 2 - 0.002, W / 2 - 0.012, split + 0.6 * (H - split)),
+                METALS["steel"]),
             disk((0, W / 2 - 0.007, split + 0.004), 0.004, 0.006, PALETTES["dark"], axis=(1, 0, 0))]
     lid = [box((-D / 2, -W / 2, split + 0.0005), (D / 2, W / 2, H), c)]
     links = (LinkSpec("base", tuple(base), semantic="body"),
@@ -144,10 +146,12 @@ def faucet(instance_id: int, rng: np.random.Generator) -> ObjectSpec:
         base.append(rod((0, 0, H), (0, 0, z), 0.9 * r, metal))
         side = rng.random() < 0.4
         if side:
-            lever = [box((-lw / 2, 0, z + 0.001), (lw / 2, lever_len, z + 0.013), metal), ball((0, lever_len, z + 0.007), 0.6 * lw, metal)]
+            lever = [box((-lw / 2, 0, z + 0.001), (lw / 2, lever_len, z + 0.013), metal),
+                     ball((0, lever_len, z + 0.007), 0.6 * lw, metal)]
             axis = (1, 0, 0)
         else:
-            lever = [box((0, -lw / 2, z + 0.001), (lever_len, lw / 2, z + 0.013), metal), ball((lever_len, 0, z + 0.007), 0.6 * lw, metal)]
+            lever = [box((0, -lw / 2, z + 0.001), (lever_len, lw / 2, z + 0.013), metal),
+                     ball((lever_len, 0, z + 0.007), 0.6 * lw, metal)]
             axis = (0, -1, 0)
         links.append(LinkSpec("lever", tuple(lever), parent="base",
                               joint=parts.hinge((0, 0, z), axis, rng.uniform(0.6, 1.0)), semantic="lever"))

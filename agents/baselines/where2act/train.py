@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import torch
@@ -21,6 +20,9 @@ import torch
 from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, check_positive, option
 
 from ...rotation import geodesic_angle
+
+# the main job's budget settings this trainer takes (evaluation.pipeline setting: flag); agents.registry
+PIPELINE_FLAGS = {"where2act_epochs": "--epochs"}
 
 @dataclass
 class TrainConfig(ConfigBase):
@@ -38,7 +40,7 @@ class TrainConfig(ConfigBase):
     weight_decay: float = option(1e-4, "AdamW weight decay")
     batch_size: int = option(16, "batch size (images)")
     pixels_per_image: int = option(16, "pixels per image used for the off-part negatives and actionability targets")
-    init: Optional[str] = option(None, "start from this checkpoint instead of a fresh model")
+    init: str | None = option(None, "start from this checkpoint instead of a fresh model")
     progress: bool = option(True, "progress bars")
 
     def __post_init__(self):
@@ -52,7 +54,8 @@ class TrainConfig(ConfigBase):
 def inputs(data) -> torch.Tensor:
     from .model import observation_tensor
 
-    return torch.from_numpy(np.stack([observation_tensor(data.rgb[i], data.depth[i], data.normals[i], data.object_mask[i])
+    return torch.from_numpy(np.stack([observation_tensor(data.rgb[i], data.depth[i], data.normals[i],
+                                                         data.object_mask[i])
                                       for i in range(len(data))]))
 
 
@@ -62,14 +65,16 @@ def random_rotations(n: int, rng: np.random.Generator) -> torch.Tensor:
 
     up = rng.normal(size=(n, 3))
     up[:, 2] = np.abs(up[:, 2])
-    return rotation_from_up_forward(torch.tensor(up, dtype=torch.float32), torch.tensor(rng.normal(size=(n, 3)), dtype=torch.float32))
+    return rotation_from_up_forward(torch.tensor(up, dtype=torch.float32),
+                                    torch.tensor(rng.normal(size=(n, 3)), dtype=torch.float32))
 
 
 def train(cfg: TrainConfig, log=print) -> dict:
-    from tqdm import tqdm
+    from infra.progress import progress_bar
 
-    from ...training_data import dataset_summary, load, pixel_targets, rotation_targets
     from ... import checkpoint
+    from ...factory import load as load_agent
+    from ...training_data import dataset_summary, load, pixel_targets, rotation_targets
     from .agent import Where2ActAgent
     from .model import FEATURE_STRIDE, Where2ActConfig, Where2ActNet
 
@@ -89,7 +94,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     rng = np.random.default_rng([cfg.seed, 0x2A])
     net = Where2ActNet(Where2ActConfig(cfg.image_size, cfg.width, proposals=cfg.proposals))
     if cfg.init:
-        net.load_state_dict(checkpoint.load(cfg.init, agent="where2act").model.state_dict())
+        net.load_state_dict(load_agent(cfg.init, agent="where2act").model.state_dict())
     x = inputs(data)
     G = cfg.image_size // FEATURE_STRIDE  # the feature grid
     px = torch.from_numpy(np.minimum((pixel_targets(data.frame) * G).astype(np.int64), G - 1))
@@ -103,7 +108,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     gen = torch.Generator().manual_seed(cfg.seed)
     hist = []
-    bar = tqdm(range(cfg.epochs), desc="where2act", disable=not cfg.progress)
+    bar = progress_bar(range(cfg.epochs), desc="where2act", disable=not cfg.progress)
     for _ in bar:
         order = rng.permutation(train_idx)
         for s in range(0, len(order), cfg.batch_size):
@@ -130,7 +135,9 @@ def train(cfg: TrainConfig, log=print) -> dict:
             rows, cols, bi = [], [], []
             for k, i in enumerate(j):
                 p = onobj[i][rng.integers(len(onobj[i]), size=cfg.pixels_per_image)]
-                rows.append(p[:, 0]); cols.append(p[:, 1]); bi.append(np.full(len(p), k))
+                rows.append(p[:, 0])
+                cols.append(p[:, 1])
+                bi.append(np.full(len(p), k))
             rows, cols, bi = (torch.from_numpy(np.concatenate(a)) for a in (rows, cols, bi))
             fa = feats[bi, :, rows, cols]
             with torch.no_grad():
@@ -149,8 +156,9 @@ def train(cfg: TrainConfig, log=print) -> dict:
     val = np.flatnonzero(data.holdout)
     record = {"config": cfg.to_dict(), "data_manifest": dataset_summary(cfg.data),
               "interactions": int(len(data)), "successes": int(ok.sum()),
-              "wall_s": round(time.perf_counter() - t0, 1), "final_losses": dict(zip(("critic", "proposal", "actionability"),
-                                                                                      np.round(np.mean(hist[-20:], 0), 4).tolist()))}
+              "wall_s": round(time.perf_counter() - t0, 1),
+              "final_losses": dict(zip(("critic", "proposal", "actionability"),
+                                       np.round(np.mean(hist[-20:], 0), 4).tolist()))}
     if len(val):
         with torch.no_grad():
             v = torch.from_numpy(val)

@@ -1,12 +1,14 @@
-"""`--record N`: what the agent saw, what it chose and what the pull did, for the first N episodes.
+"""Rollout recordings: what the agent saw, what it chose and what the pull did (evaluation.run
+--record N, sim_envs.snapshot --record N).
 
-A recording is a video (`record/<index>_<task>_<episode>.mp4`, H.264 through imageio-ffmpeg; a GIF
-where no encoder is installed): first, for one second, the RGB image the agent got, annotated with
-the predicted contact pixel (circle), the approach direction `up` (red arrow: from where the gripper
-comes, 0.3 m back along -up, to the contact point, projected with the intrinsics) and the gripper's
-`forward` axis (blue); then the whole primitive (approach, attach, pull, hold) rendered from the same
-camera every RECORD_EVERY physics steps, each frame captioned with its phase; the last frame shows
-the outcome (success, |dq|, failure reason). The annotated still is also saved as a PNG.
+A recording is a video (evaluation: `record/<index>_<task>_<episode>.mp4`; H.264 through
+imageio-ffmpeg, a GIF where no encoder is installed): first, for one second, the RGB image the agent
+got, annotated with the predicted contact pixel (circle), the approach direction `up` (red arrow:
+from where the gripper comes, 0.3 m back along -up, to the contact point, projected with the
+intrinsics) and the gripper's `forward` axis (blue); then the whole primitive (approach, attach,
+pull, hold) rendered from the same camera every RECORD_EVERY physics steps, each frame captioned
+with its phase; the last frame shows the outcome (success, |dq|, failure reason). The annotated
+still is also saved as a PNG.
 """
 from __future__ import annotations
 
@@ -14,10 +16,43 @@ from pathlib import Path
 
 import numpy as np
 
-from sim_envs.config import ACTION_DIM
-from sim_envs.geometry import camera_to_pixel, lift_pixel
+from .config import ACTION_DIM
+from .geometry import camera_to_pixel, lift_pixel
 
 RECORD_EVERY = 4  # physics steps between two rollout frames (200 Hz: 50 frames per simulated second)
+
+
+class FrameRecorder:
+    """Frames of a rollout, rendered from the scene's camera while the primitive runs: one at each
+    `capture(phase)`, and one every `every` physics steps (`tick`); off (no rendering) with every = 0."""
+
+    def __init__(self, scene=None, camera=None):
+        self.scene, self.camera = scene, camera
+        self.every = 0
+        self.frames: list = []  # (phase, RGB uint8 array)
+
+    def attach(self, scene, camera) -> None:
+        """Film this scene through this camera from now on (a rebuilt scene keeps the settings)."""
+        self.scene, self.camera = scene, camera
+
+    def start(self, every: int) -> None:
+        """Film the next pull, a frame every `every` physics steps (0 = off); forget earlier frames."""
+        self.every = int(every)
+        self.frames = []
+
+    def tick(self, step: int, phase: str) -> None:
+        if self.every and step % self.every == 0:
+            self.capture(phase)
+
+    def capture(self, phase: str) -> None:
+        if not self.every:
+            return
+        self.scene.update_render()
+        self.camera.take_picture()
+        rgb = np.asarray(self.camera.get_picture("Color"))[..., :3]
+        if rgb.dtype != np.uint8:
+            rgb = (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+        self.frames.append((phase, np.ascontiguousarray(rgb)))
 VIDEO_FPS = 25  # the video plays at half the simulated speed
 APPROACH_LENGTH = 0.3  # metres drawn back along -up
 FORWARD_LENGTH = 0.12
@@ -144,11 +179,6 @@ def save_rollout(stem, obs: dict, action, outcome: dict, frames=None) -> Path:
     stem.parent.mkdir(parents=True, exist_ok=True)
     annotate(obs, action, outcome).save(stem.with_name(stem.name + ".png"))
     return write_video(stem.with_name(stem.name + ".mp4"), rollout_frames(obs, action, outcome, frames))
-
-
-def save_record(folder, item, obs: dict, action, outcome: dict, frames=None) -> Path:
-    """Write the rollout video and the annotated PNG of one episode of the work list."""
-    return save_rollout(Path(folder) / f"{item.index:05d}_{item.task}_{item.episode:03d}", obs, action, outcome, frames)
 
 
 def filmed_step(env, action, film: bool = True) -> tuple[dict, list]:
