@@ -8,7 +8,7 @@ On a terminal `progress_bar` is tqdm, as it is. Without one (stderr piped to a f
 scheduler's log) tqdm would write every refresh of every bar with carriage returns, and nested bars
 with cursor-movement escapes: a log of the main job grew to 600 KB in two minutes. There a bar is a
 `LogBar`: plain lines, no carriage return and no escape sequence, at most one line per bar every
-`LOG_INTERVAL` seconds while it runs (tqdm's `mininterval`), and one line when it ends, with the count,
+`LOG_INTERVAL` seconds while it runs, and one line when it ends, with the count,
 the elapsed time and the overall rate, so the log reads as a list of steps. Nothing is printed for a bar
 that never advanced, except its closing line.
 """
@@ -45,7 +45,10 @@ class LogBar(tqdm):
         self._start_n = kwargs.get("initial", 0)  # tqdm displays once while it initialises
         for k in ("position", "dynamic_ncols", "ncols", "file"):
             kwargs.pop(k, None)
-        kwargs.setdefault("mininterval", self._interval)
+        # tqdm refreshes (and, when iterating, updates its count) on every step: display() below decides
+        # when a line is due, so a line's count is never stale
+        kwargs.setdefault("mininterval", 0.0)
+        kwargs.setdefault("miniters", 1)
         kwargs.setdefault("bar_format", LOG_FORMAT if kwargs.get("total") is not None or args and hasattr(
             args[0], "__len__") else LOG_FORMAT_NO_TOTAL)
         super().__init__(*args, file=_Discard(), ncols=0, ascii=True, **kwargs)
