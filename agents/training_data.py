@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .views import View, crop_box, cut, targets
+
 LABELS = ["sample_id", "task", "category", "instance_id", "joint_type", "prompt", "contact_pixel", "up_cam",
           "forward_cam", "demo_success", "height", "width"]
 
@@ -26,6 +28,7 @@ class Decoded:
     target_mask: np.ndarray | None  # (N, S, S) bool, with_masks only
     normals: np.ndarray | None  # (N, S, S, 3) float32 camera-frame normals from depth, with_masks only
     holdout: np.ndarray  # (N,) bool: the sample's instance is held out for validation
+    boxes: np.ndarray | None = None  # (N, 4) top, left, height, width: the part of each image the arrays show
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -45,12 +48,6 @@ def resize(img: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
     if img.dtype == np.float32:
         return np.array(Image.fromarray(img, mode="F").resize((size, size), Image.NEAREST), dtype=np.float32)
     return np.array(Image.fromarray(img).resize((size, size), Image.NEAREST if nearest else Image.BILINEAR))
-
-
-def crop_box(height: int, width: int, fraction: float) -> tuple[int, int, int, int]:
-    """(top, left, height, width) of the centre square-ish crop that keeps `fraction` of each side."""
-    h, w = max(1, round(fraction * height)), max(1, round(fraction * width))
-    return (height - h) // 2, (width - w) // 2, h, w
 
 
 def centre_crop(img: np.ndarray, fraction: float) -> np.ndarray:
@@ -75,17 +72,21 @@ def grid_cell_centres(height: int, width: int, grid: int) -> tuple[np.ndarray, n
 
 
 def load(root, image_size: int, successes_only: bool = True, holdout_fraction: float = 0.1,
-         with_masks: bool = False, grid: int | None = None, progress: bool = True, crop: float = 1.0) -> Decoded:
+         with_masks: bool = False, grid: int | None = None, progress: bool = True, crop: float = 1.0,
+         view: View | None = None) -> Decoded:
     """Decode a collected dataset (data_collection) into arrays at `image_size`; `with_masks` adds
     depth and the object and target masks at that size; `grid` adds the target mask sampled at the
-    centres of a grid x grid partition (`on_part`). `crop` < 1 keeps the images' centre crop of that
-    fraction of the side (RoboMambaConfig.crop), `on_part` included; the frame's pixels stay in full-image
+    centres of a grid x grid partition (`on_part`). The arrays show each image's `view` (agents.views;
+    default: the centre crop keeping `crop` of each side, the whole image at 1), `on_part` included;
+    `boxes` says where each view lies in its image, and the frame's pixels stay in full-image
     coordinates (pixel_targets maps them)."""
     from data_collection.dataset import decode_depth, decode_png, load_frame
     from infra.progress import progress_bar
 
-    cols = LABELS + ["rgb_png", "target_mask_png"] + (["depth_png", "depth_scale", "object_mask_png", "intrinsics"]
-                                                      if with_masks else [])
+    view = view or View("image", crop)
+    with_object = with_masks or view.needs_mask
+    cols = LABELS + ["rgb_png", "target_mask_png"] + (["object_mask_png"] if with_object else []) + (
+        ["depth_png", "depth_scale", "intrinsics"] if with_masks else [])
     df = load_frame(root, columns=cols, successes_only=successes_only)
     if not len(df):
         raise ValueError(f"{root}: no {'successful ' if successes_only else ''}samples to train on")
@@ -95,22 +96,26 @@ def load(root, image_size: int, successes_only: bool = True, holdout_fraction: f
     depth, obj, tgt = ((np.empty((n, image_size, image_size), t) for t in (np.float32, bool, bool)) if with_masks
                        else (None, None, None))
     normals = np.empty((n, image_size, image_size, 3), np.float32) if with_masks else None
+    boxes = np.empty((n, 4), np.int64)
     for i, row in enumerate(progress_bar(df.itertuples(index=False), total=n, desc="decode", disable=not progress,
-                                 leave=False)):
-        rgb[i] = resize(centre_crop(decode_png(row.rgb_png), crop), image_size)
-        mask = centre_crop(decode_png(row.target_mask_png), crop)
+                                         leave=False)):
+        image = decode_png(row.rgb_png)
+        object_mask = decode_png(row.object_mask_png) if with_object else None
+        boxes[i] = box = view.box(*image.shape[:2], object_mask)
+        rgb[i] = resize(cut(image, box), image_size)
+        mask = cut(decode_png(row.target_mask_png), box)
         if grid:
             on_part[i] = mask[np.ix_(*grid_cell_centres(*mask.shape, grid))]
         if with_masks:
             d = decode_depth(row.depth_png, row.depth_scale)
-            n3 = centre_crop(depth_normals(d, np.asarray(row.intrinsics, np.float64).reshape(3, 3)), crop)
-            depth[i] = resize(centre_crop(d, crop), image_size)
+            n3 = cut(depth_normals(d, np.asarray(row.intrinsics, np.float64).reshape(3, 3)), box)
+            depth[i] = resize(cut(d, box), image_size)
             normals[i] = np.stack([resize(np.ascontiguousarray(n3[..., k]), image_size) for k in range(3)], -1)
-            obj[i] = resize(centre_crop(decode_png(row.object_mask_png), crop), image_size)
+            obj[i] = resize(cut(object_mask, box), image_size)
             tgt[i] = resize(mask, image_size)
     hold = np.array([is_holdout(t, str(k), holdout_fraction) for t, k in zip(df["task"], df["instance_id"])])
     frame = df[LABELS].reset_index(drop=True)
-    return Decoded(frame, rgb, on_part, depth, obj, tgt, normals, hold)
+    return Decoded(frame, rgb, on_part, depth, obj, tgt, normals, hold, boxes)
 
 
 def depth_normals(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
@@ -133,15 +138,17 @@ def dataset_summary(root) -> dict:
             "tasks": {k: v.get("demos") for k, v in m.get("tasks", {}).items()}}
 
 
-def pixel_targets(frame, crop: float = 1.0) -> np.ndarray:
+def pixel_targets(frame, crop: float = 1.0, boxes: np.ndarray | None = None) -> np.ndarray:
     """(N, 2) contact pixel centres normalised to [0, 1]: ((row + 0.5) / H, (col + 0.5) / W), or with
-    `crop` < 1 to the centre crop's frame (outside [0, 1] when the contact lies outside the crop)."""
+    `crop` < 1 to the centre crop's frame, or to each sample's view `boxes` (Decoded.boxes); outside
+    [0, 1] when the contact lies outside the crop."""
     px = np.stack(frame["contact_pixel"].to_numpy()).astype(np.float32)
     hw = frame[["height", "width"]].to_numpy().astype(np.float32)
-    if crop == 1:
+    if boxes is None and crop == 1:
         return (px + 0.5) / hw
-    box = np.array([crop_box(int(h), int(w), crop) for h, w in hw], np.float32)
-    return (px + 0.5 - box[:, :2]) / box[:, 2:]
+    if boxes is None:
+        boxes = np.array([crop_box(int(h), int(w), crop) for h, w in hw])
+    return targets(px, boxes)
 
 
 def rotation_targets(frame) -> np.ndarray:

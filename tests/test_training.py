@@ -356,7 +356,7 @@ def test_training_cli_end_to_end_resume_and_refusals(demos, tmp_path, env):
     (["--agent", "robomamba", "--data", "/nonexistent"], "not a collected dataset"),
     (["--agent", "robomamba", "--stages", "cotrain,fly"], "--stages cotrain,fly: allowed"),
     (["--agent", "robomamba", "--epochs", "0"], "--epochs 0: must be"),
-    (["--agent", "robomamba", "--head", "mlp3"], "invalid choice: 'mlp3' (choose from 'mlp2', 'mlp1', 'ssm_mlp2')"),
+    (["--agent", "robomamba", "--head", "mlp3"], "invalid choice: 'mlp3' (choose from 'mlp2', 'mlp1', 'ssm_mlp2', 'point')"),
     (["--agent", "robomamba", "--rotation-loss", "roll"], "invalid choice: 'roll' (choose from 'up', 'geodesic')"),
     (["--agent", "robomamba", "--vision", "resnet"], "invalid choice: 'resnet' (choose from 'vit', 'mobilenet_v2')"),
     (["--agent", "robomamba", "--category-dropout", "1.5"], "--category-dropout 1.5: must be in [0, 1)"),
@@ -467,3 +467,98 @@ def test_the_sim_qa_schedule_by_hand():
     assert TrainConfig(qa_warmup=0).qa_warmup == 0
     with pytest.raises(ConfigError, match="qa_warmup"):
         TrainConfig(qa_warmup=-1)
+
+
+def test_the_object_view_and_the_point_head_train_act_and_reload(demos, env, tmp_path):
+    """--view object (the square around the object mask) with --head point: sim-QA cells and targets in the
+    view, actions on the object (the agent reads the object mask), the same actions after a reload; a view
+    that does not match the --init checkpoint's is refused."""
+    from agents import factory
+    from agents.robomamba.train import TrainConfig, train
+    from agents.training_data import load, pixel_targets
+    from agents.views import View
+    from infra.cli import ConfigError
+
+    out = tmp_path / "obj"
+    rec = train(quick(data=str(demos), out=str(out), view="object", head="point", category_dropout=0.5))
+    assert set(rec["stages"]) == {"cotrain", "head"} and rec["stages"]["head"]["head"] == "point"
+    agent = factory.load(out)
+    assert agent.cfg.view == "object" and agent.cfg.head == "point"
+    assert agent.observation_keys == ("rgb", "prompt", "object_mask")
+    data = load(demos, 224, progress=False, view=View("object", margin=agent.cfg.object_margin))
+    t = pixel_targets(data.frame, boxes=data.boxes)
+    assert (t > -0.01).all() and (t < 1.01).all()  # the contact lies on the object, so inside its view
+    obs = []
+    for seed in range(3):
+        o, _ = env.reset(seed=seed)
+        obs.append(o)
+    a = agent.act(obs)
+    assert a.shape == (3, 8) and np.isfinite(a).all()
+    for o, row in zip(obs, a):
+        assert o["object_mask"][int(row[0]), int(row[1])]  # the point head's pixel, moved onto the object
+    assert np.array_equal(factory.load(out).act(obs), a)
+    with pytest.raises(ConfigError, match="view"):
+        train(quick(data=str(demos), out=str(tmp_path / "again"), init=str(out), view="image", stages=("head",)))
+    with pytest.raises(ConfigError, match="crop"):
+        TrainConfig(view="object", crop=0.5)
+
+
+def test_the_point_head_points_at_the_demos_cell():
+    """The point head's loss is cross-entropy on the demo's cell plus L1 within it: trained on one target it
+    comes to predict it."""
+    from agents.robomamba.heads import build_head
+
+    torch.manual_seed(0)
+    head = build_head("point", 16, 32, image_tokens=9)
+    hidden = torch.randn(4, 12, 16)
+    mask = torch.ones(4, 12, dtype=torch.long)
+    pos = torch.tensor([[0.5, 0.9]] * 4)  # cell (1, 2) of a 3 x 3 grid
+    rot = torch.eye(3).expand(4, 3, 3)
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    for _ in range(200):
+        loss = head.train_loss((hidden, mask), pos, rot, "up")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    p, R = head((hidden, mask))
+    assert p.shape == (4, 2) and R.shape == (4, 3, 3)
+    assert torch.allclose(p, pos, atol=0.05)
+    with pytest.raises(ValueError, match="square grid"):
+        build_head("point", 16, 32, image_tokens=10)
+
+
+def test_readouts_follow_what_the_images_carry():
+    """agents.robomamba.readouts on images whose colour names the category (at equal luma) and whose square
+    marks the contact pixel: the category is read from the colour images, not from their greyscale twins,
+    and the numbers move when the images change."""
+    import pandas as pd
+
+    from agents import make_agent
+    from agents.robomamba.readouts import greyscale, readouts
+    from agents.training_data import Decoded
+
+    rng = np.random.default_rng(0)
+    n, cats = 64, ["Safe", "Door"]
+    colours = {"Safe": (255, 0, 0), "Door": (0, 130, 0)}  # luma 76 both
+    assert greyscale(np.array([[[[255, 0, 0], [0, 130, 0]]]], np.uint8))[0, 0, :, 0].tolist() == [76, 76]
+    rgb, pos, rows = np.zeros((n, 224, 224, 3), np.uint8), np.zeros((n, 2), np.float32), []
+    for i in range(n):
+        c = cats[i % 2]
+        r0, c0 = rng.integers(16, 208, 2)
+        rgb[i, r0 - 12: r0 + 12, c0 - 12: c0 + 12] = colours[c]
+        pos[i] = ((r0 + 0.5) / 224, (c0 + 0.5) / 224)
+        rows.append({"category": c, "task": c, "instance_id": str(i),
+                     "prompt": f"Predict the contact point and orientation for pulling the {c.lower()}."})
+    hold = (np.arange(n) // 2) % 4 == 0
+    data = Decoded(pd.DataFrame(rows), rgb, None, None, None, None, None, hold, None)
+    agent = make_agent("robomamba", seed=0)
+    table = {(r["images"], r["stage"]): r for r in readouts(agent.model, agent.tokenizer, data, pos)}
+    assert set(table) == {(i, s) for i in ("colour", "grey") for s in ("vision", "projector", "lm_image", "lm_text",
+                                                                         "pooled")}
+    colour, grey = table[("colour", "vision")], table[("grey", "vision")]
+    assert colour["category_accuracy_val"] >= 0.75 > grey["category_accuracy_val"]
+    assert colour["category_chance"] == 0.5 and colour["pixel_l1_constant_val"] > 0
+    blank = Decoded(data.frame, np.zeros_like(rgb), None, None, None, None, None, hold, None)
+    nothing = {(r["images"], r["stage"]): r for r in readouts(agent.model, agent.tokenizer, blank, pos)}
+    assert nothing[("colour", "vision")]["category_accuracy_val"] < colour["category_accuracy_val"]
+    assert nothing[("colour", "lm_image")]["pixel_l1_val"] > table[("colour", "lm_image")]["pixel_l1_val"]

@@ -5,7 +5,8 @@ import numpy as np
 import torch
 
 from ..base import ACTION_DIM, Agent
-from ..training_data import centre_crop, resize, uncrop_pixel
+from ..training_data import resize
+from ..views import cut
 from .config import RoboMambaConfig, preset
 from .model import RoboMambaModel
 from .text import build_tokenizer, encode_batch
@@ -17,7 +18,6 @@ class RoboMambaAgent(Agent):
 
     name = "robomamba"
     lm_type = "mamba"
-    observation_keys = ("rgb", "prompt")
 
     def __init__(self, config: RoboMambaConfig | None = None, model: RoboMambaModel | None = None,
                  tokenizer=None, device: str = "cpu", seed: int = 0):
@@ -32,18 +32,32 @@ class RoboMambaAgent(Agent):
         self.tokenizer = tokenizer or build_tokenizer()
         self.device = device
 
+    @property
+    def observation_keys(self) -> tuple:
+        """What act() reads of an observation: the image and prompt, and the object mask for the object view."""
+        return ("rgb", "prompt", "object_mask") if self.cfg.view_spec().needs_mask else ("rgb", "prompt")
+
+    def _views(self, observations) -> tuple[list, np.ndarray]:
+        """(each observation's view box, the views' pixels at the encoder's size (N, S, S, 3) uint8)."""
+        view, size = self.cfg.view_spec(), self.cfg.image_size
+        boxes = [view.box_of(o) for o in observations]
+        rgb = [cut(np.asarray(o["rgb"]), b) for o, b in zip(observations, boxes)]
+        if view.kind == "object":  # squares of any size: one size for the batch (what training saw)
+            rgb = [resize(im, size) for im in rgb]
+        return boxes, np.stack(rgb)
+
     @torch.no_grad()
     def act(self, observations, seeds=None, privileged=None) -> np.ndarray:
-        crop = self.cfg.crop
-        rgb = torch.from_numpy(np.stack([centre_crop(o["rgb"], crop) for o in observations])).permute(0, 3, 1, 2)
+        view = self.cfg.view_spec()
+        boxes, rgb = self._views(observations)
         ids, mask = encode_batch(self.tokenizer, [o["prompt"] for o in observations], self.cfg.max_text_tokens)
-        images = self.model.preprocess(rgb.to(self.device))
+        images = self.model.preprocess(torch.from_numpy(rgb).permute(0, 3, 1, 2).to(self.device))
         pos, R = self.model(images, ids.to(self.device), mask.to(self.device))
         pos, R = pos.double().cpu().numpy(), R.double().cpu().numpy()
         out = np.empty((len(observations), ACTION_DIM))
         for i, o in enumerate(observations):
-            # [0, 1] of the crop -> the pixel of the full image that contains it
-            row, col = uncrop_pixel(pos[i], *o["rgb"].shape[:2], crop)
+            # [0, 1] of the view -> the pixel of the full image that contains it
+            row, col = view.pixel(pos[i], boxes[i], *np.asarray(o["rgb"]).shape[:2], o.get("object_mask"))
             out[i] = [row, col, *R[i, :, 2], *R[i, :, 0]]  # up = third column, forward = first
         return out
 
@@ -54,7 +68,7 @@ class RoboMambaAgent(Agent):
         """Text answers (greedy) to one question per observation: the sim-QA reasoning output."""
         from .train import answer
 
-        rgb = np.stack([centre_crop(o["rgb"], self.cfg.crop) for o in observations])
+        _, rgb = self._views(observations)
         size = self.cfg.image_size
         if rgb.shape[1:3] != (size, size):
             rgb = np.stack([resize(im, size) for im in rgb])

@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 
 LM_TYPES = ("mamba", "llama")
-HEADS = ("mlp2", "mlp1", "ssm_mlp2")  # policy heads (heads.py; paper Appendix Table 6)
+HEADS = ("mlp2", "mlp1", "ssm_mlp2", "point")  # policy heads (heads.py; the first three: paper Appendix Table 6)
 VISIONS = ("vit", "mobilenet_v2")  # image encoders (model.build_vision; packaged_vision.py)
 
 
@@ -20,9 +20,12 @@ class RoboMambaConfig:
     # vision encoder: 'vit' (open_clip VisionTransformer; features from the second-to-last block) or
     # 'mobilenet_v2' (ImageNet-pretrained, from an installed package, frozen; packaged_vision.py)
     vision: str = "vit"
-    # the centre square the model sees, as a fraction of the camera image's side (the camera aims at
-    # the object's centre); it is resized to image_size. 1 = the whole image
+    # what the model sees of the camera image (agents.views), resized to image_size: 'image' (the centre
+    # square keeping `crop` of each side; the camera aims at the object's centre; 1 = the whole image) or
+    # 'object' (the square around the object mask, `object_margin` of its side around it)
+    view: str = "image"
     crop: float = 1.0
+    object_margin: float = 0.15
     image_size: int = 224
     patch_size: int = 32
     vision_width: int = 128
@@ -58,10 +61,15 @@ class RoboMambaConfig:
             raise ValueError(f"vision={self.vision!r}: allowed: {', '.join(VISIONS)}")
         if self.head not in HEADS:
             raise ValueError(f"head={self.head!r}: allowed: {', '.join(HEADS)}")
-        if not 0 < self.crop <= 1:
-            raise ValueError(f"crop={self.crop!r}: must be in (0, 1]")
+        self.view_spec()  # ValueError for a bad view, crop or margin
         if self.image_size % self.patch_size:
             raise ValueError(f"image_size={self.image_size} is not a multiple of patch_size={self.patch_size}")
+
+    def view_spec(self):
+        """The agents.views.View this model sees."""
+        from ..views import View
+
+        return View(self.view, self.crop, self.object_margin)
 
     @property
     def image_tokens(self) -> int:

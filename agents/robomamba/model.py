@@ -132,7 +132,7 @@ class RoboMambaModel(nn.Module):
         if self.cfg.freeze_vision:  # pretrained vision stays frozen (paper)
             self.vision.requires_grad_(False)
         self.projector = mlp([vision_width, cfg.projector_hidden, cfg.projector_hidden, d_model])
-        self.head = build_head(cfg.head, d_model, cfg.head_hidden, cfg.state_size)
+        self.head = build_head(cfg.head, d_model, cfg.head_hidden, cfg.state_size, self.cfg.image_tokens)
         mean, std = (CLIP_MEAN, CLIP_STD) if cfg.vision == "vit" else (IMAGENET_MEAN, IMAGENET_STD)
         self.register_buffer("pixel_mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
@@ -195,7 +195,8 @@ class RoboMambaModel(nn.Module):
         """A fresh policy head of another kind (heads.py), trainable; the rest of the model unchanged."""
         self.cfg = self.cfg.replace(head=kind)
         device = next(self.head.parameters()).device
-        self.head = build_head(kind, self.lm.config.hidden_size, self.cfg.head_hidden, self.cfg.state_size).to(device)
+        self.head = build_head(kind, self.lm.config.hidden_size, self.cfg.head_hidden, self.cfg.state_size,
+                               self.cfg.image_tokens).to(device)
 
     # ---------------------------------------------------------------------------- language
     def lm_logits(self, images: torch.Tensor | None, input_ids: torch.Tensor, text_mask: torch.Tensor,

@@ -50,6 +50,13 @@ class ProbeConfig(ConfigBase):
     lr: float = option(1e-5, "learning rate of each probe head (the head stage's default)")
     holdout: float = option(0.1, "held-out instance fraction (the trainer's default)")
     seed: int = option(0, "seed of the probe heads' initialisation and shuffling")
+    heads: bool = option(True, "fit the fresh probe heads of every recipe and prompt (probe.csv; the constant row "
+                               "is always there)")
+    readouts: bool = option(True, "also the read-outs of category and contact pixel from each stage of the model "
+                                  "(readouts.csv; agents.robomamba.readouts)")
+    unseen_data: str | None = option(None, "a dataset of unseen categories collected for probing only "
+                                           "(data_collection.run --category all-unseen --split test): the pixel "
+                                           "read-outs are scored on it too")
     progress: bool = option(True, "progress bars")
 
     def __post_init__(self):
@@ -163,8 +170,8 @@ def probe(cfg: ProbeConfig, log=print):
     agent = load_agent(cfg.checkpoint)
     model, tok = agent.model, agent.tokenizer
     data = load(cfg.data, model.cfg.image_size, successes_only=True, holdout_fraction=cfg.holdout,
-                with_masks=True, progress=cfg.progress, crop=model.cfg.crop)
-    pos = torch.from_numpy(pixel_targets(data.frame, model.cfg.crop))
+                with_masks=True, progress=cfg.progress, view=model.cfg.view_spec())
+    pos = torch.from_numpy(pixel_targets(data.frame, boxes=data.boxes))
     rot = torch.from_numpy(rotation_targets(data.frame))
     tr = torch.from_numpy(np.flatnonzero(~data.holdout))
     va = torch.from_numpy(np.flatnonzero(data.holdout))
@@ -180,7 +187,7 @@ def probe(cfg: ProbeConfig, log=print):
     rows.append({"recipe": "constant", "prompt": "-",
                  **{f"train_{k}": v for k, v in scores(const[0][tr], const[1][tr], pos[tr], rot[tr]).items()},
                  **{f"val_{k}": v for k, v in scores(const[0][va], const[1][va], pos[va], rot[va]).items()}})
-    jobs = [(r, p) for p in feats for r in RECIPES]
+    jobs = [(r, p) for p in feats for r in RECIPES] if cfg.heads else []
     for recipe, prompt in progress_bar(jobs, desc="probe heads", disable=not cfg.progress):
         norm, loss = RECIPES[recipe]
         head = fit_head(feats[prompt], pos, rot, tr, norm, loss, cfg, model.cfg.d_model, model.cfg.head_hidden)
@@ -195,7 +202,19 @@ def probe(cfg: ProbeConfig, log=print):
     diagnostics = {"object_pixel_fraction": round(float(data.object_mask.mean()), 4),
                    "object_half_extent_p99": object_half_extent(data.object_mask, 99),
                    "image_sensitivity": image_sensitivity(model, tok, data)}
-    return df, diagnostics
+    table = None
+    if cfg.readouts:
+        from .readouts import readouts
+
+        unseen = unseen_pos = None
+        if cfg.unseen_data:
+            unseen = load(cfg.unseen_data, model.cfg.image_size, successes_only=True, holdout_fraction=0.0,
+                          progress=cfg.progress, view=model.cfg.view_spec())
+            unseen_pos = pixel_targets(unseen.frame, boxes=unseen.boxes)
+        log("read-outs of category and contact pixel at each stage ...")
+        table = pd.DataFrame(readouts(model, tok, data, pos.numpy(), unseen, unseen_pos))
+        table.insert(0, "checkpoint", cfg.checkpoint)
+    return df, diagnostics, table
 
 
 def main(argv=None) -> int:
@@ -214,16 +233,19 @@ def main(argv=None) -> int:
         die(f"--checkpoint {cfg.checkpoint}: {e}")
     if meta.get("agent") not in ("robomamba", "transformer"):
         die(f"--checkpoint {cfg.checkpoint}: agent {meta.get('agent')!r}; allowed: robomamba, transformer")
-    if not (Path(cfg.data) / "manifest.json").is_file():
-        die(f"--data {cfg.data}: not a collected dataset (no manifest.json)")
+    for flag, path in (("--data", cfg.data), ("--unseen-data", cfg.unseen_data)):
+        if path is not None and not (Path(path) / "manifest.json").is_file():
+            die(f"{flag} {path}: not a collected dataset (no manifest.json)")
     t0 = time.perf_counter()
     try:
-        df, diagnostics = probe(cfg)
-    except ValueError as e:
+        df, diagnostics, table = probe(cfg)
+    except (ValueError, FileNotFoundError) as e:
         die(str(e))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "probe.csv", df.to_csv(index=False))
+    if table is not None:
+        atomic_write_text(out / "readouts.csv", table.to_csv(index=False))
     from infra.provenance import versions
 
     atomic_write_text(out / "probe.json", json.dumps({
@@ -233,6 +255,8 @@ def main(argv=None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}, "versions": versions()},
         indent=2, default=str) + "\n")
     print(df.drop(columns=["checkpoint"]).to_string(index=False))
+    if table is not None:
+        print(table.drop(columns=["checkpoint"]).to_string(index=False))
     print(f"diagnostics: {diagnostics}")
     return 0
 

