@@ -35,7 +35,7 @@ import numpy as np
 
 from infra.cli import ConfigBase, check_at_least, option
 
-from .text import blind_category
+from .text import blind_prompts
 
 RECIPES = {"raw+geodesic": (False, "geodesic"), "raw+up": (False, "up"), "norm+geodesic": (True, "geodesic"),
            "norm+up": (True, "up")}
@@ -61,11 +61,6 @@ class ProbeConfig(ConfigBase):
 
     def __post_init__(self):
         check_at_least(self, epochs=1)
-
-
-def blind_prompts(prompts, categories) -> list[str]:
-    """Each prompt with its category's words replaced by BLIND_WORD."""
-    return [blind_category(p, c) for p, c in zip(prompts, categories)]
 
 
 def pooled_features(model, tokenizer, data, prompts, batch: int = 64):

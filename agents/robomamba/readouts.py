@@ -104,7 +104,7 @@ def pixel_l1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 def readouts(model, tokenizer, data, pos: np.ndarray, unseen=None, unseen_pos: np.ndarray | None = None) -> list[dict]:
     """Rows of the read-out table (module doc) for a model and its decoded training dataset `data` (with the
     contact pixels `pos` in the model's view), and optionally a decoded unseen-category dataset."""
-    from .probe import blind_prompts
+    from .text import blind_prompts
 
     frame = data.frame
     tr, va = ~data.holdout, data.holdout

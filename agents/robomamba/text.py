@@ -70,6 +70,11 @@ def blind_category(prompt: str, category: str, per_word: bool = False) -> str:
     return prompt[:i] + blind + prompt[i + len(words):]
 
 
+def blind_prompts(prompts, categories) -> list[str]:
+    """Each prompt with its category's words replaced by BLIND_WORD."""
+    return [blind_category(p, c) for p, c in zip(prompts, categories)]
+
+
 def build_tokenizer(vocab: list[str] | dict | None = None):
     """Word-level tokenizer over `vocab` (words in id order, or {word: id}); default vocabulary()."""
     from tokenizers import Tokenizer, normalizers, pre_tokenizers
