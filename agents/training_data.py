@@ -14,7 +14,8 @@ import numpy as np
 from .views import View, crop_box, cut, targets
 
 LABELS = ["sample_id", "task", "category", "instance_id", "joint_type", "prompt", "contact_pixel", "up_cam",
-          "forward_cam", "demo_success", "height", "width"]
+          "forward_cam", "up_world", "forward_world", "demo_success", "height", "width"]
+FRAMES = ("camera", "world")  # the frame rotation targets are given in
 
 
 @dataclass
@@ -151,8 +152,11 @@ def pixel_targets(frame, crop: float = 1.0, boxes: np.ndarray | None = None) -> 
     return targets(px, boxes)
 
 
-def rotation_targets(frame) -> np.ndarray:
-    """(N, 3, 3) gripper rotations, columns [forward, up x forward, up], camera frame."""
+def rotation_targets(frame, in_frame: str = "camera") -> np.ndarray:
+    """(N, 3, 3) gripper rotations, columns [forward, up x forward, up], in the camera frame or (`in_frame`
+    'world') the world frame (z up, the objects' fronts facing -x)."""
     from sim_envs.geometry import gram_schmidt
 
-    return np.stack([gram_schmidt(u, f) for u, f in zip(frame["up_cam"], frame["forward_cam"])]).astype(np.float32)
+    suffix = {"camera": "cam", "world": "world"}[in_frame]
+    return np.stack([gram_schmidt(u, f) for u, f in zip(frame[f"up_{suffix}"], frame[f"forward_{suffix}"])]
+                    ).astype(np.float32)

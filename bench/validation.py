@@ -13,8 +13,9 @@ The protocol (docs/training.md, "Choosing the recipe"):
 - each candidate (CANDIDATES: an agent and its agents.train flags, on top of the main job's budget) is
   trained, evaluated, and compared with `default` episode by episode on each group (paired bootstrap over
   categories, exact McNemar); Where2Act, `random` and `oracle` run on the same list for scale;
-- each robomamba candidate is probed (agents.robomamba.probe: the read-outs of category and contact
-  pixel at every stage; the pixel read-outs also on a pseudo-unseen probing collection).
+- each robomamba candidate with a backbone of its own is probed (agents.robomamba.probe: the read-outs of
+  category and contact pixel at every stage; the pixel read-outs also on a pseudo-unseen probing
+  collection); a head-only candidate shares its backbone's read-outs.
 
 Writes TABLE/validation.csv (a row per candidate), TABLE/comparisons.csv, TABLE/readouts.csv, a plot,
 the records under TABLE/runs/ and TABLE/validation.json (commands, settings, machine, step times).
@@ -36,18 +37,33 @@ from infra.files import atomic_write_text  # noqa: E402
 
 PSEUDO_UNSEEN = ("Microwave", "Box", "Pliers", "Dispenser")  # a door, a lid, a tool's handle, a pump
 VAL_SEED = 1
-# name: (agent, agents.train flags besides data, out, seed and the budget)
+OBJECT, MNV2, DROP = ("--view", "object"), ("--vision", "mobilenet_v2"), ("--category-dropout", "0.5")
+HEAD_ONLY = ("--stages", "head")
+# name: (agent, agents.train flags besides data, out, seed and the budget; a candidate whose backbone it
+# starts from (--init: then it trains a fresh head only, on that co-trained backbone), or None)
 CANDIDATES = {
-    "default": ("robomamba", ()),
-    "catdrop": ("robomamba", ("--category-dropout", "0.5")),
-    "geodesic-catdrop": ("robomamba", ("--rotation-loss", "geodesic", "--category-dropout", "0.5")),
-    "object": ("robomamba", ("--view", "object")),
-    "object-catdrop": ("robomamba", ("--view", "object", "--category-dropout", "0.5")),
-    "object-point": ("robomamba", ("--view", "object", "--head", "point", "--category-dropout", "0.5")),
-    "object-mnv2": ("robomamba", ("--view", "object", "--vision", "mobilenet_v2", "--category-dropout", "0.5")),
-    "object-mnv2-point": ("robomamba", ("--view", "object", "--vision", "mobilenet_v2", "--head", "point",
-                                        "--category-dropout", "0.5")),
-    "where2act": ("where2act", ()),
+    "default": ("robomamba", (), None),
+    "catdrop": ("robomamba", DROP, None),
+    "geodesic-catdrop": ("robomamba", ("--rotation-loss", "geodesic", *DROP), None),
+    "object": ("robomamba", OBJECT, None),
+    "object-catdrop": ("robomamba", (*OBJECT, *DROP), None),
+    "object-point": ("robomamba", (*OBJECT, "--head", "point", *DROP), None),
+    "object-point-lr1e-3": ("robomamba", (*HEAD_ONLY, "--head", "point", "--lr", "1e-3", *DROP), "object-catdrop"),
+    "object-mnv2-point": ("robomamba", (*OBJECT, *MNV2, "--head", "point", *DROP), None),
+    "object-mnv2": ("robomamba", (*OBJECT, *MNV2, *DROP), None),
+    "object-mnv2-lr1e-4": ("robomamba", (*HEAD_ONLY, "--lr", "1e-4", *DROP), "object-mnv2"),
+    "object-mnv2-point-lr1e-4": ("robomamba", (*HEAD_ONLY, "--head", "point", "--lr", "1e-4", *DROP), "object-mnv2"),
+    "object-mnv2-point-lr1e-3": ("robomamba", (*HEAD_ONLY, "--head", "point", "--lr", "1e-3", *DROP), "object-mnv2"),
+    "object-mnv2-geodesic-lr1e-4": ("robomamba", (*HEAD_ONLY, "--rotation-loss", "geodesic", "--lr", "1e-4", *DROP),
+                                    "object-mnv2"),
+    "object-mnv2-lr1e-3": ("robomamba", (*HEAD_ONLY, "--lr", "1e-3", *DROP), "object-mnv2"),
+    "object-mnv2-e16-lr1e-4": ("robomamba", (*HEAD_ONLY, "--epochs", "16", "--lr", "1e-4", *DROP), "object-mnv2"),
+    "object-mnv2-qa1600-lr1e-4": ("robomamba", (*OBJECT, *MNV2, "--qa-steps", "1600", "--lr", "1e-4", *DROP), None),
+    "object-mnv2-world-lr1e-4": ("robomamba", (*HEAD_ONLY, "--rotation-frame", "world", "--lr", "1e-4", *DROP),
+                                 "object-mnv2"),
+    "object-mnv2-world-geodesic-lr1e-4": ("robomamba", (*HEAD_ONLY, "--rotation-frame", "world", "--rotation-loss",
+                                                        "geodesic", "--lr", "1e-4", *DROP), "object-mnv2"),
+    "where2act": ("where2act", (), None),
 }
 BASELINES = ("random", "oracle")
 
@@ -73,6 +89,10 @@ class ValidationConfig:
         bad = [c for c in self.names() if c not in CANDIDATES]
         if bad or "default" not in self.names():
             raise ConfigError("candidates", self.candidates, f"name 'default' and any of: {', '.join(CANDIDATES)}")
+        missing = [f"{c} (needs {CANDIDATES[c][2]})" for c in self.names() if CANDIDATES[c][2]
+                   and CANDIDATES[c][2] not in self.names()[: self.names().index(c)]]
+        if missing:
+            raise ConfigError("candidates", self.candidates, f"list each --init candidate before: {', '.join(missing)}")
 
     def names(self) -> list[str]:
         return [c.strip() for c in self.candidates.split(",") if c.strip()]
@@ -95,8 +115,8 @@ def candidate_row(cfg: ValidationConfig, name: str, run: dict, base: dict) -> di
     from evaluation.results.paired import compare
     from evaluation.results.stats import split_rate
 
-    row = {"candidate": name, "agent": CANDIDATES.get(name, (name,))[0],
-           "flags": " ".join(CANDIDATES.get(name, (None, ()))[1])}
+    agent, flags, init = CANDIDATES.get(name, (name, (), None))
+    row = {"candidate": name, "agent": agent, "flags": " ".join(flags), "init": init}
     for group, label in (("seen", "trained"), ("unseen", "pseudo_unseen")):
         rate, lo, hi = split_rate(run["records"], group, "success")
         row.update({label: round(rate, 4), f"{label}_ci_low": round(lo, 4), f"{label}_ci_high": round(hi, 4)})
@@ -111,7 +131,11 @@ def candidate_row(cfg: ValidationConfig, name: str, run: dict, base: dict) -> di
     if (ck / "config.json").exists():
         training = read_config(ck).get("training", {})
         stages = training.get("stages", {})
-        qa = (stages.get("cotrain") or {}).get("qa_accuracy_val") or {}
+        cotrain = stages.get("cotrain")
+        if cotrain is None and init:  # the co-training of the backbone it started from
+            cotrain = read_config(Path(cfg.out) / "checkpoints" / init).get("training", {}).get("stages", {}).get(
+                "cotrain")
+        qa = (cotrain or {}).get("qa_accuracy_val") or {}
         head = stages.get("head") or stages.get("full") or {}
         row.update({"qa_category_val": qa.get("category"), "qa_all_val": qa.get("all"),
                     "head_pixel_l1_val": (head.get("val") or {}).get("pixel_l1"),
@@ -176,15 +200,16 @@ def main(argv=None) -> int:
     work = ["--categories", "seen", "--episodes", str(cfg.episodes), "--seed", str(VAL_SEED), *sim]
     names = cfg.names()
     for name in names:
-        agent, flags = CANDIDATES[name]
+        agent, flags, init = CANDIDATES[name]
         ck = out / "checkpoints" / name
         budget = (["--qa-steps", str(cfg.qa_steps), "--epochs", str(cfg.head_epochs)] if agent != "where2act"
                   else ["--epochs", str(cfg.where2act_epochs)])
-        step(f"train {name}", train_main, ["--agent", agent, "--data", str(data), "--out", str(ck), *budget, *flags,
-                                           "--seed", str(cfg.seed), "--no-progress"], "agents.train")
+        start = ["--init", str(out / "checkpoints" / init)] if init else []
+        step(f"train {name}", train_main, ["--agent", agent, "--data", str(data), "--out", str(ck), *start, *budget,
+                                           *flags, "--seed", str(cfg.seed), "--no-progress"], "agents.train")
         step(f"evaluate {name}", eval_main, ["--agent", agent, "--checkpoint", str(ck), "--label", name, *work,
                                              "--quiet", "--out", str(out / "eval" / name)], "evaluation.run")
-        if agent != "where2act":
+        if agent != "where2act" and not init:  # a head-only candidate has its init's backbone: the same read-outs
             step(f"probe {name}", probe_main, ["--checkpoint", str(ck), "--data", str(data), "--unseen-data",
                                                str(probe_data), "--no-heads", "--no-progress",
                                                "--out", str(out / "probe" / name)], "agents.robomamba.probe")
@@ -196,7 +221,7 @@ def main(argv=None) -> int:
     atomic_write_text(table / "validation.csv", df.to_csv(index=False))
     atomic_write_text(table / "comparisons.csv", comparisons_table(runs, criteria=["success"]).to_csv(index=False))
     readouts = [pd.read_csv(out / "probe" / n / "readouts.csv").assign(candidate=n) for n in names
-                if (out / "probe" / n / "readouts.csv").exists()]
+                if (out / "probe" / n / "readouts.csv").exists() and not CANDIDATES[n][2]]
     if readouts:
         atomic_write_text(table / "readouts.csv", pd.concat(readouts).drop(columns=["checkpoint"]).to_csv(index=False))
     plot(df, table / "validation.png")

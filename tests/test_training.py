@@ -563,3 +563,41 @@ def test_readouts_follow_what_the_images_carry():
     nothing = {(r["images"], r["stage"]): r for r in readouts(agent.model, agent.tokenizer, blank, pos)}
     assert nothing[("colour", "vision")]["category_accuracy_val"] < colour["category_accuracy_val"]
     assert nothing[("colour", "lm_image")]["pixel_l1_val"] > table[("colour", "lm_image")]["pixel_l1_val"]
+
+
+def test_a_head_in_the_world_frame_trains_on_world_targets_and_acts_in_the_camera_frame(demos, env, tmp_path):
+    """--rotation-frame world: the targets are the demos' rotations in the world frame (the camera-frame ones
+    turned by each sample's cam2world), the agent reads cam2world and turns the head's rotation back into the
+    camera frame, the setting survives a reload, and a bad frame exits 2 with one line."""
+    import pyarrow.parquet as pq
+
+    from agents import factory
+    from agents.robomamba.train import train
+    from agents.training_data import load, rotation_targets
+
+    data = load(demos, 224, progress=False)
+    cam, world = rotation_targets(data.frame, "camera"), rotation_targets(data.frame, "world")
+    table = pq.read_table(sorted(Path(demos).rglob("*.parquet"))[0], columns=["sample_id", "cam2world"]).to_pandas()
+    c2w = {s: np.asarray(t, np.float64).reshape(4, 4)[:3, :3] for s, t in zip(table.sample_id, table.cam2world)}
+    checked = 0
+    for i, sid in enumerate(data.frame.sample_id):
+        if sid in c2w:
+            assert np.allclose(c2w[sid] @ cam[i], world[i], atol=1e-4)
+            checked += 1
+    assert checked > 0 and not np.allclose(cam, world, atol=1e-2)
+
+    out = tmp_path / "world"
+    rec = train(quick(data=str(demos), out=str(out), rotation_frame="world"))
+    assert rec["config"]["rotation_frame"] == "world"
+    agent = factory.load(out)
+    assert agent.cfg.rotation_frame == "world" and "cam2world" in agent.observation_keys
+    obs = [env.reset(seed=s)[0] for s in range(2)]
+    a = agent.act(obs)
+    as_world = agent.act([{**o, "cam2world": np.eye(4, dtype=np.float32)} for o in obs])  # the head's own output
+    for o, row, w in zip(obs, a, as_world):
+        R = np.asarray(o["cam2world"], np.float64)[:3, :3]
+        assert np.allclose(row[2:5], R.T @ w[2:5], atol=1e-5) and np.allclose(row[5:8], R.T @ w[5:8], atol=1e-5)
+    bad = subprocess.run([sys.executable, "-m", "agents.train", "--agent", "robomamba", "--data", str(demos),
+                          "--out", str(tmp_path / "bad"), "--rotation-frame", "body"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "body" in bad.stderr and "world" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

@@ -28,14 +28,20 @@ class RoboMambaAgent(Agent):
         # what manipulation fine-tuning trains (paper stage 2): the head; the trainer sets its own per stage
         self.model.requires_grad_(False)
         self.model.head.requires_grad_(True)
-        self.cfg = self.model.cfg
         self.tokenizer = tokenizer or build_tokenizer()
         self.device = device
 
     @property
+    def cfg(self) -> RoboMambaConfig:
+        """The model's configuration (training may give the model a fresh head of another kind or frame)."""
+        return self.model.cfg
+
+    @property
     def observation_keys(self) -> tuple:
-        """What act() reads of an observation: the image and prompt, and the object mask for the object view."""
-        return ("rgb", "prompt", "object_mask") if self.cfg.view_spec().needs_mask else ("rgb", "prompt")
+        """What act() reads of an observation: the image and prompt, the object mask for the object view, and
+        the camera's pose for a head that gives its rotation in the world frame."""
+        keys = ("rgb", "prompt") + (("object_mask",) if self.cfg.view_spec().needs_mask else ())
+        return keys + (("cam2world",) if self.cfg.rotation_frame == "world" else ())
 
     def _views(self, observations) -> tuple[list, np.ndarray]:
         """(each observation's view box, the views' pixels at the encoder's size (N, S, S, 3) uint8)."""
@@ -54,6 +60,8 @@ class RoboMambaAgent(Agent):
         images = self.model.preprocess(torch.from_numpy(rgb).permute(0, 3, 1, 2).to(self.device))
         pos, R = self.model(images, ids.to(self.device), mask.to(self.device))
         pos, R = pos.double().cpu().numpy(), R.double().cpu().numpy()
+        if self.cfg.rotation_frame == "world":  # world -> camera: R_cam = R_cam2world^T R_world
+            R = np.stack([np.asarray(o["cam2world"], np.float64)[:3, :3].T @ r for o, r in zip(observations, R)])
         out = np.empty((len(observations), ACTION_DIM))
         for i, o in enumerate(observations):
             # [0, 1] of the view -> the pixel of the full image that contains it

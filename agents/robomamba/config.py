@@ -47,6 +47,10 @@ class RoboMambaConfig:
     # (SSM block + MLP) x 2 on the hidden sequence
     head: str = "mlp2"
     head_hidden: int = 256
+    # the frame the head's rotation is in: 'camera' (the paper's), or 'world' (z up, the objects' fronts facing
+    # -x: a part's approach hardly depends on the camera there); the agent turns it into the camera frame
+    # with the observation's cam2world
+    rotation_frame: str = "camera"
     # real weights (local paths only; nothing is downloaded)
     clip_model: str | None = None  # open_clip model name for clip_checkpoint, e.g. "ViT-L-14"
     clip_checkpoint: str | None = None
@@ -62,6 +66,8 @@ class RoboMambaConfig:
         if self.head not in HEADS:
             raise ValueError(f"head={self.head!r}: allowed: {', '.join(HEADS)}")
         self.view_spec()  # ValueError for a bad view, crop or margin
+        if self.rotation_frame not in ("camera", "world"):
+            raise ValueError(f"rotation_frame={self.rotation_frame!r}: allowed: camera, world")
         if self.image_size % self.patch_size:
             raise ValueError(f"image_size={self.image_size} is not a multiple of patch_size={self.patch_size}")
 

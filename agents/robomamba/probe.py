@@ -167,7 +167,7 @@ def probe(cfg: ProbeConfig, log=print):
     data = load(cfg.data, model.cfg.image_size, successes_only=True, holdout_fraction=cfg.holdout,
                 with_masks=True, progress=cfg.progress, view=model.cfg.view_spec())
     pos = torch.from_numpy(pixel_targets(data.frame, boxes=data.boxes))
-    rot = torch.from_numpy(rotation_targets(data.frame))
+    rot = torch.from_numpy(rotation_targets(data.frame, model.cfg.rotation_frame))
     tr = torch.from_numpy(np.flatnonzero(~data.holdout))
     va = torch.from_numpy(np.flatnonzero(data.holdout))
     if not len(va) or not len(tr):

@@ -39,7 +39,8 @@ STAGES = ("align", "cotrain", "head", "full")
 # the main job's budget settings this trainer takes (evaluation.pipeline setting: flag); agents.registry
 PIPELINE_FLAGS = {"qa_steps": "--qa-steps", "head_epochs": "--epochs"}
 # settings added after checkpoints were written, with the value that reproduces those checkpoints
-ADDED_SETTINGS = {"category_dropout": 0.0, "crop": None, "qa_warmup": 50, "view": None, "object_margin": None}
+ADDED_SETTINGS = {"category_dropout": 0.0, "crop": None, "qa_warmup": 50, "view": None, "object_margin": None,
+                  "rotation_frame": "camera"}
 
 
 @dataclass
@@ -89,6 +90,10 @@ class TrainConfig(ConfigBase):
     rotation_loss: str = option("up", "rotation loss of the head: up (angle of the approach axis; the demos' roll "
                                       "about it is random) or geodesic (whole rotation, the paper's)",
                                 choices=ROTATION_LOSSES)
+    rotation_frame: str = option("camera", "head / full stages: the frame the head's rotation is in: camera (the "
+                                           "paper's) or world (z up, the objects' fronts facing -x; the agent turns "
+                                           "it into the camera frame with the observation's cam2world)",
+                                 choices=("camera", "world"))
     category_dropout: float = option(0.0, "head / full stages: the chance that a training sample's prompt names no "
                                           "category (its category word replaced by [UNK]); when > 0 the saved "
                                           "tokenizer also reads every word training never saw, such as an unseen "
@@ -345,8 +350,10 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig, sta
     counts = model.parameter_counts()
     fraction = counts["trainable"] / counts["total"]
     t0 = time.perf_counter()
+    if {"head", "full"} & {stage} and model.cfg.rotation_frame != cfg.rotation_frame:  # the fresh head's frame
+        model.cfg = model.cfg.replace(rotation_frame=cfg.rotation_frame)
     pos = torch.from_numpy(pixel_targets(data.frame, model.cfg.crop, data.boxes))
-    rot = torch.from_numpy(rotation_targets(data.frame))
+    rot = torch.from_numpy(rotation_targets(data.frame, model.cfg.rotation_frame))
     # rows 0..n-1: the samples with their own prompts; with category dropout, rows n..2n-1: the same
     # samples with the category word blinded
     n = len(data)
@@ -429,7 +436,6 @@ def build_agent(cfg: TrainConfig):
         if agent.model.cfg.head != cfg.head or {"head", "full"} & set(cfg.stages):
             torch.manual_seed(cfg.seed)  # a fresh head: the policy stages always train one from scratch
             agent.model.replace_head(cfg.head)
-            agent.cfg = agent.model.cfg
         return agent
     torch.manual_seed(cfg.seed)
     lm_type = "llama" if cfg.agent == "transformer" else "mamba"
