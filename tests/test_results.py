@@ -114,3 +114,35 @@ def test_the_readme_tables_are_the_committed_csvs():
     assert edited != text and render(edited, blocks())[1] == ["main"]
     with pytest.raises(ValueError, match="no markers for the generated blocks physics"):
         render(text.replace("<!-- begin generated: physics -->", ""), blocks())
+
+
+def test_validation_tables_recompute_from_their_records():
+    """results/validation (bench/validation.py, the seed-1 work list with pseudo-unseen categories):
+    every candidate's rates and paired comparisons from the records committed beside it."""
+    import importlib.util
+    import sys
+
+    import pandas as pd
+
+    from evaluation.results.paired import comparisons_table
+    from evaluation.results.records import load_run
+    from evaluation.results.stats import split_rate
+
+    spec = importlib.util.spec_from_file_location("validation", ROOT / "bench" / "validation.py")
+    validation = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("validation", validation)  # its dataclasses look their module up
+    spec.loader.exec_module(sys.modules["validation"])
+    validation = sys.modules["validation"]
+    root = RESULTS.parent / "validation"
+    df = pd.read_csv(root / "validation.csv")
+    runs = {n: validation.regroup(load_run(root / "runs" / n)) for n in df.candidate}
+    for _, row in df.iterrows():
+        groups = {r["group"] for r in runs[row.candidate]["records"]}
+        assert groups == {"seen", "unseen"}, (row.candidate, groups)  # regrouped: trained / pseudo-unseen
+        for group, label in (("seen", "trained"), ("unseen", "pseudo_unseen")):
+            rate, lo, hi = split_rate(runs[row.candidate]["records"], group, "success")
+            assert (row[label], row[f"{label}_ci_low"], row[f"{label}_ci_high"]) == pytest.approx(
+                (round(rate, 4), round(lo, 4), round(hi, 4)), abs=1e-9), (row.candidate, label)
+    recomputed = comparisons_table(runs, criteria=["success"])
+    committed = pd.read_csv(root / "comparisons.csv")
+    pd.testing.assert_frame_equal(recomputed.reset_index(drop=True), committed, check_dtype=False, atol=1e-9)
