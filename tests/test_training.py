@@ -151,8 +151,8 @@ def test_a_checkpoint_gets_another_head_through_init(demos, tmp_path):
 def test_category_dropout_trains_the_head_without_the_name_and_reads_unseen_names_as_unk(demos, tmp_path):
     """--category-dropout P: the head also trains on prompts whose category name is blinded (one
     [UNK] per word), its record scores the held-out instances both ways, and the saved tokenizer reads
-    a name training never saw as [UNK] while trained words keep their ids. The default (0) keeps the
-    whole vocabulary, and a record from before the setting existed counts as 0 (resume, no redo)."""
+    a name training never saw as [UNK] while trained words keep their ids. 0 (the default before issue 25)
+    keeps the whole vocabulary, and a record from before the setting existed counts as 0 (resume, no redo)."""
     from agents import checkpoint, factory
     from agents.robomamba.text import BLIND_WORD, UNK, blind_category
     from agents.train import main
@@ -162,10 +162,10 @@ def test_category_dropout_trains_the_head_without_the_name_and_reads_unseen_name
         f"Pull the {BLIND_WORD} {BLIND_WORD}."
     common = ["--agent", "robomamba", "--data", str(demos), "--qa-steps", "2", "--qa-batch", "4", "--qa-eval", "4",
               "--epochs", "2", "--batch-size", "4", "--holdout", "0.3", "--no-progress"]
-    base = [*common, "--out", str(tmp_path / "base")]
+    base = [*common, "--category-dropout", "0", "--out", str(tmp_path / "base")]
     assert main(base) == 0
     head = [*common, "--init", str(tmp_path / "base"), "--stages", "head"]
-    assert main([*head, "--out", str(tmp_path / "d0")]) == 0
+    assert main([*head, "--category-dropout", "0", "--out", str(tmp_path / "d0")]) == 0
     assert main([*head, "--category-dropout", "0.5", "--out", str(tmp_path / "d5")]) == 0
     rec = checkpoint.read_config(tmp_path / "d5")["training"]["stages"]["head"]
     assert rec["category_dropout"] == 0.5 and rec["val_blind"].keys() == rec["val"].keys()
@@ -260,15 +260,15 @@ def test_head_training_standardises_its_input_with_the_training_features(demos, 
     data = load(demos, agent.cfg.image_size, holdout_fraction=0.3, progress=False)
     tr, va = np.flatnonzero(~data.holdout), np.flatnonzero(data.holdout)
     rec = train_head(agent.model, agent.tokenizer, data, tr, va, quick(lr=1e-3))
-    assert rec["input_norm"] is True and rec["rotation_loss"] == "up"
+    assert rec["input_norm"] is True and rec["rotation_loss"] == "geodesic"  # the default
     feats = head_features(agent.model, agent.tokenizer, data, tr)
     x = feats[0][feats[1].bool()] if head == "ssm_mlp2" else feats
     z = agent.model.head.input_norm(x).double()
     assert torch.allclose(z.mean(0), torch.zeros(z.shape[1], dtype=torch.float64), atol=1e-4)
     assert torch.allclose(z.std(0, unbiased=False), torch.ones(z.shape[1], dtype=torch.float64), atol=1e-3)
     raw = make_agent("robomamba", seed=2, config=preset("tiny", head=head))
-    rec = train_head(raw.model, raw.tokenizer, data, tr, va, quick(lr=1e-3, input_norm=False, rotation_loss="geodesic"))
-    assert rec["input_norm"] is False and rec["rotation_loss"] == "geodesic"
+    rec = train_head(raw.model, raw.tokenizer, data, tr, va, quick(lr=1e-3, input_norm=False, rotation_loss="up"))
+    assert rec["input_norm"] is False and rec["rotation_loss"] == "up"
     assert torch.equal(raw.model.head.input_norm.shift, torch.zeros(raw.cfg.d_model))
     assert torch.equal(raw.model.head.input_norm.scale, torch.ones(raw.cfg.d_model))
 
