@@ -1,6 +1,7 @@
-"""Remote-policy overhead (issue 17): control frequency of an agent called in this process vs the same
-agent served by `python -m agents.serve` and called through the `remote` agent (WebSocket + msgpack on
-localhost). Run by hand:
+"""Remote-policy overhead (issues 17 and 30): control frequency of an agent called in this process vs the
+same agent served by `python -m agents.serve --protocol P` and called through the `remote` agent
+(WebSocket + msgpack on localhost), for each protocol P: this project's own (a batch per request),
+openpi's and vla-eval's (one observation per request, so a batch of B is B round trips). Run by hand:
 
     .venv/bin/python bench/remote_policy.py --agent robomamba --batches 1 4 16 --reps 5
 
@@ -32,10 +33,28 @@ class Config:
     batches: tuple[int, ...] = option((1, 4, 16), "batch sizes")
     reps: int = option(5, "timed act() calls per batch size and side (the best counts)")
     image_size: int = option(336, "observation side, pixels")
+    protocols: tuple[str, ...] = option(("robomamba", "openpi", "vla-eval"), "protocols to measure")
     out: str = option("results/bench/remote_policy.csv", "CSV of the measurements")
 
     def __post_init__(self):
         check_at_least(self, reps=1, image_size=16, batches=1)
+        from agents.remote.keymap import PROTOCOLS
+        from infra.cli import ConfigError
+
+        for p in self.protocols:
+            if p not in PROTOCOLS:
+                raise ConfigError("protocols", p, f"allowed: {', '.join(PROTOCOLS)}")
+
+
+def request_bytes(remote, obs) -> int:
+    """Bytes the remote agent sends for the batch `obs` (its protocol's frames)."""
+    from agents.remote import keymap, openpi, protocol, vlaeval
+
+    c = remote.client
+    if remote.protocol == "robomamba":
+        return len(protocol.encode(protocol.act_request(0, obs, range(len(obs)), c.keys)))
+    enc = openpi.encode if remote.protocol == "openpi" else (lambda m: vlaeval.encode("observation", m, 0))
+    return sum(len(enc(keymap.to_wire(o, c.sent))) for o in obs)
 
 
 def observations(n: int, image_size: int) -> list[dict]:
@@ -68,7 +87,6 @@ def main(argv=None) -> int:
     from agents.factory import build
     from agents.registry import trainable
     from agents.remote.agent import RemoteAgent
-    from agents.remote.protocol import act_request, encode
     from infra.files import atomic_write_text
 
     cfg, _ = parse_config(Config, argv, "bench/remote_policy.py", __doc__)
@@ -77,26 +95,29 @@ def main(argv=None) -> int:
     obs = observations(max(cfg.batches), cfg.image_size)
     local, _ = build(cfg.agent, ckpt)
     flags = ["--checkpoint", ckpt] if ckpt else (["--untrained"] if cfg.agent in trainable() else [])
-    server = subprocess.Popen([sys.executable, "-m", "agents.serve", "--agent", cfg.agent, *flags, "--port", "0",
-                               "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        url = server.stdout.readline().split()[-1]
-        remote = RemoteAgent(url, timeout=600)
-        rows = []
-        for b in cfg.batches:
-            t_local, t_remote = best_time(local, obs[:b], cfg.reps), best_time(remote, obs[:b], cfg.reps)
-            mb = len(encode(act_request(0, obs[:b], range(b), remote.keys))) / 1e6
-            rows.append({"agent": cfg.agent, "checkpoint": ckpt or "untrained", "batch": b, "request_mb": round(mb, 2),
-                         "local_s": round(t_local, 4), "remote_s": round(t_remote, 4),
-                         "overhead_ms_per_batch": round(1000 * (t_remote - t_local), 1),
-                         "local_hz": round(b / t_local, 2), "remote_hz": round(b / t_remote, 2),
-                         "remote_vs_local": round(t_local / t_remote, 3)})
-            print(rows[-1], flush=True)
-        remote.close()
-    finally:
-        server.kill()
-        server.wait()
+    t_local = {b: best_time(local, obs[:b], cfg.reps) for b in cfg.batches}
+    rows = []
+    for proto in cfg.protocols:
+        server = subprocess.Popen([sys.executable, "-m", "agents.serve", "--agent", cfg.agent, *flags, "--port", "0",
+                                   "--protocol", proto, "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
+        try:
+            url = server.stdout.readline().split()[-1]
+            remote = RemoteAgent(url, timeout=600, policy_protocol=proto)
+            for b in cfg.batches:
+                t_remote = best_time(remote, obs[:b], cfg.reps)
+                mb = request_bytes(remote, obs[:b]) / 1e6
+                rows.append({"agent": cfg.agent, "checkpoint": ckpt or "untrained", "protocol": proto, "batch": b,
+                             "request_mb": round(mb, 2), "local_s": round(t_local[b], 4),
+                             "remote_s": round(t_remote, 4),
+                             "overhead_ms_per_batch": round(1000 * (t_remote - t_local[b]), 1),
+                             "local_hz": round(b / t_local[b], 2), "remote_hz": round(b / t_remote, 2),
+                             "remote_vs_local": round(t_local[b] / t_remote, 3)})
+                print(rows[-1], flush=True)
+            remote.close()
+        finally:
+            server.kill()
+            server.wait()
     df = pd.DataFrame(rows)
     Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(cfg.out, df.to_csv(index=False))

@@ -82,6 +82,11 @@ class EvalConfig(WorkListConfig):
                                              "(python -m agents.serve; protocol in docs/remote_policy.md)")
     policy_timeout: float = option(60.0, "--agent remote: seconds to wait for a batch's actions before its "
                                          "episodes fail as remote_timeout")
+    policy_protocol: str = option("robomamba", "--agent remote: the server's protocol: this project's own "
+                                               "(robomamba, python -m agents.serve), openpi's or vla-eval's",
+                                  choices=("robomamba", "openpi", "vla-eval"))
+    policy_keys: str | None = option(None, "--agent remote, openpi/vla-eval: wire names of the observation entries "
+                                           "sent, WIRE=ENTRY,... (None: the protocol's default, docs/remote_policy.md)")
 
     # settings that change what an episode produces: an output directory holds one combination
     IDENTITY = ("agent", "checkpoint", "categories", "episodes", "seed", "shard", "image_size",
@@ -110,7 +115,20 @@ class EvalConfig(WorkListConfig):
             raise ConfigError("policy_url", self.policy_url, "only --agent remote takes a policy server")
         if self.policy_url and not re.fullmatch(r"wss?://[^\s/]+(:\d+)?(/\S*)?", self.policy_url):
             raise ConfigError("policy_url", self.policy_url, "must be ws://HOST:PORT or wss://HOST:PORT")
+        if not remote and (self.policy_protocol != "robomamba" or self.policy_keys is not None):
+            raise ConfigError("policy_protocol" if self.policy_keys is None else "policy_keys",
+                              self.policy_keys or self.policy_protocol, "only --agent remote talks to a policy server")
+        self.policy_keymap()
         self.shard_index()
+
+    def policy_keymap(self) -> dict:
+        """{wire name: entry} of --policy-keys for --policy-protocol ({} for this project's protocol)."""
+        from agents.remote.keymap import parse
+
+        try:
+            return parse(self.policy_keys, self.policy_protocol)
+        except ValueError as e:
+            raise ConfigError("policy_keys", self.policy_keys, str(e)) from None
 
     def shard_index(self) -> tuple[int, int]:
         """(i, n) of `shard`; ConfigError unless 0 <= i < n."""

@@ -51,6 +51,11 @@ def identity(cfg: EvalConfig, items_total: int, tasks: list[str]) -> dict:
     ident = cfg.identity()
     ident["categories"] = tasks
     ident["items"] = items_total
+    if cfg.agent.strip().lower() == "remote":  # the protocol and its key map decide what the server is sent
+        from agents.remote.keymap import text
+
+        ident["policy_protocol"] = cfg.policy_protocol
+        ident["policy_keys"] = text(cfg.policy_keymap())
     return ident
 
 

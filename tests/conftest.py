@@ -7,6 +7,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory):
+    """examples/agent_plugin (its deterministic `centre` agent) installed (pip, no network: no build
+    isolation, no dependencies) into a folder of its own, and an environment whose PYTHONPATH holds it."""
+    import shutil
+    import sys
+
+    target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("src") / "agent_plugin"
+    shutil.copytree(ROOT / "examples" / "agent_plugin", source)  # the build writes beside the sources
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--no-index", "--target", str(target), str(source)],
+                   check=True, cwd=source, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    assert list(target.glob("robomamba_bench_example_plugin-*.dist-info"))
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(ROOT)])}
+
 
 @pytest.fixture(scope="session")
 def env():

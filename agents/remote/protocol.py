@@ -2,7 +2,8 @@
 
 Transport: one WebSocket connection per client; every message is one binary frame holding one msgpack
 map. A numpy array travels as the map {"__ndarray__": true, "dtype": "<u1", "shape": [H, W, 3],
-"data": <bytes, C order>}; everything else is plain msgpack (str, int, float, bool, nil, list, map).
+"data": <bytes, C order>} (agents/remote/codec.py, which decodes without trusting the sender);
+everything else is plain msgpack (str, int, float, bool, nil, list, map).
 
     server -> client, on connect   {"type": "hello", "protocol": PROTOCOL, "agent": str,
                                     "observation_keys": [...], "parameter_counts": {...}, "checkpoint": ...}
@@ -23,57 +24,21 @@ import numpy as np
 
 from sim_envs.config import ACTION_DIM, AGENT_OBS_KEYS
 
+from . import codec
+from .codec import MAX_FRAME_BYTES, ProtocolError  # noqa: F401  (ProtocolError: this module's error too)
+
 PROTOCOL = "robomamba-bench/policy/v1"
-MAX_MESSAGE_BYTES = 1 << 30  # a batch of 16 observations at 336 px is about 16 MB
-
-
-class ProtocolError(ValueError):
-    """A message that does not follow the protocol; its text says what is wrong."""
-
-
-def _pack(obj):
-    if isinstance(obj, np.ndarray):
-        a = np.ascontiguousarray(obj)
-        if a.dtype == object:
-            raise TypeError("object arrays cannot be sent")
-        return {"__ndarray__": True, "dtype": a.dtype.str, "shape": list(a.shape), "data": a.tobytes()}
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, tuple):
-        return list(obj)
-    raise TypeError(f"cannot encode a {type(obj).__name__}")
-
-
-def _unpack(m: dict):
-    if m.get("__ndarray__") is True:
-        try:
-            return np.frombuffer(m["data"], dtype=np.dtype(m["dtype"])).reshape(m["shape"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise ProtocolError(f"bad array ({type(e).__name__}: {e})") from None
-    return m
+MAX_MESSAGE_BYTES = MAX_FRAME_BYTES
 
 
 def encode(message: dict) -> bytes:
-    import msgpack
-
-    return msgpack.packb(message, default=_pack, use_bin_type=True)
+    return codec.encode(message, keys="str")
 
 
-def decode(data) -> dict:
-    """The map in `data` (bytes); ProtocolError if it is not one msgpack map."""
-    import msgpack
-
-    if isinstance(data, str):
-        raise ProtocolError("text frame: messages are binary msgpack frames")
-    try:
-        out = msgpack.unpackb(data, object_hook=_unpack, raw=False, strict_map_key=False)
-    except ProtocolError:
-        raise
-    except Exception as e:
-        raise ProtocolError(f"not msgpack ({type(e).__name__}: {e})") from None
-    if not isinstance(out, dict):
-        raise ProtocolError(f"expected a map, got {type(out).__name__}")
-    return out
+def decode(data, **limits) -> dict:
+    """The map in `data` (bytes); ProtocolError if it is not one msgpack map or holds a refused array
+    (agents.remote.codec)."""
+    return codec.decode_map(data, **limits)
 
 
 # ---------------------------------------------------------------------------------------- messages
@@ -111,17 +76,44 @@ def check_request(m: dict, keys=AGENT_OBS_KEYS) -> tuple[int, list, list]:
             isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ProtocolError(f"'seeds' must be a list of {len(obs)} integers")
     for i, o in enumerate(obs):
-        if not isinstance(o, dict):
-            raise ProtocolError(f"observation {i} is a {type(o).__name__}, not a map")
-        missing = [k for k in keys if k not in o]
-        if missing:
-            raise ProtocolError(f"observation {i} lacks {', '.join(missing)}")
-        for k in ("rgb", "depth", "object_mask", "target_mask", "intrinsics", "cam2world"):
-            if k in keys and not isinstance(o[k], np.ndarray):
-                raise ProtocolError(f"observation {i}: {k!r} must be an array")
-        if "rgb" in keys and (o["rgb"].ndim != 3 or o["rgb"].shape[2] != 3):
-            raise ProtocolError(f"observation {i}: 'rgb' has shape {o['rgb'].shape}, expected (H, W, 3)")
+        check_observation(o, keys, f"observation {i}")
     return rid, obs, seeds
+
+
+def check_observation(o, keys=AGENT_OBS_KEYS, name: str = "the observation") -> None:
+    """ProtocolError unless `o` is a map holding `keys`, arrays where arrays belong (rgb: (H, W, 3))."""
+    if not isinstance(o, dict):
+        raise ProtocolError(f"{name} is a {type(o).__name__}, not a map")
+    missing = [k for k in keys if k not in o]
+    if missing:
+        raise ProtocolError(f"{name} lacks {', '.join(missing)}")
+    for k in ("rgb", "depth", "object_mask", "target_mask", "intrinsics", "cam2world"):
+        if k in keys and not isinstance(o[k], np.ndarray):
+            raise ProtocolError(f"{name}: {k!r} must be an array")
+    if "rgb" in keys and (o["rgb"].ndim != 3 or o["rgb"].shape[2] != 3):
+        raise ProtocolError(f"{name}: 'rgb' has shape {o['rgb'].shape}, expected (H, W, 3)")
+    for k in ("prompt", "category"):
+        if k in keys and not isinstance(o[k], str):
+            raise ProtocolError(f"{name}: {k!r} must be a string")
+
+
+def first_action(value) -> np.ndarray:
+    """The (8,) action of an openpi or vla-eval reply's `actions`: an (8,) array, or the first row of a
+    (T, 8) chunk; ProtocolError for anything else."""
+    a = value
+    if isinstance(a, list):
+        try:
+            a = np.asarray(a, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ProtocolError("'actions' is a list that is not numeric") from None
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "fiu":
+        raise ProtocolError(f"'actions' must be a numeric array, got {type(value).__name__}")
+    shape = a.shape
+    if a.ndim == 2 and a.shape[0] >= 1:
+        a = a[0]
+    if a.shape != (ACTION_DIM,):
+        raise ProtocolError(f"'actions' must have shape ({ACTION_DIM},) or (T, {ACTION_DIM}), got {shape}")
+    return a.astype(np.float64)
 
 
 def actions_reply(request_id: int, actions: np.ndarray, seconds: float) -> dict:
