@@ -6,9 +6,12 @@ openpi's and vla-eval's (one observation per request, so a batch of B is B round
     .venv/bin/python bench/remote_policy.py --agent robomamba --batches 1 4 16 --reps 5
 
 Observations are real: the first episodes of the evaluation work list (drawer, 336 px). For each batch
-size: the best of --reps act() calls locally and remotely (after one warm-up each); the overhead per
-batch is the difference, i.e. encoding, the two copies through the socket, decoding and the server's
-bookkeeping. Only the entries the agent reads travel (robomamba: rgb and prompt). The learned agents
+size: the best of --reps act() calls locally and remotely, taken in turn so that both meet the same
+load of this shared machine (after one warm-up each); the overhead per batch is the difference, i.e.
+encoding, the copies through the socket, decoding and the server's bookkeeping. openpi and vla-eval
+send one observation per request: the batch is spread over --connections connections, and
+agents.serve answers the requests that wait together in one act() call (with --connections 1 a
+batch of B is B calls in a row). Only the entries the agent reads travel (robomamba: rgb and prompt). The learned agents
 use the main job's checkpoint when there is one (else untrained weights: the same cost). Writes
 results/bench/remote_policy.csv (atomic) and prints a Markdown table.
 """
@@ -31,13 +34,15 @@ from infra.cli import check_at_least, done, option, parse_config  # noqa: E402
 class Config:
     agent: str = option("robomamba", "agent to serve and call")
     batches: tuple[int, ...] = option((1, 4, 16), "batch sizes")
-    reps: int = option(5, "timed act() calls per batch size and side (the best counts)")
+    reps: int = option(5, "timed act() calls per batch size and side, local and remote in turn (the best counts)")
     image_size: int = option(336, "observation side, pixels")
     protocols: tuple[str, ...] = option(("robomamba", "openpi", "vla-eval"), "protocols to measure")
+    connections: int = option(16, "openpi/vla-eval: connections a batch is spread over (evaluation.run's "
+                                  "--policy-connections; 1 = one observation after another)")
     out: str = option("results/bench/remote_policy.csv", "CSV of the measurements")
 
     def __post_init__(self):
-        check_at_least(self, reps=1, image_size=16, batches=1)
+        check_at_least(self, reps=1, image_size=16, batches=1, connections=1)
         from agents.remote.keymap import PROTOCOLS
         from infra.cli import ConfigError
 
@@ -71,14 +76,19 @@ def observations(n: int, image_size: int) -> list[dict]:
     return out
 
 
-def best_time(agent, obs, reps: int) -> float:
-    agent.act(obs, seeds=list(range(len(obs))))  # warm-up
-    best = float("inf")
+def best_times(local, remote, obs, reps: int) -> tuple[float, float]:
+    """(local, remote) best of `reps` act() calls each, interleaved so both meet the same machine load
+    (after one warm-up each)."""
+    seeds = list(range(len(obs)))
+    best = [float("inf"), float("inf")]
+    for agent in (local, remote):
+        agent.act(obs, seeds=seeds)
     for _ in range(reps):
-        t = time.perf_counter()
-        agent.act(obs, seeds=list(range(len(obs))))
-        best = min(best, time.perf_counter() - t)
-    return best
+        for i, agent in enumerate((local, remote)):
+            t = time.perf_counter()
+            agent.act(obs, seeds=seeds)
+            best[i] = min(best[i], time.perf_counter() - t)
+    return best[0], best[1]
 
 
 def main(argv=None) -> int:
@@ -95,7 +105,6 @@ def main(argv=None) -> int:
     obs = observations(max(cfg.batches), cfg.image_size)
     local, _ = build(cfg.agent, ckpt)
     flags = ["--checkpoint", ckpt] if ckpt else (["--untrained"] if cfg.agent in trainable() else [])
-    t_local = {b: best_time(local, obs[:b], cfg.reps) for b in cfg.batches}
     rows = []
     for proto in cfg.protocols:
         server = subprocess.Popen([sys.executable, "-m", "agents.serve", "--agent", cfg.agent, *flags, "--port", "0",
@@ -103,16 +112,17 @@ def main(argv=None) -> int:
                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
         try:
             url = server.stdout.readline().split()[-1]
-            remote = RemoteAgent(url, timeout=600, policy_protocol=proto)
+            remote = RemoteAgent(url, timeout=600, policy_protocol=proto, policy_connections=cfg.connections)
             for b in cfg.batches:
-                t_remote = best_time(remote, obs[:b], cfg.reps)
+                t_local, t_remote = best_times(local, remote, obs[:b], cfg.reps)
                 mb = request_bytes(remote, obs[:b]) / 1e6
-                rows.append({"agent": cfg.agent, "checkpoint": ckpt or "untrained", "protocol": proto, "batch": b,
-                             "request_mb": round(mb, 2), "local_s": round(t_local[b], 4),
+                rows.append({"agent": cfg.agent, "checkpoint": ckpt or "untrained", "protocol": proto,
+                             "connections": len(remote.lines), "batch": b,
+                             "request_mb": round(mb, 2), "local_s": round(t_local, 4),
                              "remote_s": round(t_remote, 4),
-                             "overhead_ms_per_batch": round(1000 * (t_remote - t_local[b]), 1),
-                             "local_hz": round(b / t_local[b], 2), "remote_hz": round(b / t_remote, 2),
-                             "remote_vs_local": round(t_local[b] / t_remote, 3)})
+                             "overhead_ms_per_batch": round(1000 * (t_remote - t_local), 1),
+                             "local_hz": round(b / t_local, 2), "remote_hz": round(b / t_remote, 2),
+                             "remote_vs_local": round(t_local / t_remote, 3)})
                 print(rows[-1], flush=True)
             remote.close()
         finally:

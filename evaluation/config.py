@@ -85,6 +85,9 @@ class EvalConfig(WorkListConfig):
     policy_protocol: str = option("robomamba", "--agent remote: the server's protocol: this project's own "
                                                "(robomamba, python -m agents.serve), openpi's or vla-eval's",
                                   choices=("robomamba", "openpi", "vla-eval"))
+    policy_connections: int = option(8, "--agent remote, openpi/vla-eval (one observation per request): connections "
+                                        "a batch is spread over, whose requests the server may answer together "
+                                        "(agents.serve does); this project's protocol sends a batch per request")
     policy_keys: str | None = option(None, "--agent remote, openpi/vla-eval: wire names of the observation entries "
                                            "sent, WIRE=ENTRY,... (None: the protocol's default, docs/remote_policy.md)")
 
@@ -104,7 +107,7 @@ class EvalConfig(WorkListConfig):
     def validate(self) -> None:
         """ConfigError naming the first bad field."""
         super().validate()
-        check_at_least(self, envs_per_worker=1, batch_size=1, record=0)
+        check_at_least(self, envs_per_worker=1, batch_size=1, record=0, policy_connections=1)
         if self.policy_timeout <= 0:
             raise ConfigError("policy_timeout", self.policy_timeout, "must be > 0 seconds")
         remote = self.agent.strip().lower() == "remote"

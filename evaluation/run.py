@@ -61,7 +61,8 @@ def build_agent(cfg: EvalConfig):
             print(f"the agent runs in a Ray actor ({gpus} GPU, device {device})", file=sys.stderr)
             return RayAgent(cfg.agent, cfg.checkpoint, device, num_gpus=gpus, address=cfg.ray_address), meta
         return build(cfg.agent, cfg.checkpoint, cfg.device, policy_url=cfg.policy_url, timeout=cfg.policy_timeout,
-                     policy_protocol=cfg.policy_protocol, policy_keys=cfg.policy_keymap() or None)
+                     policy_protocol=cfg.policy_protocol, policy_keys=cfg.policy_keymap() or None,
+                     policy_connections=cfg.policy_connections)
     except UnknownAgentError as e:
         die(f"--agent {cfg.agent}: {e}")
     except (CheckpointError, OSError, ValueError, KeyError, TypeError, RuntimeError) as e:

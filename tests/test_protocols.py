@@ -145,6 +145,41 @@ def test_one_observation_protocols_are_batched_across_connections():
     assert all(np.array_equal(got[s], local[s]) for s in range(5))  # each observation its own seed's action
 
 
+def test_a_batch_over_several_connections_is_answered_together():
+    """The remote agent spreads a batch of one-observation requests over its connections; agents.serve
+    answers those waiting together, and each observation still gets its own seed's action."""
+    from test_remote import _thread_server as serve_in_thread
+
+    from agents.remote.agent import RemoteAgent
+
+    class Counting(RandomAgent):
+        calls: list = []
+
+        def act(self, observations, seeds=None, privileged=None):
+            self.calls.append(len(observations))
+            time.sleep(0.2)  # long enough for the other connections' requests to arrive meanwhile
+            return super().act(observations, seeds)
+
+    obs = [{**OBS, "rgb": np.full((8, 8, 3), i, np.uint8)} for i in range(8)]
+    for protocol in ("openpi", "vla-eval"):
+        from agents.remote import server
+
+        url, stop = serve_in_thread(Counting(), protocol_name=protocol)
+        try:
+            remote = RemoteAgent(url, 30, protocol, policy_connections=4)
+            Counting.calls.clear()
+            got = remote.act(obs, seeds=list(range(10, 18)))
+            remote.close()
+        finally:
+            stop()
+        assert sum(Counting.calls) == 8 and len(Counting.calls) < 8 and max(Counting.calls) > 1, Counting.calls
+        if protocol == "vla-eval":  # seeds travel: the local actions, whatever the batching
+            assert np.array_equal(got, RandomAgent().act(obs, seeds=list(range(10, 18))))
+        else:  # openpi: seeded by each request frame's CRC32
+            frames = [server.openpi.encode(keymap.to_wire(o, keymap.DEFAULTS["openpi"])) for o in obs]
+            assert np.array_equal(got, RandomAgent().act(obs, seeds=[zlib.crc32(f) for f in frames]))
+
+
 # ---------------------------------------------------------------------------------------- our servers
 def _http(url: str, path: str) -> tuple[int, str]:
     with urllib.request.urlopen(url.replace("ws://", "http://") + path, timeout=10) as r:

@@ -141,8 +141,8 @@ class _Slow(Agent):
         return np.zeros((len(observations), 8))
 
 
-def _thread_server(agent):
-    """(url, stop) of agents.serve.serve(agent) in a thread of this process."""
+def _thread_server(agent, **options):
+    """(url, stop) of agents.serve.serve(agent, **options) in a thread of this process."""
     from agents.serve import serve
 
     box = {}
@@ -152,7 +152,7 @@ def _thread_server(agent):
         box["server"] = server
         started.set()
 
-    t = threading.Thread(target=serve, args=(agent, "127.0.0.1", 0), kwargs={"ready": ready}, daemon=True)
+    t = threading.Thread(target=serve, args=(agent, "127.0.0.1", 0), kwargs={"ready": ready, **options}, daemon=True)
     t.start()
     assert started.wait(20)
     return f"ws://127.0.0.1:{box['server'].socket.getsockname()[1]}", box["server"].shutdown

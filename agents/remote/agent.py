@@ -6,7 +6,8 @@ server speaking agents.remote.protocol), evaluated like a local agent.
 
 `protocol` is the server's: this project's own (`robomamba`: each act() is one request with the batch's
 observations and episode seeds), `openpi` or `vla-eval` (one observation per call; agents/remote/clients.py
-says what each can reproduce). Failures are the evaluator's recorded outcomes, with a reason:
+says what each can reproduce; a batch is spread over `policy_connections` connections, whose
+requests agents.serve answers together). Failures are the evaluator's recorded outcomes, with a reason:
 - `remote_timeout`: no reply within `timeout` seconds (the connection is dropped and reopened for the
   next batch, so a late reply is never taken for another batch's);
 - `remote_disconnected`: the connection closed during the request, and either it cannot be reopened
@@ -58,26 +59,40 @@ class RemoteAgentError(RuntimeError):
         self.failure_reason = text if text.startswith("agent_error") else f"agent_error: {text}"
 
 
+class _Line:
+    """One connection to the server and its protocol client."""
+
+    def __init__(self, client):
+        self.client, self.conn = client, None
+
+
 class RemoteAgent(Agent):
     name = "remote"
     needs_privileged = False  # the server refuses agents that need the simulator's privileged state
 
     def __init__(self, policy_url: str | None = None, timeout: float = 60.0, policy_protocol: str = "robomamba",
-                 policy_keys: dict | None = None):
+                 policy_keys: dict | None = None, policy_connections: int = 8):
         if not policy_url:
             raise ValueError("the remote agent needs a policy server address (--policy-url ws://HOST:PORT)")
         if policy_protocol not in CLIENTS:
             raise ValueError(f"unknown policy protocol {policy_protocol!r}; allowed: {', '.join(CLIENTS)}")
         self.url, self.timeout, self.protocol = policy_url, float(timeout), policy_protocol
-        self.client = CLIENTS[policy_protocol](policy_keys)
-        self._conn = None
+        # this project's protocol sends a batch per request: one connection; the others one observation per
+        # request: a batch is spread over `policy_connections`, whose requests a server may batch together
+        n = 1 if policy_protocol == "robomamba" else max(1, int(policy_connections))
+        self.lines = [_Line(CLIENTS[policy_protocol](policy_keys)) for _ in range(n)]
+        self._pool = None
         self.served: dict = {}
-        self._connection()  # fail now (exit 2) rather than at the first batch
+        self._connection(self.lines[0])  # fail now (exit 2) rather than at the first batch
+
+    @property
+    def client(self):
+        return self.lines[0].client
 
     # --------------------------------------------------------------------------------- connection
-    def _connection(self):
-        if self._conn is not None:
-            return self._conn
+    def _connection(self, line: _Line):
+        if line.conn is not None:
+            return line.conn
         from websockets.sync.client import connect
 
         last = None
@@ -91,7 +106,7 @@ class RemoteAgent(Agent):
                 last = f"{type(e).__name__}: {e}"
                 continue
             try:
-                served = self.client.greet(conn, min(self.timeout, 10.0))
+                served = line.client.greet(conn, min(self.timeout, 10.0))
             except Refused as e:
                 conn.close()
                 raise PolicyUnavailable(f"policy server {self.url}: {e}") from None
@@ -99,48 +114,72 @@ class RemoteAgent(Agent):
                 conn.close()
                 last = f"no greeting ({type(e).__name__}: {e})"
                 continue
-            self._conn, self.served = conn, served
+            line.conn = conn
+            if line is self.lines[0]:
+                self.served = served
             return conn
         raise PolicyUnavailable(f"policy server {self.url} cannot be reached ({last}); finished episodes are "
                                 f"kept: start the server and rerun the same command to resume")
 
-    def _drop(self) -> None:
-        if self._conn is not None:
+    @staticmethod
+    def _drop(line: _Line) -> None:
+        if line.conn is not None:
             try:
-                self._conn.close()
+                line.conn.close()
             except Exception:
                 pass
-        self._conn = None
+        line.conn = None
 
     # --------------------------------------------------------------------------------- the agent
     def act(self, observations, seeds=None, privileged=None) -> np.ndarray:
+        seeds = item_seeds(seeds, len(observations))
+        n = min(len(self.lines), len(observations))
+        if n <= 1:
+            return self._act_on(self.lines[0], observations, seeds)
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(len(self.lines), thread_name_prefix="remote")
+        parts = np.array_split(np.arange(len(observations)), n)
+        futures = [self._pool.submit(self._act_on, line, [observations[i] for i in idx], [seeds[i] for i in idx])
+                   for line, idx in zip(self.lines, parts)]
+        out, errors = [], []
+        for f in futures:
+            try:
+                out.append(f.result())
+            except Exception as e:
+                errors.append(e)
+        if errors:  # the batch fails as its worst part did: unreachable, then transport, then the agent's error
+            raise min(errors, key=lambda e: (not isinstance(e, PolicyUnavailable), not isinstance(e, RemoteError)))
+        return np.concatenate(out)
+
+    def _act_on(self, line: _Line, observations, seeds) -> np.ndarray:
         from websockets.exceptions import ConnectionClosed
 
-        seeds = item_seeds(seeds, len(observations))
         for attempt in range(2):
             try:
-                conn = self._connection()
+                conn = self._connection(line)
             except PolicyUnavailable as e:
                 if not attempt:
                     raise  # down before this batch: stop the run, nothing recorded for it
                 raise RemoteError("remote_disconnected", f"the connection closed during the request and "
                                                          f"cannot be reopened ({e})") from None
             try:
-                reply = self.client.act(conn, observations, seeds, time.monotonic() + self.timeout)
+                reply = line.client.act(conn, observations, seeds, time.monotonic() + self.timeout)
             except TimeoutError:
-                self._drop()
+                self._drop(line)
                 raise RemoteError("remote_timeout", f"no reply from {self.url} within {self.timeout:g} s") from None
             except ConnectionClosed as e:
-                self._drop()
+                self._drop(line)
                 if attempt:
                     raise RemoteError("remote_disconnected", f"{self.url}: {e}") from None
                 continue
             except ProtocolError as e:
-                self._drop()  # the stream is out of step: start afresh
+                self._drop(line)  # the stream is out of step: start afresh
                 raise RemoteError("remote_malformed", f"{self.url}: {e}") from None
             if isinstance(reply, str):
-                if self.client.out_of_step:
-                    self._drop()
+                if line.client.out_of_step:
+                    self._drop(line)
                 raise RemoteAgentError(reply)
             return reply
         raise AssertionError("unreachable")
@@ -149,4 +188,8 @@ class RemoteAgent(Agent):
         return dict(self.served.get("parameter_counts") or {"total": 0, "trainable": 0})
 
     def close(self) -> None:
-        self._drop()
+        for line in self.lines:
+            self._drop(line)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
