@@ -126,6 +126,7 @@ class AblationConfig(ConfigBase):
     samples: int = option(60, "collection: demos per seen category (when --data is not given)")
     qa_steps: int = option(800, "sim-QA co-training steps (main job: 800)")
     epochs: int = option(8, "policy-head epochs (paper: 8)")
+    qa_eval: int = option(400, "held-out sim-QA questions each co-trained variant is scored on (main job: 400)")
     categories: str = option("all", "evaluation categories (main job: all 30)")
     episodes: int = option(50, "evaluation episodes per category (main job: 50)")
     workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes for collection and evaluation")
@@ -133,7 +134,7 @@ class AblationConfig(ConfigBase):
     ray_address: str | None = ray_address_option()
 
     def __post_init__(self):
-        check_at_least(self, samples=1, qa_steps=1, epochs=1, episodes=1, workers=0)
+        check_at_least(self, samples=1, qa_steps=1, epochs=1, episodes=1, workers=0, qa_eval=1)
         check_executor(self)
         if self.base is not None and not (Path(self.base) / "config.json").exists():
             raise ConfigError("base", self.base, "not a checkpoint directory (no config.json)")
@@ -158,7 +159,8 @@ def run_variants(cfg: AblationConfig, variants: list[Variant], data: str) -> Non
 
     sim = ["--workers", str(cfg.workers), "--executor", cfg.executor,
            *(["--ray-address", cfg.ray_address] if cfg.ray_address else [])]
-    recipe = ["--qa-steps", str(cfg.qa_steps), "--epochs", str(cfg.epochs), "--seed", str(cfg.seed)]
+    recipe = ["--qa-steps", str(cfg.qa_steps), "--qa-eval", str(cfg.qa_eval), "--epochs", str(cfg.epochs),
+              "--seed", str(cfg.seed)]
     for v in variants:
         ck = checkpoint_path(cfg, v.key)
         if not (v.key == DEFAULT and cfg.base):

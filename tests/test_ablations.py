@@ -29,8 +29,8 @@ def ablations(*args):
 
 
 def test_head_table_end_to_end_and_resume(demos, tmp_path):
-    args = ["--table", "head", "--data", demos, "--out", tmp_path, "--qa-steps", "2", "--epochs", "1",
-            "--episodes", "2", "--categories", "drawer,Faucet", "--workers", "0"]
+    args = ["--table", "head", "--data", demos, "--out", tmp_path, "--qa-steps", "2", "--qa-eval", "8",
+            "--epochs", "1", "--episodes", "2", "--categories", "drawer,Faucet", "--workers", "0"]
     p = ablations(*args)
     assert p.returncode == 0, p.stderr[-3000:]
     df = pd.read_csv(tmp_path / "tables" / "table_ablation_head.csv")

@@ -278,6 +278,37 @@ def test_vla_eval_client_against_agents_serve():
         proc.wait()
 
 
+def test_this_benchmark_runs_under_vla_eval_and_meets_the_same_episodes(tmp_path):
+    """evaluation.vla_eval_benchmark.PullBenchmark, episodes run by vla-eval's own SyncEpisodeRunner and
+    Connection against `agents.serve --protocol vla-eval`, gives evaluation.run's outcomes: the tasks carry
+    the episodes' seeds, which the server seeds the agent with."""
+    from vla_eval.runners.sync_runner import SyncEpisodeRunner
+
+    from evaluation.vla_eval_benchmark import PullBenchmark
+
+    bench = PullBenchmark(categories="drawer,Faucet", episodes=2, image_size=96)
+    tasks = bench.get_tasks()
+    assert [t["name"] for t in tasks] == ["drawer/00000", "drawer/00001", "Faucet/00000", "Faucet/00001"]
+    proc, url = start_server("--agent", "random", "--protocol", "vla-eval")
+    try:
+        async def episodes(conn):
+            return {t["name"]: await SyncEpisodeRunner().run_episode(bench, t, conn, max_steps=1) for t in tasks}
+
+        results = _vla_eval(url, episodes)
+    finally:
+        proc.kill()
+        proc.wait()
+        bench.cleanup()
+    evaluate(tmp_path / "local", "--agent", "random")  # test_remote's SMALL list: the same categories, size
+    local = records(tmp_path / "local")
+    assert sorted(results) == sorted(local)
+    for k, r in local.items():
+        m = results[k]["metrics"]
+        assert (m["success"], m["success_manipllm"], m["failure_reason"]) == \
+            (r["success"], r["success_manipllm"], r["failure_reason"]), k
+        assert m["dq"] == pytest.approx(r["dq"] or 0.0) and results[k]["steps"] == 1
+
+
 # ---------------------------------------------------------------------------------------- our client
 def _example(name: str):
     """(process, url) of examples/remote_policy/NAME, which imports nothing of this project."""
