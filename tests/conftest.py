@@ -10,6 +10,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_main(module: str, *argv) -> subprocess.CompletedProcess:
+    """`python -m MODULE ARGV` run in this process, its output captured: the same CLI (parse, exit codes,
+    messages), without a new interpreter's imports and first render (7-10 s a command on this machine).
+    Tests whose point is a separate process (kill -9, another PYTHONPATH, a server) start one instead."""
+    import contextlib
+    import importlib
+    import io
+
+    main = importlib.import_module(module).main
+    argv = [str(a) for a in argv]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return subprocess.CompletedProcess([module, *argv], code or 0, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory):
     """examples/agent_plugin (its deterministic `centre` agent) installed (pip, no network: no build

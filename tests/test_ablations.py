@@ -3,12 +3,11 @@ work list, tables with parameters, success, paired differences and the published
 flags exit 2."""
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -17,15 +16,14 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 @pytest.fixture(scope="module")
 def demos(tmp_path_factory):
     out = tmp_path_factory.mktemp("abl") / "demos"
-    subprocess.run([sys.executable, "-m", "data_collection.run", "--category", "drawer", "--samples", "3",
-                    "--image-size", "64", "--workers", "0", "--quiet", "--out", str(out)], cwd=ROOT, env=ENV,
-                   check=True, capture_output=True)
+    p = run_main("data_collection.run", "--category", "drawer", "--samples", "3", "--image-size", "64", "--workers",
+                 "0", "--quiet", "--out", out)
+    assert p.returncode == 0, p.stderr
     return out
 
 
 def ablations(*args):
-    return subprocess.run([sys.executable, "-m", "evaluation.ablations", *map(str, args)], cwd=ROOT, env=ENV,
-                          capture_output=True, text=True, timeout=900)
+    return run_main("evaluation.ablations", *args)
 
 
 def test_head_table_end_to_end_and_resume(demos, tmp_path):

@@ -282,18 +282,17 @@ def test_model_card_lists_the_checkpoints_evaluations(tmp_path):
     """A complete evaluation.run of a checkpoint adds its rates to evaluations.json and the model card;
     rerunning the same directory replaces its entry instead of adding another."""
     import json
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    from conftest import run_main
+
     path = make_agent("robomamba", seed=3).save_pretrained(tmp_path / "ck")
     assert "None yet" in (path / "README.md").read_text()
-    cmd = [sys.executable, "-m", "evaluation.run", "--agent", "robomamba", "--checkpoint", str(path), "--categories",
-           "drawer,Faucet", "--episodes", "2", "--workers", "0", "--image-size", "96", "--quiet", "--out",
-           str(tmp_path / "run")]
+
+    args = ["--agent", "robomamba", "--checkpoint", path, "--categories", "drawer,Faucet", "--episodes", "2",
+            "--workers", "0", "--image-size", "96", "--quiet", "--out", tmp_path / "run"]
     for _ in range(2):
-        subprocess.run(cmd, check=True, cwd=root, capture_output=True)
+        p = run_main("evaluation.run", *args)
+        assert p.returncode == 0, p.stderr
     evals = json.loads((path / "evaluations.json").read_text())
     recs = [json.loads(line) for line in (tmp_path / "run" / "episodes.jsonl").read_text().splitlines()]
     assert len(evals) == 1 and evals[0]["run"] == str(tmp_path / "run") and evals[0]["episodes_recorded"] == 4

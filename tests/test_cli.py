@@ -3,10 +3,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import run_main
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args, cwd=ROOT):
+    """`python ARGS`: a `-m MODULE` command in this process (conftest.run_main), anything else a subprocess."""
+    if args[0] == "-m" and cwd == ROOT:
+        return run_main(*args[1:])
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 

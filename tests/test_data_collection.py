@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import kill_9_and_check_orphans
+from conftest import kill_9_and_check_orphans, run_main
 
 from data_collection.collect import CollectError, TaskState, collect
 from data_collection.config import CollectConfig
@@ -182,8 +182,7 @@ def test_scheduler_state():
 
 
 def _cli(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "data_collection.run", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    return run_main("data_collection.run", *args)  # in this process (conftest.run_main)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -258,6 +257,5 @@ def test_stats_cli_table_and_grid(dataset, tmp_path):
 
     w, h = Image.open(png).size
     assert w > 300 and h > 150
-    r = subprocess.run([sys.executable, "-m", "data_collection.stats", str(tmp_path / "nope")], cwd=ROOT,
-                       capture_output=True, text=True)
+    r = run_main("data_collection.stats", tmp_path / "nope")
     assert r.returncode == 2 and "no manifest.json" in r.stderr

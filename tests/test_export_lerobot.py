@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -14,16 +15,15 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.e
 
 
 def export(*args):
-    return subprocess.run([sys.executable, "-m", "data_collection.export", *map(str, args)], cwd=ROOT, env=ENV,
-                          capture_output=True, text=True)
+    return run_main("data_collection.export", *args)
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("data") / "demos"
-    subprocess.run([sys.executable, "-m", "data_collection.run", "--category", "drawer,door", "--samples", "2",
-                    "--image-size", "64", "--keep-failures", "--workers", "0", "--quiet", "--out", str(out)],
-                   cwd=ROOT, env=ENV, check=True, capture_output=True)
+    p = run_main("data_collection.run", "--category", "drawer,door", "--samples", "2", "--image-size", "64",
+                 "--keep-failures", "--workers", "0", "--quiet", "--out", out)
+    assert p.returncode == 0, p.stderr
     return out
 
 

@@ -13,6 +13,7 @@ import anyio
 import msgpack
 import numpy as np
 import pytest
+from conftest import run_main
 from openpi_client import msgpack_numpy
 from openpi_client.websocket_client_policy import WebsocketClientPolicy
 from test_remote import ENV, ROOT, evaluate, reason, records, start_server
@@ -327,12 +328,15 @@ def test_remote_over_each_protocol_gives_the_local_episodes(installed, tmp_path)
     agent's episodes (batch size 1, since openpi and vla-eval send one observation per call)."""
     common = ["--categories", "drawer,Faucet", "--episodes", "2", "--workers", "0", "--image-size", "96", "--quiet"]
 
+    subprocess.run([sys.executable, "-m", "evaluation.run", *common, "--out", str(tmp_path / "local"), "--agent",
+                    "centre", "--batch-size", "1"], check=True, env=installed, cwd=ROOT, capture_output=True)
+    local = records(tmp_path / "local")  # the plugin agent: its own PYTHONPATH, hence a subprocess
+
     def run(name, *extra):
-        subprocess.run([sys.executable, "-m", "evaluation.run", *common, "--out", str(tmp_path / name), *extra],
-                       check=True, env=installed, cwd=ROOT, capture_output=True)
+        p = run_main("evaluation.run", *common, "--out", tmp_path / name, *extra)
+        assert p.returncode == 0, p.stderr
         return records(tmp_path / name)
 
-    local = run("local", "--agent", "centre", "--batch-size", "1")
     for protocol, server in (("robomamba", "minimal_server.py"), ("openpi", "openpi_server.py"),
                              ("vla-eval", "vla_eval_server.py")):
         proc, url = _example(server)

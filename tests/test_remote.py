@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_main
 
 from agents.base import Agent
 
@@ -38,8 +39,8 @@ def start_server(*args, port=0):
 
 
 def evaluate(out, *args, check=True):
-    p = subprocess.run([sys.executable, "-m", "evaluation.run", *SMALL, "--out", str(out), *args],
-                       cwd=ROOT, env=ENV, capture_output=True, text=True)
+    """`python -m evaluation.run SMALL --out OUT ARGS`, in this process (conftest.run_main)."""
+    p = run_main("evaluation.run", *SMALL, "--out", out, *args)
     if check:
         assert p.returncode == 0, p.stderr
     return p

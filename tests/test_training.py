@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import run_main
 
 from agents.robomamba import qa
 
@@ -369,8 +368,7 @@ def test_training_cli_end_to_end_resume_and_refusals(demos, tmp_path, env):
     (["--agent", "robomamba", "--crop", "0"], "--crop 0.0: must be in (0, 1]"),
 ])
 def test_training_cli_bad_input_exits_2(argv, message, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "agents.train", *argv, "--out", str(tmp_path / "x")], cwd=ROOT,
-                       capture_output=True, text=True)
+    r = run_main("agents.train", *argv, "--out", tmp_path / "x")
     assert r.returncode == 2 and message in r.stderr, r.stderr
     assert r.stderr.count("\n") == 1 and not (tmp_path / "x").exists()
 
@@ -428,8 +426,7 @@ def test_probe_fits_fresh_heads_on_frozen_features_and_writes_its_table(demos, t
     meta = json.loads((out / "probe.json").read_text())
     assert meta["command"].startswith("python -m agents.robomamba.probe")
     assert 0 < meta["diagnostics"]["object_pixel_fraction"] < 1 and meta["diagnostics"]["image_sensitivity"] >= 0
-    r = subprocess.run([sys.executable, "-m", "agents.robomamba.probe", "--checkpoint", str(tmp_path / "none"),
-                        "--out", str(tmp_path / "p2")], cwd=ROOT, capture_output=True, text=True)
+    r = run_main("agents.robomamba.probe", "--checkpoint", tmp_path / "none", "--out", tmp_path / "p2")
     assert r.returncode == 2 and "--checkpoint" in r.stderr and r.stderr.count("\n") == 1
 
 
@@ -604,7 +601,7 @@ def test_a_head_in_the_world_frame_trains_on_world_targets_and_acts_in_the_camer
     for o, row, w in zip(obs, a, as_world):
         R = np.asarray(o["cam2world"], np.float64)[:3, :3]
         assert np.allclose(row[2:5], R.T @ w[2:5], atol=1e-5) and np.allclose(row[5:8], R.T @ w[5:8], atol=1e-5)
-    bad = subprocess.run([sys.executable, "-m", "agents.train", "--agent", "robomamba", "--data", str(demos),
-                          "--out", str(tmp_path / "bad"), "--rotation-frame", "body"], capture_output=True, text=True)
+    bad = run_main("agents.train", "--agent", "robomamba", "--data", demos, "--out", tmp_path / "bad",
+                   "--rotation-frame", "body")
     assert bad.returncode == 2 and "body" in bad.stderr and "world" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
