@@ -238,6 +238,8 @@ def ablation_table(cfg: AblationConfig, name: str):
 
 
 def plot(df, path) -> None:
+    """Seen and unseen success (mean over categories, 95% bootstrap interval) of each variant, in
+    evaluation.plots' style: a colour per variant, the published seen rate as a tick where there is one."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -246,21 +248,37 @@ def plot(df, path) -> None:
 
     from infra.files import save_figure
 
-    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(df), 3.4))
-    x = np.arange(len(df))
-    for k, (group, color) in enumerate((("seen", "tab:blue"), ("unseen", "tab:orange"))):
-        vals = df[group].to_numpy(float)
-        err = np.vstack([vals - df[f"{group}_ci_low"].to_numpy(float), df[f"{group}_ci_high"].to_numpy(float) - vals])
-        ax.bar(x + (k - 0.5) * 0.38, vals, 0.38, yerr=err, capsize=3, color=color, label=group)
-    if "published_seen_success" in df:
-        ax.scatter(x - 0.19, df["published_seen_success"], marker="_", s=400, color="black", label="published (seen)")
-    ax.set_xticks(x, [v.replace(" (", "\n(") for v in df["variant"]], fontsize=8)
-    ax.set_ylabel("success (mean over categories)")
-    ax.set_title(f"ablation: {df['table'].iloc[0]}")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    from . import plots
+
+    color = plots.colors(df["variant"])
+    off = plots.offsets(len(df))
+    size = (max(6.0, 2.0 + 0.9 * len(df)), 4.0 + 0.32 * (len(df) + 3))
+    fig, axes = plt.subplots(1, 2, sharey=True, figsize=size, gridspec_kw={"wspace": 0.05})
+    for ax, group in zip(axes, ("seen", "unseen")):
+        for j, (_, row) in enumerate(df.iterrows()):
+            plots.draw_method(ax, [off[j]], [row[group]], [row[f"{group}_ci_low"]], [row[f"{group}_ci_high"]],
+                              color[row["variant"]], label=row["variant"] if group == "seen" else None)
+            published = row.get(f"published_{group}_success", np.nan)
+            if isinstance(published, (int, float)) and np.isfinite(published):
+                plots.draw_published(ax, [off[j]], [published], color[row["variant"]], 0.4 / len(df))
+        ax.set_xticks([])
+        ax.set_xlim(-0.5, 0.5)
+        ax.set_title(f"{group} categories", fontsize=9)
+        ax.grid(axis="y", lw=0.4, alpha=0.5)
+    axes[0].set_ylim(0, 1)
+    axes[0].set_ylabel("success, mean over categories")
+    handles, labels = axes[0].get_legend_handles_labels()
+    has_published = "published_seen_success" in df and df["published_seen_success"].notna().any()
+    keys = plots.legend_keys(axes[0], False, has_published)
+    keys[0].set_label("mean over categories (95% bootstrap)")
+    fig.legend(handles + keys, labels + [k.get_label() for k in keys], fontsize=7, frameon=False, ncol=1,
+               loc="lower left", bbox_to_anchor=(0.02, 0.0))
+    fig.suptitle(f"ablation: {df['table'].iloc[0]}", fontsize=10)
+    height = fig.get_size_inches()[1]
+    fig.subplots_adjust(left=0.1, right=0.98, top=1 - 0.55 / height,
+                        bottom=(0.2 + 0.14 * (len(handles) + len(keys))) / height)
     save_figure(fig, path)
+    plt.close(fig)
 
 
 def main(argv=None) -> int:

@@ -23,8 +23,9 @@ Writes to --out:
   unpulled_motion, touched_other_link, blocked, no_motion, small_motion, wrong_direction, ... ; see
   docs/protocol.md section 4), and `unpulled_removed`, the successes the unpulled-motion filter took
   away; `failures.png` shows the split of every method's episodes;
-- `success_by_category.png`: grouped bars of per-category success with Wilson 95% intervals (and,
-  with --reference, the published RoboMamba rates as black ticks).
+- `success_by_category.png`: per-category success of every method (one mark per method, the mean over
+  its training seeds with each seed beside it), Wilson 95% intervals, seen and unseen panels (and,
+  with --reference, the published rows of RoboMamba Table 2 as ticks, each method its own colour).
 
 Every table covers every success criterion of the registry (evaluation.results.criteria): a criterion
 registered besides the two built-ins gets its own `table_manipulation_<name>.csv` and its rows in
@@ -260,42 +261,78 @@ def _count(text) -> float:
 
 # ---------------------------------------------------------------------------------------- plot
 def plot(runs: dict, path, reference: bool = False, criterion: str = "success") -> Path:
-    """Grouped bars of per-category success with Wilson 95% intervals (matplotlib, Agg)."""
+    """success_by_category.png: figure(runs, reference, criterion), saved at `path`."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(runs, reference, criterion)
+    save_figure(fig, path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+def figure(runs: dict, reference: bool = False, criterion: str = "success"):
+    """Per-category success of every method, seen and unseen categories in two panels (evaluation.plots'
+    style): a method trained with several seeds is one mark, the mean over its seeds, with each seed's
+    rate beside it and the Wilson 95% interval of all its episodes; with `reference`, the published
+    rows of RoboMamba's Table 2 as ticks, in the colour of the measured method they name (RoboMamba)
+    or in a slot of their own (the methods not measured here)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tables = {label: category_counts(run["records"], criterion).set_index("category") for label, run in runs.items()}
-    cats = paper_order({c for t in tables.values() for c in t.index})
-    x = np.arange(len(cats))
-    width = 0.8 / max(1, len(tables))
-    fig, ax = plt.subplots(figsize=(max(6, 0.4 * len(cats) + 2), 4.8))
-    for i, (label, t) in enumerate(tables.items()):
-        t = t.reindex(cats)
-        err = np.vstack([t.rate - t.wilson_low, t.wilson_high - t.rate])
-        ax.bar(x + (i - (len(tables) - 1) / 2) * width, t.rate, width, yerr=err, capsize=2, label=label,
-               error_kw={"elinewidth": 0.8})
-    if reference:
-        ref = pd.read_csv(TABLE2).set_index("method")
-        if "RoboMamba" in ref.index:
-            vals = [ref.loc["RoboMamba"].get(c, np.nan) for c in cats]
-            ax.scatter(x, vals, marker="_", s=160, color="black", zorder=5, label="RoboMamba (paper)")
     from sim_envs.categories import SEEN
 
-    n_seen = sum(c in SEEN for c in cats)
-    if 0 < n_seen < len(cats):
-        ax.axvline(n_seen - 0.5, color="grey", lw=0.8, ls="--")
-        ax.text(n_seen - 0.6, 1.02, "seen", ha="right", va="bottom", fontsize=8, color="grey")
-        ax.text(n_seen - 0.4, 1.02, "unseen", ha="left", va="bottom", fontsize=8, color="grey")
-    ax.set_xticks(x, cats, rotation=60, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.08)
-    ax.set_ylabel(f"{criterion} rate (Wilson 95%)")
-    ax.legend(fontsize=8, ncol=min(6, len(tables) + 1), loc="lower center", bbox_to_anchor=(0.5, 1.06),
-              frameon=False)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=120)
-    return Path(path)
+    from . import plots
+
+    fams = plots.families(runs)
+    per_seed = {m: [category_counts(runs[lb]["records"], criterion).set_index("category") for lb in labels]
+                for m, labels in fams.items()}
+    cats = paper_order({c for ts in per_seed.values() for t in ts for c in t.index})
+    published = pd.read_csv(TABLE2).set_index("method") if reference else pd.DataFrame()
+    measured = {plots.key(m): m for m in fams}
+    only_published = [r for r in published.index if plots.key(r) not in measured]
+    slots = [*fams, *only_published]
+    color = plots.colors(slots)
+    off = plots.offsets(len(slots))
+    half = 0.4 / len(slots)
+    panels = [(g, [c for c in cats if (c in SEEN) == (g == "seen")]) for g in ("seen", "unseen")]
+    panels = [(g, cs) for g, cs in panels if cs]
+    fig, axes = plt.subplots(1, len(panels), sharey=True, squeeze=False,
+                             figsize=(max(7.0, 0.5 * len(cats) + 2.5), 5.6),
+                             gridspec_kw={"width_ratios": [len(cs) for _, cs in panels], "wspace": 0.04})
+    for ax, (group, cs) in zip(axes[0], panels):
+        x = np.arange(len(cs), dtype=float)
+        for j, m in enumerate(fams):
+            ts = [t.reindex(cs) for t in per_seed[m]]
+            n = sum(t.episodes.fillna(0) for t in ts)
+            k = sum(t.successes.fillna(0) for t in ts)
+            lo, hi = zip(*(wilson(int(a), int(b)) if b else (np.nan, np.nan) for a, b in zip(k, n)))
+            rates = np.vstack([t.rate.to_numpy(float) for t in ts])
+            label = f"{m} ({len(ts)} training seeds)" if len(ts) > 1 else m
+            plots.draw_method(ax, x + off[j], np.nanmean(rates, axis=0), lo, hi, color[m], rates,
+                              label=label if group == panels[0][0] else None)
+        for r in published.index:
+            slot = measured.get(plots.key(r), r)
+            vals = [published.loc[r].get(c, np.nan) for c in cs]
+            plots.draw_published(ax, x + off[slots.index(slot)], vals, color[slot], half,
+                                 label=(f"{r} (paper)" if group == panels[0][0] else None))
+        for xb in x[:-1] + 0.5:  # a faint line between categories
+            ax.axvline(xb, color="grey", lw=0.3, alpha=0.4, zorder=0)
+        ax.set_xticks(x, cs, rotation=60, ha="right", fontsize=8)
+        ax.set_xlim(-0.6, len(cs) - 0.4)
+        ax.set_title(f"{group} categories", fontsize=9)
+        ax.grid(axis="y", lw=0.4, alpha=0.5)
+    axes[0][0].set_ylim(0, 1.02)
+    axes[0][0].set_ylabel(f"{criterion} rate")
+    by_label = dict(zip(*reversed(axes[0][0].get_legend_handles_labels())))
+    labels = [lb for lb in by_label if not lb.endswith("(paper)")] + [lb for lb in by_label if lb.endswith("(paper)")]
+    keys = plots.legend_keys(axes[0][0], any(len(v) > 1 for v in fams.values()), not published.empty)
+    n = len(labels) + len(keys)
+    fig.legend([by_label[lb] for lb in labels] + keys, labels + [h.get_label() for h in keys], fontsize=8,
+               frameon=False, ncol=min(6, n), loc="upper center", bbox_to_anchor=(0.5, 1.0))
+    fig.subplots_adjust(top=1 - 0.045 * (1 + (n - 1) // 6) - 0.04, bottom=0.2, left=0.06, right=0.99)
+    return fig
 
 
 # ---------------------------------------------------------------------------------------- failures

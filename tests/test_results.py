@@ -146,3 +146,36 @@ def test_validation_tables_recompute_from_their_records():
     recomputed = comparisons_table(runs, criteria=["success"])
     committed = pd.read_csv(root / "comparisons.csv")
     pd.testing.assert_frame_equal(recomputed.reset_index(drop=True), committed, check_dtype=False, atol=1e-9)
+
+
+def test_the_overview_plot_reads_at_ten_methods():
+    """success_by_category: one legend entry per method (training seeds drawn as one method), a colour per
+    method that no other shares, measured and published ones, and seen and unseen panels (issue 31)."""
+    import matplotlib.colors as mcolors
+
+    from evaluation import plots
+    from evaluation.results.records import load_runs
+    from evaluation.tables import figure
+
+    job = json.loads((RESULTS / "pipeline.json").read_text())
+    runs = load_runs([RESULTS / "runs" / name for name in job["runs"]])  # 12 runs: 6 methods, 3 of them x 3 seeds
+    fig = figure(runs, reference=True)
+    labels = [t.get_text() for t in fig.legends[0].texts]
+    methods = [lb for lb in labels if not lb.endswith("(paper)") and lb not in
+               ("mean (Wilson 95% of the episodes)", "each training seed", "published")]
+    assert methods == ["robomamba (3 training seeds)", "transformer (3 training seeds)",
+                       "where2act (3 training seeds)", "random", "chance", "oracle"]
+    assert [lb for lb in labels if lb.endswith("(paper)")] == [
+        "UMPNet (paper)", "FlowBot3D (paper)", "RoboFlamingo (paper)", "ManipLLM (paper)", "RoboMamba (paper)"]
+    handles = fig.legends[0].legend_handles
+    slots = [*methods, "UMPNet (paper)", "FlowBot3D (paper)", "RoboFlamingo (paper)", "ManipLLM (paper)"]
+    slot_colors = [mcolors.to_hex(h.get_color() if hasattr(h, "get_color") else h.lines[0].get_color())
+                   for h, lb in zip(handles, labels) if lb in slots]  # RoboMamba (paper): robomamba's colour
+    assert len(slot_colors) == 10 and len(set(slot_colors)) == 10  # ten slots, ten colours
+    assert [ax.get_title() for ax in fig.axes] == ["seen categories", "unseen categories"]
+    assert len(fig.axes[0].get_xticklabels()) == 20 and len(fig.axes[1].get_xticklabels()) == 10
+    assert len(set(plots.colors([f"m{i}" for i in range(20)]).values())) == 20
+    with pytest.raises(ValueError, match="at most 20"):
+        plots.colors([f"m{i}" for i in range(21)])
+    assert plots.families(["a@s0", "b", "a@s1", "c@small"]) == {"a": ["a@s0", "a@s1"], "b": ["b"],
+                                                                "c@small": ["c@small"]}
