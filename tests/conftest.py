@@ -46,6 +46,23 @@ def installed(tmp_path_factory):
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(ROOT)])}
 
 
+@pytest.fixture
+def plugin_path(installed):
+    """The installed example plugin on this process's sys.path for one test (entry points included), so a
+    CLI run in this process (run_main) sees its agents."""
+    import importlib
+    import sys
+
+    folder = installed["PYTHONPATH"].split(os.pathsep)[0]
+    sys.path.insert(0, folder)
+    importlib.invalidate_caches()
+    try:
+        yield folder
+    finally:
+        sys.path.remove(folder)
+        importlib.invalidate_caches()
+
+
 @pytest.fixture(scope="session")
 def env():
     """One environment for the session (the first render compiles shaders: ~10 s on lavapipe)."""

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from conftest import run_main
 from test_progress import check_log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,11 +22,11 @@ def test_plugin_is_listed_with_its_origin(installed):
     assert "built-in" in next(line for line in out.splitlines() if line.startswith("random"))
 
 
-def test_plugin_is_evaluated_like_a_builtin(installed, tmp_path):
+def test_plugin_is_evaluated_like_a_builtin(plugin_path, tmp_path):
     out = tmp_path / "centre"
-    cmd = [sys.executable, "-m", "evaluation.run", "--agent", "centre", "--categories", "drawer,Faucet",
-           "--episodes", "2", "--workers", "0", "--image-size", "128", "--quiet", "--out", str(out)]
-    subprocess.run(cmd, check=True, env=installed, cwd=ROOT, capture_output=True)
+    p = run_main("evaluation.run", "--agent", "centre", "--categories", "drawer,Faucet", "--episodes", "2",
+                 "--workers", "0", "--image-size", "128", "--quiet", "--out", out)
+    assert p.returncode == 0, p.stderr
     recs = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
     run = json.loads((out / "run.json").read_text())
     assert len(recs) == 4 and run["agent_class"] == "robomamba_bench_example.agent.CentreAgent"

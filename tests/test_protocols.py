@@ -321,21 +321,19 @@ def _example(name: str):
     return proc, url
 
 
-def test_remote_over_each_protocol_gives_the_local_episodes(installed, tmp_path):
+def test_remote_over_each_protocol_gives_the_local_episodes(plugin_path, tmp_path):
     """The centre policy served by examples/remote_policy's servers, which import nothing of this project:
     minimal_server.py (this project's protocol: numpy, msgpack, websockets), openpi_server.py (openpi's
     msgpack_numpy) and vla_eval_server.py (vla-eval's own PredictModelServer), gives the local centre
     agent's episodes (batch size 1, since openpi and vla-eval send one observation per call)."""
     common = ["--categories", "drawer,Faucet", "--episodes", "2", "--workers", "0", "--image-size", "96", "--quiet"]
 
-    subprocess.run([sys.executable, "-m", "evaluation.run", *common, "--out", str(tmp_path / "local"), "--agent",
-                    "centre", "--batch-size", "1"], check=True, env=installed, cwd=ROOT, capture_output=True)
-    local = records(tmp_path / "local")  # the plugin agent: its own PYTHONPATH, hence a subprocess
-
     def run(name, *extra):
         p = run_main("evaluation.run", *common, "--out", tmp_path / name, *extra)
         assert p.returncode == 0, p.stderr
         return records(tmp_path / name)
+
+    local = run("local", "--agent", "centre", "--batch-size", "1")  # the plugin agent (plugin_path)
 
     for protocol, server in (("robomamba", "minimal_server.py"), ("openpi", "openpi_server.py"),
                              ("vla-eval", "vla_eval_server.py")):

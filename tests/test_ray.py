@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -54,7 +55,8 @@ def local6(tmp_path_factory):
     """{key: outcome} of the local executor's 6 episodes per category (a list's first 3 episodes per
     category are those of a 3-episode list: evaluation.episodes)."""
     out = tmp_path_factory.mktemp("local6")
-    evaluate(out, "--episodes", "6")
+    p = run_main("evaluation.run", "--agent", "random", *SMALL, "--out", out, "--episodes", "6")  # in this process
+    assert p.returncode == 0, p.stderr
     return {r["key"]: outcome(r) for r in lines(out)}
 
 
@@ -73,10 +75,11 @@ def test_ray_gives_the_local_records(cluster, local6, tmp_path):
 def test_ray_collection_gives_the_local_dataset(cluster, tmp_path):
     from data_collection.dataset import load_frame
 
-    for name, extra in (("local", []), ("ray", ["--executor", "ray", "--ray-address", cluster])):
-        subprocess.run([sys.executable, "-m", "data_collection.run", "--category", "drawer,door", "--samples", "2",
-                        "--image-size", "64", "--quiet", "--out", name, *extra], cwd=tmp_path, env=ENV, check=True,
-                       capture_output=True, timeout=600)
+    args = ["--category", "drawer,door", "--samples", "2", "--image-size", "64", "--quiet"]
+    p = run_main("data_collection.run", *args, "--out", tmp_path / "local")  # in this process
+    assert p.returncode == 0, p.stderr
+    subprocess.run([sys.executable, "-m", "data_collection.run", *args, "--out", "ray", "--executor", "ray",
+                    "--ray-address", cluster], cwd=tmp_path, env=ENV, check=True, capture_output=True, timeout=600)
     cols = ["sample_id", "episode_seed", "dq", "success", "demo_success", "rgb_png", "depth_png"]
     a, b = load_frame(tmp_path / "local", cols), load_frame(tmp_path / "ray", cols)
     assert len(a) >= 4 and a.equals(b)
