@@ -100,7 +100,7 @@ class RemoteAgent(Agent):
             if attempt:
                 time.sleep(CONNECT_PAUSE)
             try:
-                conn = connect(self.url, open_timeout=min(self.timeout, 10.0), max_size=MAX_FRAME_BYTES,
+                conn = connect(self.url, open_timeout=min(self.timeout, 10.0), max_size=MAX_FRAME_BYTES, legacy=True,
                                compression=None)
             except Exception as e:  # refused, unresolvable, handshake failure, timeout
                 last = f"{type(e).__name__}: {e}"
