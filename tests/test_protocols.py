@@ -440,3 +440,22 @@ def test_a_server_of_another_protocol_is_named(tmp_path):
         p = subprocess.run([sys.executable, "-m", "agents.serve", "--agent", "robomamba", "--untrained", *args],
                            cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
         assert p.returncode == 2 and text in p.stderr, (args, p.stderr)
+
+
+def test_a_frame_over_the_limit_closes_its_connection_with_1009_and_the_server_serves_on():
+    from test_remote import _thread_server as serve_in_thread
+
+    url, stop = serve_in_thread(RandomAgent(), protocol_name="vla-eval", max_frame_bytes=4096)
+    try:
+        with connect(url, max_size=None) as c:
+            c.send(vlaeval.encode("observation", VLA_OBS, 1))  # about 1.2 kB of raw arrays: under the limit
+            assert vlaeval.decode(c.recv(timeout=10))[0] == "action"
+            c.send(b"\x00" * 5000)
+            with pytest.raises(ConnectionClosed):
+                c.recv(timeout=10)
+            assert c.close_code == 1009  # websockets: message too big
+        with connect(url, max_size=None) as c:  # the server goes on
+            c.send(vlaeval.encode("observation", VLA_OBS, 2))
+            assert vlaeval.decode(c.recv(timeout=10))[0] == "action"
+    finally:
+        stop()
