@@ -46,10 +46,14 @@ class ServeConfig(ConfigBase):
             raise ConfigError("port", self.port, "must be at most 65535")
         if not self.max_array_mb > 0:
             raise ConfigError("max_array_mb", self.max_array_mb, "must be > 0")
+        self.key_map()
+
+    def key_map(self) -> dict:
+        """{wire name: entry} of --keys for --protocol; ConfigError naming --keys."""
         from agents.remote.keymap import parse
 
         try:
-            self.keymap = parse(self.keys, self.protocol)
+            return parse(self.keys, self.protocol)
         except ValueError as e:
             raise ConfigError("keys", self.keys, str(e)) from None
 
@@ -85,7 +89,7 @@ def main(argv=None) -> int:
 
     log = None if cfg.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     try:
-        serve(agent, cfg.host, cfg.port, meta, log=log, ready=ready, protocol_name=cfg.protocol, keys=cfg.keymap,
+        serve(agent, cfg.host, cfg.port, meta, log=log, ready=ready, protocol_name=cfg.protocol, keys=cfg.key_map(),
               max_array_bytes=int(cfg.max_array_mb * 1e6))
     except ValueError as e:  # a key map without a name for an entry the agent reads
         die(f"--keys {cfg.keys}: {e}")

@@ -269,7 +269,7 @@ def plot(df, path) -> None:
     axes[0].set_ylabel("success, mean over categories")
     handles, labels = axes[0].get_legend_handles_labels()
     has_published = "published_seen_success" in df and df["published_seen_success"].notna().any()
-    keys = plots.legend_keys(axes[0], False, has_published)
+    keys = plots.legend_keys(False, has_published)
     keys[0].set_label("mean over categories (95% bootstrap)")
     fig.legend(handles + keys, labels + [k.get_label() for k in keys], fontsize=7, frameon=False, ncol=1,
                loc="lower left", bbox_to_anchor=(0.02, 0.0))

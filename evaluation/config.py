@@ -5,6 +5,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from agents.remote.keymap import PROTOCOLS
 from infra.cli import ConfigBase, ConfigError, check_at_least, option
 from infra.executors import check_executor, executor_option, ray_address_option
 from sim_envs.cli import categories_option, check_split, partnet_option, split_option
@@ -84,7 +85,7 @@ class EvalConfig(WorkListConfig):
                                          "episodes fail as remote_timeout")
     policy_protocol: str = option("robomamba", "--agent remote: the server's protocol: this project's own "
                                                "(robomamba, python -m agents.serve), openpi's or vla-eval's",
-                                  choices=("robomamba", "openpi", "vla-eval"))
+                                  choices=PROTOCOLS)
     policy_connections: int = option(8, "--agent remote, openpi/vla-eval (one observation per request): connections "
                                         "a batch is spread over, whose requests the server may answer together "
                                         "(agents.serve does); this project's protocol sends a batch per request")

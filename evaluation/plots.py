@@ -70,7 +70,7 @@ def draw_published(ax, x, values, color, half_width: float, label=None) -> None:
             label = None
 
 
-def legend_keys(ax, seeds: bool, published: bool):
+def legend_keys(seeds: bool, published: bool):
     """Grey legend entries saying what the marks mean."""
     from matplotlib.lines import Line2D
 

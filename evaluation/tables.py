@@ -327,7 +327,7 @@ def figure(runs: dict, reference: bool = False, criterion: str = "success"):
     axes[0][0].set_ylabel(f"{criterion} rate")
     by_label = dict(zip(*reversed(axes[0][0].get_legend_handles_labels())))
     labels = [lb for lb in by_label if not lb.endswith("(paper)")] + [lb for lb in by_label if lb.endswith("(paper)")]
-    keys = plots.legend_keys(axes[0][0], any(len(v) > 1 for v in fams.values()), not published.empty)
+    keys = plots.legend_keys(any(len(v) > 1 for v in fams.values()), not published.empty)
     n = len(labels) + len(keys)
     fig.legend([by_label[lb] for lb in labels] + keys, labels + [h.get_label() for h in keys], fontsize=8,
                frameon=False, ncol=min(6, n), loc="upper center", bbox_to_anchor=(0.5, 1.0))

@@ -25,10 +25,9 @@ import numpy as np
 from sim_envs.config import ACTION_DIM, AGENT_OBS_KEYS
 
 from . import codec
-from .codec import MAX_FRAME_BYTES, ProtocolError  # noqa: F401  (ProtocolError: this module's error too)
+from .codec import ProtocolError  # noqa: F401  (this module's error too)
 
 PROTOCOL = "robomamba-bench/policy/v1"
-MAX_MESSAGE_BYTES = MAX_FRAME_BYTES
 
 
 def encode(message: dict) -> bytes:

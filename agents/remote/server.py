@@ -120,6 +120,11 @@ class Served:
     limits: dict  # codec.decode's limits
     log: object = None
 
+    @property
+    def wire_keys(self) -> list:
+        """The wire names of the entries the agent reads (what a greeting asks clients for)."""
+        return [w for w, e in self.keymap.items() if e in self.keys]
+
     def note(self, line: str) -> None:
         if self.log:
             self.log(line)
@@ -152,8 +157,7 @@ def handle_v1(conn, s: Served) -> None:
 
 
 def handle_openpi(conn, s: Served) -> None:
-    conn.send(openpi.encode(openpi.metadata(s.name, s.parameter_counts, s.checkpoint,
-                                            [w for w, e in s.keymap.items() if e in s.keys])))
+    conn.send(openpi.encode(openpi.metadata(s.name, s.parameter_counts, s.checkpoint, s.wire_keys)))
     for data in conn:
         try:
             obs = _observation(s, codec.decode_map(data, **s.limits))
@@ -190,9 +194,9 @@ def handle_vla_eval(conn, s: Served) -> None:
             send("error", {"error": f"malformed message: {e}"}, seq if isinstance(seq, int) else 0)
             continue
         if kind == "hello":
-            wire = [w for w, e in s.keymap.items() if e in s.keys]
             send("hello", vlaeval.hello_payload(model_server=s.name, capabilities={},
-                                                parameter_counts=s.parameter_counts, observation_keys=wire), seq)
+                                                parameter_counts=s.parameter_counts, observation_keys=s.wire_keys),
+                 seq)
         elif kind == "episode_start":
             task = payload.get("task")
             seed = task.get("seed", 0) if isinstance(task, dict) else 0
