@@ -132,6 +132,8 @@ class AblationConfig(ConfigBase):
     workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes for collection and evaluation")
     executor: str = executor_option()
     ray_address: str | None = ray_address_option()
+    report: bool = option(True, "write the tables directory's HTML report (TABLES/report/index.html, "
+                                "evaluation.report); the variants are not filmed")
 
     def __post_init__(self):
         check_at_least(self, samples=1, qa_steps=1, epochs=1, episodes=1, workers=0, qa_eval=1)
@@ -324,6 +326,10 @@ def main(argv=None) -> int:
         atomic_write_text(path, json.dumps(
             {"config": dataclasses.asdict(cfg), "data": data, "machine": _machine(), "runs": [*runs, this],
              "variants": [dataclasses.asdict(v) for v in VARIANTS[name]]}, indent=2, default=str) + "\n")
+    if cfg.report:
+        from .report import main as report_main
+
+        step("report", report_main, [str(tables)], "evaluation.report")
     print(f"\nablations: done in {(time.perf_counter() - t0) / 60:.1f} min; tables in {tables}")
     return 0
 

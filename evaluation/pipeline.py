@@ -14,7 +14,10 @@
    categories (or of --categories; demos are then collected on the seen ones among them);
 5. write the tables (paper layout beside the published rows, summary with Wilson intervals and the
    success on solvable episodes, paired comparisons of every pair, the spread over training seeds,
-   speed), the plot, and every run's records (gzipped) beside them.
+   speed), the plot, and every run's records (gzipped) beside them;
+6. render the observation of every episode, film the first --film episodes of each category for each
+   method (its first training seed; evaluation.film), and write the HTML report (evaluation.report):
+   TABLES/report/index.html.
 
 Every step is the project's own CLI with its flags (printed as it runs), so any step can be rerun
 alone. Each one resumes, so rerunning this command after an interruption continues where it stopped.
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from infra.cli import ConfigBase, ConfigError, check_at_least, option, parse_config
 from infra.executors import check_executor, executor_option, ray_address_option
 
-STEP_SECONDS: dict[str, float] = {}  # wall time of each step of this run (pipeline.json)
+from .steps import STEP_SECONDS, checkpoint_dir, label, step  # noqa: F401  (their home; callers import them here too)
 
 
 @dataclass
@@ -54,12 +57,18 @@ class PipelineConfig(ConfigBase):
     where2act_epochs: int = option(6, "Where2Act training epochs")
     train_seeds: int = option(3, "training seeds per learned agent (seed, seed + 1, ...; the tables give their spread)")
     tables: str = option("", "where the tables go; '' = OUT/tables")
+    film: int = option(1, "episodes per category filmed for each method (its first training seed) for the report's "
+                          "episode browser (TABLES/media/videos); 0 = none")
+    report: bool = option(True, "write the observation of every episode (TABLES/media/observations) and the HTML "
+                                "report (TABLES/report/index.html, evaluation.report)")
 
     def __post_init__(self):
         from agents.registry import UnknownAgentError, resolve
 
         check_at_least(self, workers=0, samples=1, episodes=1, qa_steps=1, head_epochs=1, where2act_epochs=1,
-                       train_seeds=1, image_size=16)
+                       train_seeds=1, image_size=16, film=0)
+        if self.film > self.episodes:
+            raise ConfigError("film", self.film, f"must be at most --episodes ({self.episodes})")
         check_executor(self)
         names = [a.strip() for a in self.agents.split(",") if a.strip()]
         if not names:
@@ -88,21 +97,6 @@ class PipelineConfig(ConfigBase):
         except UnknownCategoryError as e:
             raise ConfigError("categories", self.categories, str(e)) from None
         return ",".join(t.name for t in tasks if t.seen)
-
-
-def step(name: str, main, argv: list[str], module: str) -> None:
-    """Run one CLI in this process; stop the pipeline with its exit code if it fails."""
-    print(f"\n== {name}: python -m {module} {' '.join(argv)}", flush=True)
-    t0 = time.perf_counter()
-    try:
-        code = main(argv)
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    if code:
-        print(f"error: step '{name}' failed (exit {code}); fix it and rerun: finished work is kept", file=sys.stderr)
-        raise SystemExit(code)
-    STEP_SECONDS[name] = round(time.perf_counter() - t0, 1)
-    print(f"== {name}: done in {STEP_SECONDS[name]:.0f} s", flush=True)
 
 
 def train_flags(cfg: PipelineConfig, module) -> list[str]:
@@ -156,23 +150,30 @@ def main(argv=None) -> int:
     step("tables", tables_main, ["--runs", *runs, "--ceiling", f"{out}/ceiling", "--out", tables, "--reference"],
          "evaluation.tables")
     copy_records([*runs, f"{out}/ceiling"], f"{tables}/runs")
+    if cfg.report or cfg.film:
+        from .film import film
+
+        first = [(label(a, k), a, checkpoint_dir(out, a, k) if a in learned else None, f"{out}/eval/{label(a, k)}")
+                 for a, k in models if not k]
+        film(step, first if cfg.film else [], tables, out, categories=cfg.categories, episodes=cfg.episodes,
+             per_category=cfg.film, seed=cfg.seed, image_size=cfg.image_size, sim=sim)
     command = "python -m evaluation.pipeline " + " ".join(sys.argv[1:] if argv is None else argv)
-    atomic_write_text(f"{tables}/pipeline.json", json.dumps(
-        {"command": command.strip(), "config": dataclasses.asdict(cfg), "wall_s": round(time.perf_counter() - t0, 1),
-         "steps_s": STEP_SECONDS, "machine": _machine(), "runs": [os.path.basename(r) for r in runs],
-         "ceiling": "ceiling"}, indent=2) + "\n")
+
+    def record() -> None:
+        atomic_write_text(f"{tables}/pipeline.json", json.dumps(
+            {"command": command.strip(), "config": dataclasses.asdict(cfg),
+             "wall_s": round(time.perf_counter() - t0, 1),
+             "steps_s": STEP_SECONDS, "machine": _machine(), "runs": [os.path.basename(r) for r in runs],
+             "ceiling": "ceiling"}, indent=2) + "\n")
+
+    record()
+    if cfg.report:
+        from .report import main as report_main
+
+        step("report", report_main, [tables], "evaluation.report")
+        record()  # with the report's time (the page shows the record as it was before it)
     print(f"\npipeline: done in {(time.perf_counter() - t0) / 60:.1f} min; tables in {tables}")
     return 0
-
-
-def label(agent: str, train_seed: int | None) -> str:
-    """A run's method name: the agent, with its training seed for a learned one (robomamba@s1)."""
-    return agent if train_seed is None else f"{agent}@s{train_seed}"
-
-
-def checkpoint_dir(out: str, agent: str, train_seed: int) -> str:
-    """The main job's checkpoint of `agent` (seed 0 also where evaluation.run looks by default)."""
-    return f"{out}/checkpoints/{agent}" + (f"@s{train_seed}" if train_seed else "")
 
 
 def copy_records(run_dirs: list[str], dest: str) -> None:

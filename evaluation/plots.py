@@ -14,6 +14,9 @@ _TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e3
 _LIGHT = ["#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d",
           "#9edae5"]
 PALETTE = _TAB10 + _LIGHT
+# failure reasons (evaluation.tables' failures.png, the report's charts): no green, which is success's
+FAILURE_COLOURS = ["#1f77b4", "#ff7f0e", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+                   "#17becf", "#aec7e8", "#ffbb78", "#ff9896", "#c5b0d5", "#c49c94"]
 
 
 def method_of(label: str) -> str:

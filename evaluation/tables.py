@@ -371,8 +371,7 @@ def plot_failures(table: pd.DataFrame, path) -> Path:
     frac = sub[cols].div(sub["episodes"], axis=0)
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(frac) + 2.4))
     left = np.zeros(len(frac))
-    palette = ["#1f77b4", "#ff7f0e", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-               "#17becf", "#aec7e8", "#ffbb78", "#ff9896", "#c5b0d5", "#c49c94"]  # no green: that is success
+    from .plots import FAILURE_COLOURS as palette
     for k, c in enumerate(cols):
         colour = "#2ca02c" if c == "success" else palette[(k - 1) % len(palette)]
         ax.barh(frac.index, frac[c], left=left, label=c, color=colour)

@@ -3,7 +3,7 @@
 #   1. the Vulkan driver SAPIEN renders with (Mesa >= 24.3 lavapipe on CPU-only machines; on
 #      Debian bookworm it comes from bookworm-backports),
 #   2. a virtual environment .venv with the project installed (editable) and its dependencies.
-# Usage: bash scripts/setup.sh [--dev]     (--dev adds the test tools, Ray and LeRobot, which tests use)
+# Usage: bash scripts/setup.sh [--dev]     (--dev adds the test tools, Ray, LeRobot and chromium, which tests use)
 # Versions come from the lock, requirements/constraints.txt (Python 3.11 or 3.12).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +37,14 @@ if ! have_nvidia && ! mesa_ok; then
 fi
 # libegl/libgl are not needed by SAPIEN's Vulkan renderer; vulkan loader is.
 ldconfig -p | grep -q libvulkan.so.1 || { $SUDO apt-get install -y -qq libvulkan1 >/dev/null; }
+
+# --dev: a real browser for the report's page test (tests/test_report.py drives it with selenium and the
+# distribution's own driver; nothing downloads a browser build)
+if [ -n "${EXTRAS}" ] && ! { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }; then
+  echo "setup: installing chromium and chromium-driver (the report's browser test)"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

@@ -59,7 +59,7 @@ def test_a_trainable_plugin_agent_trains_and_runs_in_the_main_job(installed, tmp
     assert "== train centre_offset@s1: python -m agents.train --agent centre_offset" in p.stdout
     # its log, stderr piped: plain lines, each progress bar (collection's per task, nested on a terminal;
     # the ceiling's; each evaluation's) at most one line per 30 s and one when it ends
-    check_log(p.stderr, time.monotonic() - t0, {"drawer": 1, "ceiling": 1, "evaluating": 3})
+    check_log(p.stderr, time.monotonic() - t0, {"drawer": 1, "ceiling": 1, "evaluating": 5, "observations": 1})
     for k, name in ((0, "centre_offset"), (1, "centre_offset@s1")):
         meta = json.loads((out / "checkpoints" / name / "config.json").read_text())
         assert meta["agent"] == "centre_offset" and meta["training"]["config"]["seed"] == k
@@ -69,6 +69,18 @@ def test_a_trainable_plugin_agent_trains_and_runs_in_the_main_job(installed, tmp
     assert ((pairs.method_a == "centre_offset@s0") & (pairs.method_b == "random")).any()
     recs = [json.loads(x) for x in (out / "eval" / "centre_offset@s0" / "episodes.jsonl").read_text().splitlines()]
     assert len(recs) == 4 and all(len(r["agent_action"]) == 8 for r in recs)
+    # the media and the report: every episode's observation, the first episode of each category filmed per
+    # method (its first seed), each film repeating its evaluated episode, and the page
+    tables = out / "tables"
+    obs = json.loads((tables / "media" / "observations" / "index.json").read_text())["episodes"]
+    assert set(obs) == {r["key"] for r in recs} and all((tables / "media/observations" / e["file"]).is_file()
+                                                       for e in obs.values())
+    videos = json.loads((tables / "media" / "videos" / "index.json").read_text())["videos"]
+    assert sorted((v["method"], v["key"]) for v in videos) == [
+        (m, k) for m in ("centre_offset@s0", "random") for k in ("Faucet/00000", "drawer/00000")]
+    assert all(v["matches_evaluation"] is True and (tables / "media/videos" / v["file"]).is_file() for v in videos)
+    page = (tables / "report" / "index.html").read_text()
+    assert "centre_offset@s0" in page and '"../media/videos/random/drawer_00000.mp4"' in page
     # rerun: every step resumes with nothing to do, training included
     again = subprocess.run(cmd, env=installed, cwd=ROOT, capture_output=True, text=True)
     assert again.returncode == 0 and "already trained with these settings" in again.stdout, again.stderr[-2000:]
