@@ -61,7 +61,6 @@ class ReportConfig:
     out: str | None = option(None, "output directory of index.html and its figures; None = TABLES_DIR/report "
                                    "(replaced whole)")
     title: str | None = option(None, "the page's title; None = from the directory's provenance")
-    resamples: int = option(2000, "bootstrap resamples of each seen / unseen interval")
 
 
 # ---------------------------------------------------------------------------------------- reading
@@ -187,21 +186,18 @@ def comparison_rows(tables: Path, runs: dict, kind: str) -> tuple[pd.DataFrame, 
     return df.reset_index(drop=True), source
 
 
-def split_means(runs: dict, resamples: int) -> list[dict]:
-    from .results.stats import bootstrap_mean, column_of
+def split_means(runs: dict) -> list[dict]:
+    """Per method, seen and unseen: the mean over categories and its bootstrap interval (stats.split_rate)."""
+    from .results.stats import split_rate
 
     out = []
     for label, run in runs.items():
         row = {"method": label}
         for split in ("seen", "unseen"):
-            cats: dict[str, list] = {}
-            for r in run["records"]:
-                if r.get("group") == split:
-                    cats.setdefault(column_of(r), []).append(float(bool(r.get("success"))))
-            if cats:
-                lo, hi = bootstrap_mean([np.array(v) for v in cats.values()], resamples=resamples, seed=0)
-                row[split] = {"mean": float(np.mean([np.mean(v) for v in cats.values()])), "low": lo, "high": hi,
-                              "categories": len(cats), "episodes": sum(len(v) for v in cats.values())}
+            n = sum(1 for r in run["records"] if r.get("group") == split)
+            if n:
+                mean, lo, hi = split_rate(run["records"], split)
+                row[split] = {"mean": mean, "low": lo, "high": hi, "episodes": n}
         out.append(row)
     return out
 
@@ -372,10 +368,9 @@ def provenance_view(prov: list[dict], runs: dict) -> dict:
     """What the page says of where the numbers come from."""
     entries = []
     for p in prov:
-        runs_field = p.get("runs")
-        entries.append({"file": p["file"], "command": p.get("command") or (runs_field[-1].get("command") if
-                                                                         isinstance(runs_field, list) and runs_field
-                                                                         and isinstance(runs_field[-1], dict) else ""),
+        last = p["runs"][-1] if isinstance(p.get("runs"), list) and p["runs"] and isinstance(p["runs"][-1], dict) \
+            else {}  # an ablation record keeps its commands in `runs`; pipeline.json has one `command`
+        entries.append({"file": p["file"], "command": p.get("command") or last.get("command", ""),
                         "config": json.dumps(p.get("config", {}), indent=1, sort_keys=True),
                         "machine": json.dumps(p.get("machine", {}), sort_keys=True),
                         "wall_s": p.get("wall_s"), "steps": json.dumps(p.get("steps_s", {}), indent=1)})
@@ -406,7 +401,7 @@ def render(tables: Path, out: Path, cfg: ReportConfig) -> Path:
     comparisons, comparisons_source = comparison_rows(tables, runs, kind)
     failures = (_csv(tables / "failures.csv", ("method", "criterion", "category", "episodes"))
                 if (tables / "failures.csv").exists() else failures_table(runs, criteria=["success"]))
-    means = split_means(runs, cfg.resamples)
+    means = split_means(runs)
 
     out = out.resolve()
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
@@ -457,8 +452,6 @@ def main(argv=None) -> int:
     tables = Path(args.tables)
     if not tables.is_dir():
         die(f"TABLES_DIR {tables}: no such directory")
-    if cfg.resamples < 100:
-        die(f"--resamples {cfg.resamples}: must be at least 100")
     out = Path(cfg.out) if cfg.out else tables / "report"
     try:
         page = render(tables, out, cfg)

@@ -366,12 +366,13 @@ def plot_failures(table: pd.DataFrame, path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .plots import FAILURE_COLOURS as palette
+
     sub = table[(table.criterion == "success") & (table.category == "all")].set_index("method")
     cols = [c for c in sub.columns if c not in ("criterion", "category", "episodes", "unpulled_removed")]
     frac = sub[cols].div(sub["episodes"], axis=0)
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(frac) + 2.4))
     left = np.zeros(len(frac))
-    from .plots import FAILURE_COLOURS as palette
     for k, c in enumerate(cols):
         colour = "#2ca02c" if c == "success" else palette[(k - 1) % len(palette)]
         ax.barh(frac.index, frac[c], left=left, label=c, color=colour)
