@@ -143,6 +143,16 @@ def read_config(directory) -> dict:
 RUN_ONLY = ("out", "stages", "progress", "qa_eval")  # training settings that do not change the weights
 
 
+def finished_training(cfg, log=print) -> dict | None:
+    """A one-stage trainer's result ({"stages": {"train": record}}) when `cfg.out` already holds its
+    checkpoint trained with these settings (nothing to redo), else None; ValueError as previous_training."""
+    prev = previous_training(cfg.out, cfg.to_dict())
+    if prev is None:
+        return None
+    log(f"{cfg.out}: already trained with these settings; nothing to do")
+    return {"stages": {"train": prev}}
+
+
 def previous_training(directory, config: dict, added: dict | None = None) -> dict | None:
     """The training record of the checkpoint in `directory` if it was trained with the same settings
     (resume / nothing to redo); None if there is none; ValueError naming the differences otherwise.

@@ -44,6 +44,12 @@ AGENTS: dict[str, tuple[str, str, str | None]] = {
     "where2act": ("agents.baselines.where2act.agent:Where2ActAgent",
                   "Where2Act: per-pixel actionability, direction proposals and a critic on RGB-D",
                   "agents.baselines.where2act.train"),
+    "umpnet": ("agents.baselines.umpnet.agent:UMPNetAgent",
+               "UMPNet: per-pixel position score, then hemisphere directions ranked by an opens/closes/none "
+               "classifier on RGB-D", "agents.baselines.umpnet.train"),
+    "flowbot3d": ("agents.baselines.flowbot3d.agent:FlowBot3DAgent",
+                  "FlowBot3D: per-point articulation flow from the object point cloud; pull the point of largest "
+                  "flow along it", "agents.baselines.flowbot3d.train"),
     "oracle": ("agents.baselines.oracle:OracleAgent",
                "privileged affordance pixel and true surface normal: the upper bound", None),
     "remote": ("agents.remote.agent:RemoteAgent",

@@ -74,19 +74,20 @@ def grid_cell_centres(height: int, width: int, grid: int) -> tuple[np.ndarray, n
 
 def load(root, image_size: int, successes_only: bool = True, holdout_fraction: float = 0.1,
          with_masks: bool = False, grid: int | None = None, progress: bool = True, crop: float = 1.0,
-         view: View | None = None) -> Decoded:
+         view: View | None = None, extra: tuple = ()) -> Decoded:
     """Decode a collected dataset (data_collection) into arrays at `image_size`; `with_masks` adds
     depth and the object and target masks at that size; `grid` adds the target mask sampled at the
     centres of a grid x grid partition (`on_part`). The arrays show each image's `view` (agents.views;
     default: the centre crop keeping `crop` of each side, the whole image at 1), `on_part` included;
     `boxes` says where each view lies in its image, and the frame's pixels stay in full-image
-    coordinates (pixel_targets maps them)."""
+    coordinates (pixel_targets maps them). `extra`: dataset columns the frame carries beside LABELS."""
     from data_collection.dataset import decode_depth, decode_png, load_frame
     from infra.progress import progress_bar
 
     view = view or View("image", crop)
     with_object = with_masks or view.needs_mask
-    cols = LABELS + ["rgb_png", "target_mask_png"] + (["object_mask_png"] if with_object else []) + (
+    labels = list(dict.fromkeys(LABELS + list(extra)))
+    cols = labels + ["rgb_png", "target_mask_png"] + (["object_mask_png"] if with_object else []) + (
         ["depth_png", "depth_scale", "intrinsics"] if with_masks else [])
     df = load_frame(root, columns=cols, successes_only=successes_only)
     if not len(df):
@@ -115,7 +116,7 @@ def load(root, image_size: int, successes_only: bool = True, holdout_fraction: f
             obj[i] = resize(cut(object_mask, box), image_size)
             tgt[i] = resize(mask, image_size)
     hold = np.array([is_holdout(t, str(k), holdout_fraction) for t, k in zip(df["task"], df["instance_id"])])
-    frame = df[LABELS].reset_index(drop=True)
+    frame = df[labels].reset_index(drop=True)
     return Decoded(frame, rgb, on_part, depth, obj, tgt, normals, hold, boxes)
 
 

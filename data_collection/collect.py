@@ -24,7 +24,7 @@ from infra.workers import InlineWorkers, WorkerPool, dispatch, parent_gone
 from .config import CollectConfig
 from .dataset import list_shards, read_block_meta, remove_stale_temp_files, shard_path, write_shard
 
-FORMAT = "robomamba-bench/demos/v1"
+FORMAT = "robomamba-bench/demos/v2"  # v2: joint labels (link_map_png, joints_json)
 PRIOR_RATE = 0.5  # demo rate assumed for a task before any of its blocks finished
 MAX_RESTARTS = 3  # replacements of dead workers before the run gives up (rerun to resume)
 

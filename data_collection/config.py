@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from infra.cli import ConfigBase, ConfigError, check_at_least, option
+from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, option
 from infra.executors import check_executor, executor_option, ray_address_option
 from sim_envs.cli import categories_option, check_split, partnet_option, split_option
 
@@ -27,6 +27,10 @@ class CollectConfig(ConfigBase):
     normal_noise_deg: float = option(10.0, "std of the Gaussian noise on each component of up = -normal, degrees")
     keep_failures: bool = option(False, "also store failed trials, flagged demo_success=False (for Where2Act-style "
                                         "training)")
+    directions: str = option("expert", "approach directions of the trials: 'expert' (-true normal + noise, the "
+                                       "protocol's demos) or 'hemisphere' (uniform over the hemisphere into the "
+                                       "surface: exploration data for UMPNet; needs --keep-failures)",
+                             choices=("expert", "hemisphere"))
     block_size: int = option(32, "trials per shard: the unit of work and of resumption")
     max_trials: int | None = option(None, "give up on a category after this many trials; None = 20 x samples + 200")
     partnet_dir: str | None = partnet_option()
@@ -37,7 +41,7 @@ class CollectConfig(ConfigBase):
     keep_cosine: float = option(0.5, "demo filter: ... and the touched point moved along the pull (cosine above this)")
 
     # settings that change what a trial produces: a dataset directory holds one combination
-    IDENTITY = ("seed", "split", "image_size", "normal_noise_deg", "keep_failures", "block_size",
+    IDENTITY = ("seed", "split", "image_size", "normal_noise_deg", "keep_failures", "directions", "block_size",
                 "partnet_dir", "keep_dq", "keep_range_fraction", "keep_cosine")
 
     def __post_init__(self):
@@ -60,6 +64,10 @@ class CollectConfig(ConfigBase):
         if self.max_trials is not None:
             check_at_least(self, max_trials=1)
         check_split(self)
+        check_choice(self, "directions", ("expert", "hemisphere"))
+        if self.directions == "hemisphere" and not self.keep_failures:
+            raise ConfigError("directions", self.directions,
+                              "explores, so its failures are the data: add --keep-failures")
         check_executor(self)
         if not 0 <= self.normal_noise_deg <= 90:
             raise ConfigError("normal_noise_deg", self.normal_noise_deg, "must be in [0, 90]")

@@ -12,7 +12,8 @@ skip names that start with '.') never sees a partial file. A shard's Parquet key
 shard still records the trials it ran.
 
 Images are stored as PNG bytes: `rgb_png` (8-bit RGB), `depth_png` (16-bit; metres = value /
-`depth_scale`, 0 = background), `object_mask_png` and `target_mask_png` (1-bit). Directions are in
+`depth_scale`, 0 = background), `object_mask_png` and `target_mask_png` (1-bit), and the joint labels'
+`link_map_png` (16-bit link index, sim_envs.joints) beside `joints_json` (every movable joint). Directions are in
 the OpenCV camera frame (`*_cam`: x right, y down, z forward) and in the world frame (`*_world`).
 """
 from __future__ import annotations
@@ -73,7 +74,11 @@ SCHEMA = pa.schema([
     ("success_manipllm", pa.bool_()),  # ManipLLM criterion
     ("demo_success", pa.bool_()),  # the data-collection filter (docs/protocol.md section 5)
     ("info_json", pa.string()),  # the environment's whole info dict for this episode
+    # joint labels at the observation (sim_envs.joints; privileged, for training only)
+    ("link_map_png", pa.binary()),  # 16-bit: 0 = no object link, else 1 + the link's index
+    ("joints_json", pa.string()),  # every movable joint: type, dof, link, moves, origin/axis (world), q, limits
 ])
+JOINT_LABEL_COLUMNS = ["link_map_png", "joints_json"]
 LABEL_COLUMNS = ["sample_id", "task", "category", "instance_id", "episode_seed", "target_joint",
                  "contact_pixel", "up_cam", "forward_cam", "up_world", "forward_world", "dq", "cosine",
                  "success", "success_manipllm", "demo_success"]
@@ -209,3 +214,11 @@ def decode_sample(row) -> dict:
         "forward": fw,
         "rotation": gram_schmidt(up, fw).astype(np.float32),
     }
+
+
+def require_joint_labels(root, columns) -> None:
+    """ValueError (one line) when a dataset predates the joint labels (format v1)."""
+    missing = [c for c in JOINT_LABEL_COLUMNS if c not in columns]
+    if missing:
+        raise ValueError(f"{root}: no joint labels ({', '.join(missing)}): it was collected before they were "
+                         f"recorded (format v1); collect it again with python -m data_collection.run")

@@ -14,7 +14,7 @@ import zlib
 import numpy as np
 
 from infra.files import json_default
-from sim_envs.geometry import camera_to_world, lift_pixel, orthonormal_forward, unit, world_to_camera
+from sim_envs.geometry import camera_to_world, lift_pixel, orthonormal_forward, random_forward, unit, world_to_camera
 
 from .config import CollectConfig
 from .dataset import DEPTH_SCALE, encode_depth, encode_png
@@ -39,11 +39,26 @@ def is_demo(info: dict, cfg: CollectConfig) -> bool:
     return bool(moved and float(info["cosine"]) > cfg.keep_cosine)
 
 
-def sample_action(env, episode_seed: int, noise_deg: float) -> np.ndarray:
+DIRECTIONS = ("expert", "hemisphere")
+
+
+def sample_action(env, episode_seed: int, noise_deg: float, directions: str = "expert") -> np.ndarray:
     """[row, col, up(3), forward(3)] in the camera frame from the privileged view; NaN if the
-    target part shows no affordance pixel."""
+    target part shows no affordance pixel. `directions` 'expert': up = -true normal + noise (the
+    protocol's demos); 'hemisphere' (exploration data): the same pixel, `up` uniform over the
+    hemisphere of directions into the surface (up . -normal >= 0), a random roll."""
     rng = np.random.default_rng([episode_seed, ACTION_STREAM])
-    return env.unwrapped.privileged().expert_action(rng, normal_noise_deg=noise_deg)
+    view = env.unwrapped.privileged()
+    action = view.expert_action(rng, normal_noise_deg=noise_deg)
+    if directions == "expert" or not np.all(np.isfinite(action)):
+        return action
+    inward = unit(action[2:5]) if noise_deg == 0 else -unit(view.true_normals([action[:2].astype(int)])[0])
+    if not np.any(inward):
+        inward = unit(action[2:5])
+    up = unit(rng.normal(size=3))
+    if np.dot(up, inward) < 0:
+        up = -up
+    return np.array([action[0], action[1], *up, *random_forward(rng, up)])
 
 
 def run_trial(env, cfg: CollectConfig, task: str, trial: int) -> dict:
@@ -55,15 +70,16 @@ def run_trial(env, cfg: CollectConfig, task: str, trial: int) -> dict:
     options = {"task": task, "split": cfg.split}
     try:
         obs, _ = env.reset(seed=ep_seed, options=options)
-        action = sample_action(env, ep_seed, cfg.normal_noise_deg)
+        labels = env.unwrapped.joint_labels()  # at the observation, before the pull moves anything
+        action = sample_action(env, ep_seed, cfg.normal_noise_deg, cfg.directions)
         _, _, _, _, info = env.step(action)
     except Exception as e:  # a broken episode is a counted failure, never a crash of the collection
         return _exception_row(cfg, task, trial, ep_seed, e)
-    return make_row(obs, info, action, cfg, task, trial, ep_seed)
+    return make_row(obs, info, action, cfg, task, trial, ep_seed, labels)
 
 
 def make_row(obs: dict, info: dict, action: np.ndarray, cfg: CollectConfig, task: str, trial: int,
-             ep_seed: int) -> dict:
+             ep_seed: int, labels: dict | None = None) -> dict:
     T = np.asarray(obs["cam2world"], dtype=np.float64)
     R = T[:3, :3]
     finite = bool(np.all(np.isfinite(action)))
@@ -121,6 +137,8 @@ def make_row(obs: dict, info: dict, action: np.ndarray, cfg: CollectConfig, task
         "success_manipllm": bool(info.get("success_manipllm", False)),
         "demo_success": is_demo(info, cfg),
         "info_json": json.dumps(info, default=json_default),
+        "link_map_png": None if labels is None else encode_png(labels["link_map"]),
+        "joints_json": None if labels is None else json.dumps(labels["joints"]),
     }
 
 

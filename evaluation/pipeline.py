@@ -6,9 +6,10 @@
 
 1. collect demos (successes and failures) on the train instances of the 20 seen categories;
 2. train every trainable agent of --agents (agents.registry: robomamba and its Transformer twin,
-   sim-QA co-training then the policy head alone; the Where2Act baseline; a plugin's trainable agent),
-   each with --train-seeds seeds (one trained model is one draw), with the budget settings below that
-   its trainer takes (its PIPELINE_FLAGS);
+   sim-QA co-training then the policy head alone; the Where2Act, UMPNet and FlowBot3D baselines; a
+   plugin's trainable agent), each with --train-seeds seeds (one trained model is one draw), with the
+   budget settings below that its trainer takes (its PIPELINE_FLAGS) and the extra datasets it asks for
+   (its PIPELINE_DATA: UMPNet's exploration collection, --explore-samples, is collected only then);
 3. search the ceiling of the work list (evaluation.ceiling);
 4. evaluate every agent (every training seed) on the same episodes of the test instances of all 30
    categories (or of --categories; demos are then collected on the seen ones among them);
@@ -55,6 +56,10 @@ class PipelineConfig(ConfigBase):
     qa_steps: int = option(800, "sim-QA co-training steps of robomamba / transformer")
     head_epochs: int = option(8, "policy-head fine-tuning epochs (paper: 8)")
     where2act_epochs: int = option(6, "Where2Act training epochs")
+    umpnet_epochs: int = option(6, "UMPNet training epochs")
+    flowbot3d_epochs: int = option(8, "FlowBot3D training epochs")
+    explore_samples: int = option(30, "successful trials per seen category of the exploration collection (uniform "
+                                      "directions over the hemisphere, failures kept) that UMPNet trains on too")
     train_seeds: int = option(3, "training seeds per learned agent (seed, seed + 1, ...; the tables give their spread)")
     tables: str = option("", "where the tables go; '' = OUT/tables")
     film: int = option(1, "episodes per category filmed for each method (its first training seed) for the report's "
@@ -66,6 +71,7 @@ class PipelineConfig(ConfigBase):
         from agents.registry import UnknownAgentError, resolve
 
         check_at_least(self, workers=0, samples=1, episodes=1, qa_steps=1, head_epochs=1, where2act_epochs=1,
+                       umpnet_epochs=1, flowbot3d_epochs=1, explore_samples=1,
                        train_seeds=1, image_size=16, film=0)
         if self.film > self.episodes:
             raise ConfigError("film", self.film, f"must be at most --episodes ({self.episodes})")
@@ -104,6 +110,11 @@ def train_flags(cfg: PipelineConfig, module) -> list[str]:
     return [x for name, flag in getattr(module, "PIPELINE_FLAGS", {}).items() for x in (flag, str(getattr(cfg, name)))]
 
 
+def train_data(module, data: dict[str, str]) -> list[str]:
+    """The extra datasets a trainer module takes (its PIPELINE_DATA: {dataset: its flag}), as its flags."""
+    return [x for name, flag in getattr(module, "PIPELINE_DATA", {}).items() for x in (flag, data[name])]
+
+
 def main(argv=None) -> int:
     from infra.files import atomic_write_text
 
@@ -129,11 +140,17 @@ def main(argv=None) -> int:
     if learned:
         step("collect", collect_main, ["--category", cfg.collect_categories(), "--samples", str(cfg.samples),
                                        "--keep-failures", *sim, *image, "--out", data, *common], "data_collection.run")
+    extra = {"exploration": f"{out}/explore"}  # the datasets a trainer may ask for (PIPELINE_DATA)
+    if any("exploration" in getattr(trainer(a)[1], "PIPELINE_DATA", {}) for a in learned):
+        step("collect exploration", collect_main,
+             ["--category", cfg.collect_categories(), "--samples", str(cfg.explore_samples), "--keep-failures",
+              "--directions", "hemisphere", *sim, *image, "--out", extra["exploration"], *common],
+             "data_collection.run")
     # a learned agent is trained once per training seed (seed, seed + 1, ...): one trained model is one draw
     models = [(a, k) for a in agents for k in (range(cfg.train_seeds) if a in learned else [None])]
     for a, k in models:
         if a in learned:
-            flags = train_flags(cfg, trainer(a)[1])
+            flags = train_flags(cfg, trainer(a)[1]) + train_data(trainer(a)[1], extra)
             step(f"train {label(a, k)}", train_main, ["--agent", a, "--data", data, "--out", checkpoint_dir(out, a, k),
                                                       *flags, "--seed", str(cfg.seed + k)], "agents.train")
     step("ceiling", ceiling_main, ["--categories", cfg.categories, "--episodes", str(cfg.episodes), *sim, *image,

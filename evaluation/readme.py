@@ -11,7 +11,11 @@ between the two markers is replaced. Blocks:
   ceiling's run.json), with the paper's RoboMamba row;
 - `comparisons`: the paired comparisons of every learned agent with the other learned agents and
   `random` (results/default/comparisons.csv: difference, paired bootstrap 95% interval, exact McNemar p);
-- `physics`: the effect of each physics change (results/physics/physics_changes.csv, bench/physics.py).
+- `physics`: the effect of each physics change (results/physics/physics_changes.csv, bench/physics.py);
+- `table2`: Table 2's trained methods measured (results/table2, bench/table2.py), each beside its published
+  rows, with every seed's unseen rate and its Wilson 95% interval;
+- `table2-comparisons`: each UMPNet and FlowBot3D seed paired with `random`, and with Where2Act, robomamba
+  and the other geometric method of the same training seed (results/table2/comparisons.csv).
 """
 from __future__ import annotations
 
@@ -121,11 +125,72 @@ def physics_block(physics: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+TABLE2 = {"robomamba": "RoboMamba", "where2act": "Where2Act", "umpnet": "UMPNet", "flowbot3d": "FlowBot3D"}
+
+
+def _seeds(methods, family: str) -> list[str]:
+    return sorted(m for m in methods if m.startswith(family + "@s"))
+
+
+def _published(t: pd.DataFrame, name: str) -> str:
+    return f"{_fmt(t.loc[name, 'seen_AVG'])} / {_fmt(t.loc[name, 'unseen_AVG'])}" if name in t.index else "-"
+
+
+def table2_block(tables: Path) -> str:
+    t = pd.read_csv(tables / "table_manipulation.csv").set_index("method")
+    s = pd.read_csv(tables / "summary.csv")
+    s = s[(s.criterion == "success") & (s.category == "mean_over_episodes")].set_index(["method", "split"])
+    lines = ["| method | seen | unseen | per training seed: seen | per training seed: unseen [Wilson 95%] | "
+             "published, RoboMamba Table 2 (seen / unseen) | published, ManipLLM Table 1 |", "|---|---|---|---|---|---|---|"]
+    for family, paper in [*TABLE2.items(), ("random", None)]:
+        seeds = _seeds(t.index, family) or [family]
+        mean = t.loc[f"{family} (mean of {len(seeds)} training seeds)"] if len(seeds) > 1 else t.loc[seeds[0]]
+        unseen = ", ".join(f"{s.loc[(m, 'unseen'), 'rate']:.2f} [{s.loc[(m, 'unseen'), 'wilson_low']:.2f}, "
+                           f"{s.loc[(m, 'unseen'), 'wilson_high']:.2f}]" for m in seeds)
+        lines.append(f"| {family} | {_fmt(mean.seen_AVG)} | {_fmt(mean.unseen_AVG)} | "
+                     f"{', '.join(_fmt(t.loc[m, 'seen_AVG']) for m in seeds)} | {unseen} | "
+                     f"{_published(t, f'{paper} (paper)')} | {_published(t, f'{paper} (ManipLLM paper)')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _pair(c: pd.DataFrame, a: str, b: str, split: str) -> str:
+    """One row of a paired comparison of run `a` with run `b`, oriented a - b whichever way the CSV holds it."""
+    row = c[(c.method_a == a) & (c.method_b == b) & (c.split == split)]
+    sign = 1
+    if not len(row):
+        row, sign = c[(c.method_a == b) & (c.method_b == a) & (c.split == split)], -1
+    if len(row) != 1:
+        raise KeyError(f"comparisons.csv has no {split} row for {a} and {b}")
+    r = row.iloc[0]
+    ra, rb = (r.rate_a, r.rate_b) if sign == 1 else (r.rate_b, r.rate_a)
+    lo, hi = (r.ci_low, r.ci_high) if sign == 1 else (-r.ci_high, -r.ci_low)
+    return (f"| {a} | {b} | {split} | {ra:.2f} | {rb:.2f} | {sign * r['diff']:+.2f} [{lo:+.2f}, {hi:+.2f}] | "
+            f"{r.mcnemar_p:.2g} |")
+
+
+def table2_comparisons_block(tables: Path) -> str:
+    c = pd.read_csv(tables / "comparisons.csv")
+    c = c[c.criterion == "success"]
+    methods = set(c.method_a) | set(c.method_b)
+    lines = ["| A | B | split | A | B | A - B [paired 95% interval] | McNemar p |", "|---|---|---|---|---|---|---|"]
+    for family in ("umpnet", "flowbot3d"):
+        for run in _seeds(methods, family):
+            seed = run.split("@")[1]
+            others = ["random"] + [f"{f}@{seed}" for f in ("where2act", "robomamba")]
+            if family == "umpnet":
+                others.append(f"flowbot3d@{seed}")
+            lines += [_pair(c, run, other, split) for other in others if other in methods
+                      for split in ("seen", "unseen")]
+    return "\n".join(lines) + "\n"
+
+
 def blocks(root: Path = ROOT) -> dict[str, str]:
     """{block name: its generated text} from the committed CSVs under `root`/results."""
     return {"main": main_table(root / "results" / "default"),
             "comparisons": comparisons_block(root / "results" / "default"),
-            "physics": physics_block(root / "results" / "physics")}
+            "physics": physics_block(root / "results" / "physics"),
+            "table2": table2_block(root / "results" / "table2"),
+            "table2-comparisons": table2_comparisons_block(root / "results" / "table2")}
 
 
 def render(text: str, generated: dict[str, str]) -> tuple[str, list[str]]:

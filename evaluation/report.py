@@ -150,7 +150,7 @@ def load_media(tables: Path, runs: dict) -> tuple[dict, dict]:
             f = tables / VIDEOS.parent / str(v.get("file"))
             if not f.is_file():
                 raise ReportError(f"{f}: missing (index.json lists it for {v.get('method')} {v.get('key')})")
-            videos[(v["method"], v["key"])] = v["file"]
+            videos[(v["method"], v["key"])] = (v["file"], v.get("matches_evaluation"))
     return obs, videos
 
 
@@ -318,15 +318,16 @@ def episode_data(runs: dict, obs: dict, videos: dict, media: str) -> dict:
                                 f"{media}/observations/{o['file']}" if o.get("file") else None, size,
                                 int(r.get("episode_seed") or 0)])
             K = obs.get(key, {}).get("intrinsics")
-            video = videos.get((label, key))
+            video, matches = videos.get((label, key), (None, None))
             rows.append([episodes[key], m, int(crit.passed(r)), s(crit.outcome(r)), s(r.get("failure_reason")),
                          round(float(r.get("dq") or 0.0), 4), round(float(r.get("cosine") or 0.0), 3),
                          overlay(r.get("agent_action") or r.get("action"), K, float(r.get("camera_distance") or 1.0),
                                  size),
-                         f"{media}/videos/{video}" if video else None])
+                         f"{media}/videos/{video}" if video else None, None if matches is None else int(bool(matches))])
     return {"methods": methods, "strings": list(strings), "episodes": ep_rows, "rows": rows,
             "episode_fields": ["key", "category", "split", "object", "target", "image", "image_size", "seed"],
-            "row_fields": ["episode", "method", "success", "outcome", "reason", "dq", "cosine", "overlay", "video"]}
+            "row_fields": ["episode", "method", "success", "outcome", "reason", "dq", "cosine", "overlay", "video",
+                           "video_matches"]}
 
 
 # ---------------------------------------------------------------------------------------- page

@@ -16,8 +16,9 @@ Writes to --out:
   with its Wilson interval);
 - `speed.csv`: per method: control frequency (actions per second of the agent's act() calls, from
   the timings in episodes.jsonl), mean batch size, latency per act() call, episodes per minute of
-  the whole evaluation (simulation included), total and trainable parameters (from run.json); with
-  --reference the published speeds and fine-tuned parameter counts;
+  the whole evaluation (simulation included), total and trainable parameters (from run.json), the
+  training wall time its checkpoint records (`train_s`); with --reference the published speeds and
+  fine-tuned parameter counts;
 - `failures.csv`: per method, category and criterion, how its episodes ended: a column per reason
   (`success`, then the first word of `failure_reason`: no_contact, approach_collision,
   unpulled_motion, touched_other_link, blocked, no_motion, small_motion, wrong_direction, ... ; see
@@ -233,12 +234,13 @@ def speed_table(runs: dict, reference: bool = False) -> pd.DataFrame:
                      "act_latency_ms": 1000 * act_s / calls if calls else np.nan,
                      "episodes_per_minute": 60 * eps / secs if secs > 0 else np.nan,
                      "total_params": total, "trainable_params": trainable,
-                     "trainable_fraction": trainable / total if total else np.nan, "episodes": len(run["records"])})
+                     "trainable_fraction": trainable / total if total else np.nan, "episodes": len(run["records"]),
+                     "train_s": training_seconds(run["runs"][0].get("checkpoint_meta"))})
     df = pd.DataFrame(rows, columns=["method", "control_hz", "device", "mean_batch_size", "act_latency_ms",
                                      "episodes_per_minute", "total_params", "trainable_params",
-                                     "trainable_fraction", "episodes"])
+                                     "trainable_fraction", "episodes", "train_s"])
     for c, nd in (("control_hz", 2), ("mean_batch_size", 2), ("act_latency_ms", 2), ("episodes_per_minute", 1),
-                  ("trainable_fraction", 4)):
+                  ("trainable_fraction", 4), ("train_s", 1)):
         df[c] = df[c].astype(float).round(nd)
     if reference:
         ref = pd.read_csv(SPEED)
@@ -249,6 +251,15 @@ def speed_table(runs: dict, reference: bool = False) -> pd.DataFrame:
     for c in ("total_params", "trainable_params", "episodes"):
         df[c] = df[c].round().astype("Int64")
     return df
+
+
+def training_seconds(meta: dict | None) -> float:
+    """The training wall time a checkpoint records (its stages' sum); NaN for an agent without training."""
+    training = (meta or {}).get("training") or {}
+    if "wall_s" in training:
+        return float(training["wall_s"])
+    stages = [v.get("wall_s") for v in (training.get("stages") or {}).values() if isinstance(v, dict)]
+    return float(sum(stages)) if stages and all(v is not None for v in stages) else np.nan
 
 
 def _count(text) -> float:

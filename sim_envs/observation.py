@@ -34,9 +34,9 @@ def observation_space(image_size: int) -> gym.spaces.Dict:
     })
 
 
-def render(scene, camera, object_ids, part_ids, category: str, prompt: str) -> tuple[dict, np.ndarray]:
-    """(observation, camera-frame points (H, W, 3)) of the current scene; `object_ids` / `part_ids`: the
-    per-scene ids of the object's and the target part's link entities."""
+def render(scene, camera, object_ids, part_ids, category: str, prompt: str) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(observation, camera-frame points (H, W, 3), per-pixel render ids (H, W)) of the current scene;
+    `object_ids` / `part_ids`: the per-scene ids of the object's and the target part's link entities."""
     scene.update_render()
     camera.take_picture()
     rgba = camera.get_picture("Color")
@@ -63,4 +63,4 @@ def render(scene, camera, object_ids, part_ids, category: str, prompt: str) -> t
         "category": category,
         "prompt": prompt,
     }
-    return obs, pts
+    return obs, pts, seg

@@ -283,7 +283,7 @@ class PullArticulatedEnv(BaseEnv):
         return False
 
     def _render(self, ep: dict) -> dict:
-        obs, self._points_cam = render(self._sscene, self._camera, self._object.link_seg_ids(),
+        obs, self._points_cam, self._seg = render(self._sscene, self._camera, self._object.link_seg_ids(),
                                        [link.entity.per_scene_id for link in self._target_links],
                                        ep["category"], ep["prompt"])
         return obs
@@ -350,3 +350,11 @@ class PullArticulatedEnv(BaseEnv):
         from .privileged import PrivilegedView
 
         return PrivilegedView.from_env(self)
+
+    def joint_labels(self) -> dict:
+        """The current observation's joint labels (sim_envs.joints): {"link_map": (H, W) uint16,
+        "joints": every movable joint's record}. Privileged: collection stores them as training labels."""
+        from .joints import joint_records, link_map
+
+        return {"link_map": link_map(self._seg, self._object.link_seg_ids(), self._obs["depth"] > 0),
+                "joints": joint_records(self._object)}

@@ -22,7 +22,8 @@ def test_listing_agents_imports_no_model_code():
             "print(names, bad); assert not bad, bad")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert {"robomamba", "transformer", "where2act", "random", "chance", "oracle"} <= set(available())
+    assert {"robomamba", "transformer", "where2act", "umpnet", "flowbot3d", "random", "chance",
+            "oracle"} <= set(available())
 
 
 def test_unknown_agent_lists_the_allowed_ones():
@@ -114,7 +115,8 @@ def episode(env):
     return obs, env.unwrapped.privileged()
 
 
-@pytest.mark.parametrize("name", ["random", "chance", "oracle", "robomamba", "transformer", "where2act"])
+@pytest.mark.parametrize("name", ["random", "chance", "oracle", "robomamba", "transformer", "where2act", "umpnet",
+                                  "flowbot3d"])
 def test_every_agent_acts_on_a_batch_from_the_environment(env, episode, name):
     obs, view = episode
     agent = make_agent(name)
@@ -186,7 +188,7 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
         factory.load(tmp_path / "missing")
 
 
-@pytest.mark.parametrize("name", ["transformer", "where2act"])
+@pytest.mark.parametrize("name", ["transformer", "where2act", "umpnet", "flowbot3d"])
 def test_checkpoint_round_trip_of_other_learned_agents(tmp_path, name):
     """The twin's tied embedding is stored under the LM head's name: it must load back all the same."""
     from agents import checkpoint, factory

@@ -308,6 +308,11 @@ def test_tables_follow_the_paper_layout(runs, tmp_path):
     assert every.ci_low <= every["diff"] <= every.ci_high and 0 < every.mcnemar_p <= 1
     speed = pd.read_csv(paths["speed.csv"]).set_index("method")
     assert speed.loc["random", "control_hz"] > 0 and speed.loc["RoboMamba (paper)", "control_hz"] == 9.0
+    assert pd.isna(speed.loc["random", "train_s"])  # nothing trained
+    from evaluation.tables import training_seconds
+
+    assert training_seconds({"training": {"wall_s": 12.5}}) == 12.5  # one-stage trainers (Where2Act, ...)
+    assert training_seconds({"training": {"stages": {"cotrain": {"wall_s": 3.0}, "head": {"wall_s": 4.5}}}}) == 7.5
     assert paths["plot"].stat().st_size > 10_000
 
 

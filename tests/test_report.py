@@ -118,6 +118,8 @@ def test_the_page_loads_from_disk_and_its_numbers_and_browser_hold_the_run(table
         time.sleep(0.2)
     assert browser.execute_script("return arguments[0].currentTime", video) > 0
     assert browser.execute_script("return arguments[0].error", video) is None
+    caption = browser.find_element(By.CSS_SELECTOR, "#episode-detail figcaption").text
+    assert "the same outcome, dq and action as the evaluated episode" in caption, caption  # matches_evaluation
     # the overlay draws every method's contact point on the observation
     assert len(browser.find_elements(By.CSS_SELECTOR, "#overlay g")) == 2
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

@@ -179,3 +179,18 @@ def test_the_overview_plot_reads_at_ten_methods():
         plots.colors([f"m{i}" for i in range(21)])
     assert plots.families(["a@s0", "b", "a@s1", "c@small"]) == {"a": ["a@s0", "a@s1"], "b": ["b"],
                                                                 "c@small": ["c@small"]}
+
+
+TABLE2 = RESULTS.parent / "table2"
+
+
+def test_table2_baselines_recompute_from_their_records_and_the_main_jobs(tmp_path):
+    """results/table2 (bench/table2.py): the committed main job's runs, read from results/default, and
+    the UMPNet and FlowBot3D runs committed beside it give its tables exactly."""
+    job = json.loads((TABLE2 / "table2.json").read_text())
+    runs = [ROOT / r for r in job["runs_from_base"]] + [TABLE2 / "runs" / r for r in job["runs"]]
+    assert {p.name for p in (TABLE2 / "runs").iterdir()} == set(job["runs"]), "records that no table reads"
+    assert {r.split("@")[0] for r in job["runs"]} == {"umpnet", "flowbot3d"}
+    paths = write_tables(runs, tmp_path, reference=True, ceiling_dir=ROOT / job["ceiling"], criteria=BUILTIN)
+    for name in table_files(BUILTIN):
+        assert paths[name].read_text() == (TABLE2 / name).read_text(), name

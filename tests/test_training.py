@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from conftest import run_main
@@ -605,3 +606,126 @@ def test_a_head_in_the_world_frame_trains_on_world_targets_and_acts_in_the_camer
                    "--rotation-frame", "body")
     assert bad.returncode == 2 and "body" in bad.stderr and "world" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------------------------------ UMPNet, FlowBot3D
+def _acts_the_same_after_loading(path, name, env, seeds=(4, 4)):
+    from agents import factory
+
+    agent = factory.load(path, agent=name)
+    obs, _ = env.reset(seed=3, options={"task": "drawer"})
+    a = agent.act([obs, obs], seeds=list(seeds))
+    again = factory.load(path, agent=name).act([obs, obs], seeds=list(seeds))
+    np.testing.assert_array_equal(a, again)  # saved and loaded: the same actions
+    assert np.allclose(a[0], a[1]) and obs["object_mask"][int(a[0, 0]), int(a[0, 1])]
+    up, fw = a[:, 2:5], a[:, 5:8]
+    assert np.allclose(np.linalg.norm(up, axis=1), 1, atol=1e-5) and np.allclose((up * fw).sum(1), 0, atol=1e-5)
+    return a
+
+
+@pytest.fixture(scope="module")
+def explore(env, tmp_path_factory):
+    """A tiny exploration collection: uniform directions over the hemisphere into the surface."""
+    from data_collection.collect import collect
+    from data_collection.config import CollectConfig
+
+    out = tmp_path_factory.mktemp("explore")
+    collect(CollectConfig(categories="drawer", samples=2, block_size=4, workers=0, out=str(out), keep_failures=True,
+                          directions="hemisphere"), ["drawer"], env=env, progress=False)
+    return out
+
+
+def test_exploration_directions_cover_the_hemisphere_into_the_surface(explore, env):
+    """Exploration pulls spread over the hemisphere into the surface (replayed: the true normal at each
+    contact pixel), none pointing out of it; the flag without --keep-failures exits 2."""
+    df = pd.read_parquet(explore / "shards", columns=["episode_seed", "task", "contact_pixel", "up_cam", "executed"])
+    df = df[df.executed]
+    assert len(df) >= 4
+    angles = []
+    for row in df.itertuples():
+        env.reset(seed=int(row.episode_seed), options={"task": row.task, "split": "train"})
+        n = env.unwrapped.privileged().true_normals([row.contact_pixel])[0]
+        angles.append(np.degrees(np.arccos(np.clip(np.dot(row.up_cam, -n), -1, 1))))
+    assert max(angles) <= 90 + 1e-3 and max(angles) > 30, angles  # expert demos: within ~10 degrees
+    r = run_main("data_collection.run", "--category", "drawer", "--directions", "hemisphere", "--out", explore / "x")
+    assert r.returncode == 2 and "add --keep-failures" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_umpnet_trains_on_outcomes_and_exploration_and_acts(demos, explore, tmp_path, env):
+    from agents.baselines.umpnet.model import DIRECTION_CLASSES
+    from agents.baselines.umpnet.train import TrainConfig, direction_classes, train
+
+    frame = pd.DataFrame({"success": [True, True, False, False], "dq": [0.3, -0.2, 0.5, 0.0]})
+    assert [DIRECTION_CLASSES[k] for k in direction_classes(frame)] == ["opens", "closes", "no_motion", "no_motion"]
+    cfg = TrainConfig(data=str(demos), exploration_data=str(explore), out=str(tmp_path / "u"), epochs=1,
+                      batch_size=4, image_size=32, width=8, directions=8, holdout=0.3, progress=False)
+    rec = train(cfg, log=lambda *a: None)["stages"]["train"]
+    rows = [len(pd.read_parquet(d / "shards", columns=["trial"])) for d in (demos, explore)]
+    assert rec["interactions"] == sum(rows)  # both datasets
+    assert rec["classes"]["opens"] > 0 and rec["classes"]["no_motion"] > 0
+    assert 0 <= rec["val_direction_accuracy"] <= 1
+    assert train(cfg, log=lambda *a: None)["stages"]["train"] == rec  # rerun: nothing to redo
+    _acts_the_same_after_loading(tmp_path / "u", "umpnet", env)
+
+
+def test_flowbot3d_regresses_flow_and_acts_along_it(demos, tmp_path, env):
+    from agents.baselines.flowbot3d.train import TrainConfig, flow_metrics, train
+
+    true = torch.tensor([[[1.0, 0, 0], [0, 0, 0]]])
+    assert flow_metrics(true, true) == {"rmse": 0.0, "cosine": 1.0, "magnitude_error": 0.0}
+    m = flow_metrics(torch.tensor([[[0, 2.0, 0], [0, 0, 0]]]), true)
+    assert m["cosine"] == 0.0 and m["magnitude_error"] == 0.5 and m["rmse"] == round(np.sqrt(5 / 2), 4)
+    cfg = TrainConfig(data=str(demos), out=str(tmp_path / "f"), points=64, train_points=32, width=16, epochs=2,
+                      batch_size=4, holdout=0.3, progress=False)
+    rec = train(cfg, log=lambda *a: None)["stages"]["train"]
+    assert rec["clouds"] == len(pd.read_parquet(demos / "shards", columns=["trial"]))  # every trial, failed or not
+    assert set(rec["val_flow"]) == set(rec["val_constant"]) == {"rmse", "cosine", "magnitude_error"}
+    a = _acts_the_same_after_loading(tmp_path / "f", "flowbot3d", env)
+    # pulled along the predicted flow of the chosen point: up is minus the network's flow there
+    from agents import factory
+    from agents.baselines.flowbot3d.cloud import object_cloud
+
+    obs, _ = env.reset(seed=3, options={"task": "drawer"})
+    rows, cols, _, _ = object_cloud(obs["depth"], obs["intrinsics"], obs["object_mask"])
+    assert (int(a[0, 0]), int(a[0, 1])) in set(zip(rows.tolist(), cols.tolist()))
+    assert factory.load(tmp_path / "f").parameter_counts()["total"] > 0
+
+
+def test_baselines_refuse_datasets_without_what_they_need(demos, tmp_path):
+    """FlowBot3D refuses a format-v1 dataset (no link map, no joints), UMPNet exploration data that did not
+    explore: one line, exit 2, nothing written."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    old = tmp_path / "v1"
+    shutil.copytree(demos, old)
+    for p in (old / "shards").glob("*/*.parquet"):
+        t = pq.read_table(p)
+        pq.write_table(t.drop(["link_map_png", "joints_json"]).replace_schema_metadata(t.schema.metadata), p)
+    r = run_main("agents.train", "--agent", "flowbot3d", "--data", old, "--out", tmp_path / "x", "--no-progress")
+    assert r.returncode == 2 and "no joint labels (link_map_png, joints_json)" in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1 and not (tmp_path / "x").exists()
+    r = run_main("agents.train", "--agent", "umpnet", "--data", demos, "--exploration-data", demos, "--out",
+                 tmp_path / "x", "--no-progress")
+    assert r.returncode == 2 and "collected with directions 'expert', not 'hemisphere'" in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1 and not (tmp_path / "x").exists()
+
+
+def test_every_trainers_main_job_settings_and_datasets_reach_its_flags(tmp_path):
+    """The main job hands each trainer its budget settings (PIPELINE_FLAGS) and the datasets it asks for
+    (PIPELINE_DATA: UMPNet's exploration collection), and the trainer's own parser takes them."""
+    from agents.registry import trainable, trainer
+    from evaluation.pipeline import PipelineConfig, train_data, train_flags
+    from infra.cli import parse_config
+
+    cfg = PipelineConfig(umpnet_epochs=3, flowbot3d_epochs=5, where2act_epochs=2)
+    seen = {}
+    for name in trainable():
+        mod = trainer(name)[1]
+        argv = train_flags(cfg, mod) + train_data(mod, {"exploration": str(tmp_path / "explore")})
+        parsed, _ = parse_config(mod.TrainConfig, ["--agent", name, "--data", str(tmp_path), *argv], "t", "")
+        seen[name] = parsed
+    assert seen["umpnet"].epochs == 3 and seen["umpnet"].exploration_data == str(tmp_path / "explore")
+    assert seen["flowbot3d"].epochs == 5 and seen["where2act"].epochs == 2
+    assert train_data(trainer("where2act")[1], {}) == []  # asks for no extra dataset

@@ -125,7 +125,10 @@
                               "data-method": M[r[1]] });
       v.muted = true;
       fig.appendChild(v);
-      fig.appendChild(el("figcaption", {}, `${M[r[1]]}: its rollout`));
+      const same = r[9] === 1 ? " (filmed again: the same outcome, dq and action as the evaluated episode)"
+        : r[9] === 0 ? " (filmed again, and it ended OTHERWISE than the evaluated episode: not what the tables count)"
+        : "";
+      fig.appendChild(el("figcaption", { class: r[9] === 0 ? "fail" : "" }, `${M[r[1]]}: its rollout${same}`));
       box.appendChild(fig);
     }
   }

@@ -51,14 +51,6 @@ class TrainConfig(ConfigBase):
         check_positive(self, "lr")
 
 
-def inputs(data) -> torch.Tensor:
-    from .model import observation_tensor
-
-    return torch.from_numpy(np.stack([observation_tensor(data.rgb[i], data.depth[i], data.normals[i],
-                                                         data.object_mask[i])
-                                      for i in range(len(data))]))
-
-
 def random_rotations(n: int, rng: np.random.Generator) -> torch.Tensor:
     """Random gripper rotations whose approach axis faces the camera (up_z > 0), as the random agent's."""
     from ...rotation import rotation_from_up_forward
@@ -75,13 +67,13 @@ def train(cfg: TrainConfig, log=print) -> dict:
     from ... import checkpoint
     from ...factory import load as load_agent
     from ...training_data import dataset_summary, load, pixel_targets, rotation_targets
+    from ..rgbd import FEATURE_STRIDE, dataset_inputs, off_part_cells
     from .agent import Where2ActAgent
-    from .model import FEATURE_STRIDE, Where2ActConfig, Where2ActNet
+    from .model import Where2ActConfig, Where2ActNet
 
-    prev = checkpoint.previous_training(cfg.out, cfg.to_dict())
-    if prev is not None:
-        log(f"{cfg.out}: already trained with these settings; nothing to do")
-        return {"stages": {"train": prev}}
+    done = checkpoint.finished_training(cfg, log)
+    if done is not None:
+        return done
     t0 = time.perf_counter()
     data = load(cfg.data, cfg.image_size, successes_only=False, holdout_fraction=cfg.holdout, with_masks=True,
                 progress=cfg.progress)
@@ -95,14 +87,12 @@ def train(cfg: TrainConfig, log=print) -> dict:
     net = Where2ActNet(Where2ActConfig(cfg.image_size, cfg.width, proposals=cfg.proposals))
     if cfg.init:
         net.load_state_dict(load_agent(cfg.init, agent="where2act").model.state_dict())
-    x = inputs(data)
+    x = dataset_inputs(data)
     G = cfg.image_size // FEATURE_STRIDE  # the feature grid
     px = torch.from_numpy(np.minimum((pixel_targets(data.frame) * G).astype(np.int64), G - 1))
     rot = torch.from_numpy(rotation_targets(data.frame))
     label = torch.from_numpy(ok.astype(np.float32))
-    sub = (slice(FEATURE_STRIDE // 2, None, FEATURE_STRIDE),) * 2  # mask at the feature cells' centres
-    off = [np.argwhere((data.object_mask[i] & ~data.target_mask[i])[sub]) for i in range(len(data))]
-    onobj = [np.argwhere(data.object_mask[i][sub]) for i in range(len(data))]
+    off, onobj = off_part_cells(data)
     train_idx = np.flatnonzero(~data.holdout)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
