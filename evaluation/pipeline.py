@@ -1,7 +1,7 @@
 """The whole benchmark on the built-in procedural objects, end to end: collect -> train -> evaluate -> tables.
 
-    python -m evaluation.pipeline                          # the README's main job (~1 h on 2 CPU cores)
-    python -m evaluation.pipeline --train-seeds 1 --episodes 30     # a quicker one (~20 min, projected)
+    python -m evaluation.pipeline                          # the README's main job (~2.5 h on 2 CPU cores)
+    python -m evaluation.pipeline --train-seeds 1 --episodes 30     # a quicker one (~50 min, projected)
     python -m evaluation.pipeline --samples 500 --qa-steps 4000      # the full-size benchmark
 
 1. collect demos (successes and failures) on the train instances of the 20 seen categories;
@@ -51,7 +51,7 @@ class PipelineConfig(ConfigBase):
     categories: str = option("all", "evaluation categories: all, seen, unseen or a comma list; demos are collected "
                                     "on the seen ones among them")
     image_size: int = option(336, "rendered square image side, pixels, of collection and evaluation")
-    agents: str = option("robomamba,transformer,where2act,random,chance,oracle",
+    agents: str = option("robomamba,transformer,where2act,umpnet,flowbot3d,random,chance,oracle",
                          "comma-separated agents to train (if learned) and evaluate")
     qa_steps: int = option(800, "sim-QA co-training steps of robomamba / transformer")
     head_epochs: int = option(8, "policy-head fine-tuning epochs (paper: 8)")

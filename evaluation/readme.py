@@ -141,7 +141,8 @@ def table2_block(tables: Path) -> str:
     s = pd.read_csv(tables / "summary.csv")
     s = s[(s.criterion == "success") & (s.category == "mean_over_episodes")].set_index(["method", "split"])
     lines = ["| method | seen | unseen | per training seed: seen | per training seed: unseen [Wilson 95%] | "
-             "published, RoboMamba Table 2 (seen / unseen) | published, ManipLLM Table 1 |", "|---|---|---|---|---|---|---|"]
+             "published, RoboMamba Table 2 (seen / unseen) | published, ManipLLM Table 1 |",
+             "|---|---|---|---|---|---|---|"]
     for family, paper in [*TABLE2.items(), ("random", None)]:
         seeds = _seeds(t.index, family) or [family]
         mean = t.loc[f"{family} (mean of {len(seeds)} training seeds)"] if len(seeds) > 1 else t.loc[seeds[0]]
