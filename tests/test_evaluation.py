@@ -90,6 +90,24 @@ def test_same_seed_gives_identical_episodes(runs, tmp_path):
     assert_same(a, results(runs["random2"]))  # other batching and environment count
 
 
+def test_a_learned_agents_records_do_not_depend_on_batching(tmp_path):
+    """robomamba's action for an episode does not depend on the episodes that share its act() call (issue 29):
+    two runs with 2 worker processes, one acting on single observations and one on batches of up to 4, and a
+    run in this process whose act() calls all hold 4 observations, give bit-identical records (timings aside).
+    A batched forward would differ here by up to 1e-7 (bench/batch_invariance.py)."""
+    args = ["--agent", "robomamba", "--untrained", "--episodes", "2"]
+    out = {k: tmp_path / k for k in ("single", "dynamic", "fours")}
+    assert run_main(*args, "--workers", "2", "--batch-size", "1", "--out", str(out["single"])) == 0
+    assert run_main(*args, "--workers", "2", "--envs-per-worker", "2", "--batch-size", "4",
+                    "--out", str(out["dynamic"])) == 0
+    assert run_main(*args, "--envs-per-worker", "4", "--batch-size", "4", "--out", str(out["fours"])) == 0
+    assert {r["batch_size"] for r in read_episodes(out["fours"] / EPISODES)} == {4}
+    a = results(out["single"])
+    assert len(a) == 4 and all(r["agent_action"] for r in a.values())
+    assert_same(a, results(out["dynamic"]))
+    assert_same(a, results(out["fours"]))
+
+
 def test_work_items_are_identical_across_agents(runs):
     a, o = results(runs["random"]), results(runs["oracle"])
     assert a.keys() == o.keys()

@@ -53,13 +53,22 @@ class RoboMambaAgent(Agent):
         return boxes, np.stack(rgb)
 
     @torch.no_grad()
-    def act(self, observations, seeds=None, privileged=None) -> np.ndarray:
-        view = self.cfg.view_spec()
-        boxes, rgb = self._views(observations)
-        ids, mask = encode_batch(self.tokenizer, [o["prompt"] for o in observations], self.cfg.max_text_tokens)
+    def _predict(self, observation: dict) -> tuple[list, np.ndarray, np.ndarray]:
+        """(view box, position in the view (2,), rotation (3, 3)) of one observation, run alone."""
+        boxes, rgb = self._views([observation])
+        ids, mask = encode_batch(self.tokenizer, [observation["prompt"]], self.cfg.max_text_tokens)
         images = self.model.preprocess(torch.from_numpy(rgb).permute(0, 3, 1, 2).to(self.device))
         pos, R = self.model(images, ids.to(self.device), mask.to(self.device))
-        pos, R = pos.double().cpu().numpy(), R.double().cpu().numpy()
+        return boxes[0], pos[0].double().cpu().numpy(), R[0].double().cpu().numpy()
+
+    def act(self, observations, seeds=None, privileged=None) -> np.ndarray:
+        """Each observation goes through the model alone, a batch of one: its action then never depends on
+        which observations share the call (a batched forward rounds otherwise: other matmul shapes, the
+        prompts padded to the longest; up to 1e-6 apart), so evaluation records repeat bit for bit however
+        the evaluator's dynamic batching grouped the episodes (bench/README.md: what it costs)."""
+        view = self.cfg.view_spec()
+        boxes, pos, R = zip(*(self._predict(o) for o in observations)) if observations else ((), (), ())
+        pos, R = np.asarray(pos).reshape(-1, 2), np.asarray(R).reshape(-1, 3, 3)
         if self.cfg.rotation_frame == "world":  # world -> camera: R_cam = R_cam2world^T R_world
             R = np.stack([np.asarray(o["cam2world"], np.float64)[:3, :3].T @ r for o, r in zip(observations, R)])
         out = np.empty((len(observations), ACTION_DIM))
