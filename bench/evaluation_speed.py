@@ -2,11 +2,14 @@
 
     python bench/evaluation_speed.py --agent random --workers 1 2
     python bench/evaluation_speed.py --agent robomamba --workers 0 1 2 --categories Safe,Faucet --episodes 20
+    python bench/evaluation_speed.py --agent robomamba --workers 2 --agent-threads 2 0 --categories all \
+        --episodes 4 --reps 3
 
-For each worker count, runs a real evaluation (a fresh process, into a temporary directory deleted
-afterwards) and reports, from its run.json: wall time, start-up (process start to the first
-observation: imports, SAPIEN shader compilation, model construction), episodes per minute overall
-and after start-up (steady state), mean agent batch size and the agent's control frequency.
+For each worker count and agent thread setting (interleaved, --reps times), runs a real evaluation (a
+fresh process, into a temporary directory deleted afterwards) and reports, from its run.json: wall time,
+start-up (process start to the first observation: imports, SAPIEN shader compilation, model
+construction), episodes per minute overall and after start-up (steady state), mean agent batch size and
+the agent's control frequency.
 """
 from __future__ import annotations
 
@@ -35,9 +38,13 @@ class EvaluationSpeedConfig:
     batch_size: int = option(16, "as evaluation.run --batch-size (>= 1)")
     envs_per_worker: int = option(1, "as evaluation.run --envs-per-worker (>= 1)")
     workers: tuple[int, ...] = option((1, 2), "worker counts to compare (0 = simulate in the evaluating process)")
+    agent_threads: tuple[int, ...] = option((0,), "as evaluation.run --agent-threads (0 = the cores the workers "
+                                                  "leave free); several are compared")
+    reps: int = option(1, "runs of each setting, interleaved")
 
     def __post_init__(self):
-        check_at_least(self, episodes=1, image_size=16, batch_size=1, envs_per_worker=1, workers=0)
+        check_at_least(self, episodes=1, image_size=16, batch_size=1, envs_per_worker=1, workers=0, agent_threads=0,
+                       reps=1)
 
 
 def main(argv=None) -> int:
@@ -45,13 +52,14 @@ def main(argv=None) -> int:
 
     print(f"# {cfg.agent}, {cfg.categories} x {cfg.episodes} episodes, image {cfg.image_size}, "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
-    print("workers | wall s | start-up s | episodes/min | steady episodes/min | mean batch | control Hz")
-    for w in cfg.workers:
+    print("workers | agent threads | wall s | start-up s | episodes/min | steady episodes/min | mean batch | "
+          "control Hz")
+    for w, threads in [(w, t) for _ in range(cfg.reps) for w in cfg.workers for t in cfg.agent_threads]:
         out = tempfile.mkdtemp(prefix="bench-eval-")
         cmd = [sys.executable, "-m", "evaluation.run", "--agent", cfg.agent, "--categories", cfg.categories,
                "--episodes", str(cfg.episodes), "--image-size", str(cfg.image_size), "--workers", str(w),
                "--batch-size", str(cfg.batch_size), "--envs-per-worker", str(cfg.envs_per_worker), "--quiet",
-               "--untrained", "--out", out]  # a learned agent: untrained weights, same speed
+               "--agent-threads", str(threads), "--untrained", "--out", out]  # untrained weights: the same speed
         t0 = time.perf_counter()
         r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - t0
@@ -60,7 +68,8 @@ def main(argv=None) -> int:
         run = json.loads((Path(out) / "run.json").read_text())["runs"][-1]
         shutil.rmtree(out, ignore_errors=True)
         n, secs, start = run["episodes"], run["seconds"], run["startup_seconds"] or 0.0
-        print(f"{w} | {wall:.1f} | {start:.1f} | {60 * n / wall:.0f} | {60 * n / max(secs - start, 1e-9):.0f} | "
+        print(f"{w} | {run['agent_threads']} | {wall:.1f} | {start:.1f} | {60 * n / wall:.0f} | "
+              f"{60 * n / max(secs - start, 1e-9):.0f} | "
               f"{run['mean_batch_size']} | {run['control_hz']}")
     return 0
 

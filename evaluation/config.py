@@ -76,6 +76,9 @@ class EvalConfig(WorkListConfig):
     record: int = option(0, "save a rollout video (MP4; GIF without an encoder) and an annotated still of the "
                             "first N episodes of the list in OUT/record")
     device: str = option("cpu", "torch device of a learned agent (cpu, cuda, cuda:1)")
+    agent_threads: int = option(0, "torch threads of the agent in this process; 0 = the cores the local simulation "
+                                   "workers leave free, at least 1 (more threads than free cores make every "
+                                   "act() wait for the simulation: bench/README.md)")
     ray_agent: str = option("auto", "--executor ray: where the agent runs: 'driver' (this process), 'actor' (a Ray "
                                     "actor, with a GPU when the cluster has one) or 'auto' (an actor on a GPU if the "
                                     "cluster has one, else the driver)", choices=("auto", "driver", "actor"))
@@ -108,7 +111,7 @@ class EvalConfig(WorkListConfig):
     def validate(self) -> None:
         """ConfigError naming the first bad field."""
         super().validate()
-        check_at_least(self, envs_per_worker=1, batch_size=1, record=0, policy_connections=1)
+        check_at_least(self, envs_per_worker=1, batch_size=1, record=0, policy_connections=1, agent_threads=0)
         if self.policy_timeout <= 0:
             raise ConfigError("policy_timeout", self.policy_timeout, "must be > 0 seconds")
         remote = self.agent.strip().lower() == "remote"
@@ -124,6 +127,14 @@ class EvalConfig(WorkListConfig):
                               self.policy_keys or self.policy_protocol, "only --agent remote talks to a policy server")
         self.policy_keymap()
         self.shard_index()
+
+    def torch_threads(self) -> int:
+        """--agent-threads, or (0) the cores the local simulation workers leave free, at least 1."""
+        if self.agent_threads:
+            return self.agent_threads
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        local = self.workers if self.executor == "local" else 0
+        return max(1, cores - local)
 
     def policy_keymap(self) -> dict:
         """{wire name: entry} of --policy-keys for --policy-protocol ({} for this project's protocol)."""

@@ -21,6 +21,8 @@ finishes the list and never counts an episode twice. A directory made with other
 """
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from pathlib import Path
 
@@ -151,8 +153,9 @@ def evaluate(cfg: EvalConfig, agent, items: list[WorkItem], items_total: int, ta
     record_keys = {it.key for it in items[: cfg.record]} - done_keys
 
     run = rundir.start(command, workers=cfg.workers, envs_per_worker=cfg.envs_per_worker,
-                       batch_size=cfg.batch_size, device=cfg.device, episodes=0, episodes_per_minute=None,
-                       act_calls=0, act_seconds=0.0, mean_batch_size=None, control_hz=None, startup_seconds=None)
+                       batch_size=cfg.batch_size, device=cfg.device, agent_threads=cfg.torch_threads(),
+                       episodes=0, episodes_per_minute=None, act_calls=0, act_seconds=0.0, mean_batch_size=None,
+                       control_hz=None, startup_seconds=None)
     run.update(label=cfg.label, agent=cfg.agent, checkpoint=cfg.checkpoint, checkpoint_meta=checkpoint_meta,
                config=cfg.to_dict(), env_config=cfg.env_config(tasks[0]).to_dict(), versions=versions(),
                seeds={"master": cfg.seed, "episode_seed": "SeedSequence([seed, crc32('evaluation'), "
@@ -174,9 +177,25 @@ def evaluate(cfg: EvalConfig, agent, items: list[WorkItem], items_total: int, ta
             control_hz=round(n / act_s, 3) if act_s > 0 else None,
             startup_seconds=None if loop.first_obs is None else round(loop.first_obs - loop.started, 3))
 
-    with rundir.running(closing):
+    with rundir.running(closing), agent_threads(cfg.torch_threads()):
         loop.run()
     return run
+
+
+@contextlib.contextmanager
+def agent_threads(n: int):
+    """torch's intra-op threads set to `n` while the loop runs (the agent's act() in this process), then
+    restored; nothing to do for an agent that does not use torch."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class EpisodeLoop:

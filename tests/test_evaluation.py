@@ -95,6 +95,9 @@ def test_a_learned_agents_records_do_not_depend_on_batching(tmp_path):
     two runs with 2 worker processes, one acting on single observations and one on batches of up to 4, and a
     run in this process whose act() calls all hold 4 observations, give bit-identical records (timings aside).
     A batched forward would differ here by up to 1e-7 (bench/batch_invariance.py)."""
+    import torch
+
+    before = torch.get_num_threads()
     args = ["--agent", "robomamba", "--untrained", "--episodes", "2"]
     out = {k: tmp_path / k for k in ("single", "dynamic", "fours")}
     assert run_main(*args, "--workers", "2", "--batch-size", "1", "--out", str(out["single"])) == 0
@@ -106,6 +109,19 @@ def test_a_learned_agents_records_do_not_depend_on_batching(tmp_path):
     assert len(a) == 4 and all(r["agent_action"] for r in a.values())
     assert_same(a, results(out["dynamic"]))
     assert_same(a, results(out["fours"]))
+    # the agent ran on the cores the 2 workers left (at least 1), and this process got its threads back
+    threads = json.loads((out["single"] / RUN).read_text())["runs"][-1]["agent_threads"]
+    assert threads == EvalConfig(agent="robomamba", workers=2).torch_threads() >= 1
+    assert torch.get_num_threads() == before
+
+
+def test_the_agent_gets_the_cores_the_simulation_workers_leave(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert [EvalConfig(agent="random", workers=w).torch_threads() for w in (0, 1, 2, 4, 6)] == [4, 3, 2, 1, 1]
+    assert EvalConfig(agent="random", workers=2, executor="ray").torch_threads() == 4  # no local workers
+    assert EvalConfig(agent="random", workers=2, agent_threads=3).torch_threads() == 3
 
 
 def test_work_items_are_identical_across_agents(runs):
@@ -179,6 +195,7 @@ def test_other_settings_are_refused(runs, capsys):
     (["--agent", "random", "--categories", "Safe,Teapot"], "unknown category 'teapot'; allowed: Safe"),
     (["--agent", "random", "--episodes", "0"], "--episodes 0: must be an integer >= 1"),
     (["--agent", "random", "--batch-size", "-2"], "--batch-size -2: must be an integer >= 1"),
+    (["--agent", "random", "--agent-threads", "-1"], "--agent-threads -1: must be an integer >= 0"),
     (["--agent", "random", "--shard", "2/2"], "--shard"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, message):
