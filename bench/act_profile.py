@@ -2,17 +2,20 @@
 
     .venv/bin/python bench/act_profile.py --threads 1 2 --reps 15
 
-For each agent (untrained tiny weights: the same compute as trained ones) and torch thread count, one
-real observation (a Door episode) at batch 1, each stage of act() timed alone, medians of --reps:
-view (crop and resize), tokenise, preprocess (to float, resize to the encoder's input, normalise),
-vision encoder, projector and embedding, language model, policy head, and the whole act(). Then the
-language model's operators (torch.profiler, one thread), and what moving an observation from a
-simulation worker to the agent costs (pickle out and in, the pipe's payload). Last, from a committed
-run's records (--records), the act() latency the evaluator measured with its simulation workers busy on
-the same cores. Writes --out (CSV, atomic) and prints Markdown tables.
+For each agent (untrained tiny weights: the same compute as trained ones) and torch thread count, one real
+observation (a Door episode) at batch 1, each stage of act() timed alone, medians of --reps: view (crop and
+resize), tokenise, preprocess (to float, resize to the encoder's input, normalise), vision encoder,
+projector and embedding, language model, policy head, and the whole act(); and, interleaved, the language
+model as act() ran it before issue 29 (transformers' cache, and transformers' Mamba mixer around the fast
+scan). Then the language model's operators (torch.profiler, one thread), the bare LMs' forward + backward at the
+co-training stage's shape (batch 16 x 70 tokens) and at 1 x 300 (one thread), and what moving an observation from
+a simulation worker to the agent costs (pickle out and in, the pipe's payload). Last, from a committed run's
+records (--records), the act() latency the evaluator measured with its simulation workers busy on the same
+cores. Writes --out (CSV, atomic) and prints Markdown tables.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import pickle
@@ -37,11 +40,12 @@ class ActProfileConfig(ConfigBase):
     threads: tuple[int, ...] = option((1, 2), "torch thread counts")
     reps: int = option(15, "timed repetitions (median kept)")
     ops: int = option(12, "language-model operators listed (torch.profiler, one thread)")
+    train_reps: int = option(5, "forward + backward repetitions of the training shapes, one thread (0 = skip)")
     records: str = option("results/default/runs", "runs whose records give the evaluator's act() latency ('' = skip)")
     out: str = option("results/bench/act_profile.csv", "CSV of the stage timings")
 
     def __post_init__(self):
-        check_at_least(self, reps=1, threads=1, ops=1)
+        check_at_least(self, reps=1, threads=1, ops=1, train_reps=0)
 
 
 def stages(agent, obs: dict) -> dict:
@@ -73,6 +77,78 @@ def stages(agent, obs: dict) -> dict:
         lap("head")
     t["tokens"] = embeds.shape[1]
     return t
+
+
+@contextlib.contextmanager
+def issue7_mixer():
+    """Mamba mixers as before issue 29: transformers' forward around the fast scan (fast_mamba's dispatchers)."""
+    from transformers.models.mamba.modeling_mamba import MambaMixer
+
+    from agents.robomamba import fast_mamba
+
+    def forward(self, hidden_states, cache_params=None, attention_mask=None, **kwargs):
+        fast_mamba._install()
+        token = fast_mamba._ACTIVE.set(True)
+        try:
+            return MambaMixer.forward(self, hidden_states, cache_params=cache_params, attention_mask=attention_mask,
+                                      **kwargs)
+        finally:
+            fast_mamba._ACTIVE.reset(token)
+
+    now = fast_mamba.FastCPUMambaMixer.forward
+    fast_mamba.FastCPUMambaMixer.forward = forward
+    try:
+        yield
+    finally:
+        fast_mamba.FastCPUMambaMixer.forward = now
+
+
+def lm_before_seconds(agent, obs: dict) -> float:
+    """The language model's forward as act() ran it before issue 29: with transformers' cache (the
+    default in eval mode) and, for Mamba, transformers' mixer around the fast scan."""
+    from agents.robomamba.text import encode_batch
+
+    m = agent.model
+    ids, mask = encode_batch(agent.tokenizer, [obs["prompt"]], agent.cfg.max_text_tokens)
+    with torch.no_grad():
+        feats = m.image_features(m.preprocess(torch.from_numpy(agent._views([obs])[1]).permute(0, 3, 1, 2)))
+        embeds = m.embed(feats, ids)
+        full = torch.cat([torch.ones(feats.shape[:2], dtype=mask.dtype), mask], 1)
+        with issue7_mixer():
+            t0 = time.perf_counter()
+            m.lm.base_model(inputs_embeds=embeds, attention_mask=full)
+            return time.perf_counter() - t0
+
+
+def training_steps(shapes, reps: int) -> pd.DataFrame:
+    """Forward + backward of the bare LMs (untrained tiny; embeddings in, a squared-logit loss) at each
+    (batch, tokens) of `shapes`: Mamba now, Mamba with the mixer of before issue 29, the twin; interleaved."""
+    from agents.robomamba.config import RoboMambaConfig
+    from agents.robomamba.model import build_lm
+
+    torch.manual_seed(0)
+    lms = {"robomamba": build_lm(RoboMambaConfig()).train(), "transformer": build_lm(RoboMambaConfig(
+        lm_type="llama")).train()}
+
+    def step(lm, batch, tokens):
+        e = torch.randn(batch, tokens, lm.config.hidden_size, requires_grad=True)
+        t0 = time.perf_counter()
+        lm(inputs_embeds=e, attention_mask=torch.ones(batch, tokens, dtype=torch.long), use_cache=False
+           ).logits.square().mean().backward()
+        return time.perf_counter() - t0
+
+    rows = []
+    for batch, tokens in shapes:
+        times = {"robomamba": [], "robomamba before issue 29": [], "transformer": []}
+        for k in range(reps + 1):  # the first round warms up
+            for name in times:
+                with issue7_mixer() if name.endswith("before issue 29") else contextlib.nullcontext():
+                    sec = step(lms[name.split()[0]], batch, tokens)
+                if k:
+                    times[name].append(sec)
+        rows += [{"lm": name, "batch": batch, "tokens": tokens, "fwd_bwd_ms": round(1e3 * float(np.median(v)), 1)}
+                 for name, v in times.items()]
+    return pd.DataFrame(rows)
 
 
 def act_seconds(agent, obs: dict) -> float:
@@ -132,13 +208,17 @@ def main(argv=None) -> int:
         torch.set_num_threads(threads)
         for name, agent in agents.items():
             for _ in range(3):  # warm-up
-                stages(agent, obs), act_seconds(agent, obs)
-            laps = [stages(agent, obs) for _ in range(cfg.reps)]
-            acts = [act_seconds(agent, obs) for _ in range(cfg.reps)]
+                stages(agent, obs), act_seconds(agent, obs), lm_before_seconds(agent, obs)
+            laps, acts, before = [], [], []
+            for _ in range(cfg.reps):  # interleaved
+                laps.append(stages(agent, obs))
+                acts.append(act_seconds(agent, obs))
+                before.append(lm_before_seconds(agent, obs))
             row = {"agent": name, "threads": threads, "tokens": laps[0]["tokens"]}
             row.update({f"{k}_ms": round(1e3 * float(np.median([lp[k] for lp in laps])), 2)
                         for k in laps[0] if k != "tokens"})
             row["act_ms"] = round(1e3 * float(np.median(acts)), 2)
+            row["language model before issue 29_ms"] = round(1e3 * float(np.median(before)), 2)
             rows.append(row)
     df = pd.DataFrame(rows)
     Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
@@ -149,6 +229,9 @@ def main(argv=None) -> int:
     for name in names:
         print(f"\n{name}: language-model operators, one thread, one forward of {rows[0]['tokens']} tokens\n")
         print(lm_operators(agents[name], obs, cfg.ops).to_markdown(index=False, floatfmt=".3f"))
+    if cfg.train_reps:
+        print("\nforward + backward (training), one thread, median of", cfg.train_reps, "\n")
+        print(training_steps([(16, 70), (1, 300)], cfg.train_reps).to_markdown(index=False))
     payload = pickle.dumps(obs, protocol=pickle.HIGHEST_PROTOCOL)
     t0 = time.perf_counter()
     for _ in range(cfg.reps):

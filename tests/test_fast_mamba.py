@@ -87,8 +87,8 @@ def test_forward_and_gradients_match_reference(pair, small_blocks, length):
     mask = torch.ones_like(ids)
     mask[1, :4] = 0  # left padding in the second sequence
     calls = []
-    real = fast_mamba.fast_selective_scan
-    fast_mamba.fast_selective_scan = lambda *a, **k: calls.append(1) or real(*a, **k)
+    real = fast_mamba.full_sequence_forward
+    fast_mamba.full_sequence_forward = lambda *a, **k: calls.append(1) or real(*a, **k)
     try:
         results = []
         for lm in (ref, fast):
@@ -100,8 +100,8 @@ def test_forward_and_gradients_match_reference(pair, small_blocks, length):
             if lm is ref:
                 assert not calls  # the reference never takes the fast path
     finally:
-        fast_mamba.fast_selective_scan = real
-    assert len(calls) == ref.config.num_hidden_layers
+        fast_mamba.full_sequence_forward = real
+    assert len(calls) == ref.config.num_hidden_layers  # training: the whole mixer in fast_mamba
     (l0, e0, g0), (l1, e1, g1) = results
     assert close(l1, l0)
     assert close(e1, e0)
@@ -110,11 +110,29 @@ def test_forward_and_gradients_match_reference(pair, small_blocks, length):
         assert close(g1[name], g0[name]), name
 
 
-def test_inference_matches_reference(pair):
+@pytest.mark.parametrize("use_cache", [False, True])  # the whole mixer in fast_mamba; transformers' with the scan
+def test_inference_matches_reference(pair, use_cache):
     ref, fast = pair
     ids = torch.randint(0, ref.config.vocab_size, (3, 40))
+    mask = torch.ones_like(ids)
+    mask[2, :7] = 0
     with torch.no_grad():
-        assert close(fast.eval()(ids).logits, ref.eval()(ids).logits)
+        for m in (None, mask):
+            got = fast.eval()(ids, attention_mask=m, use_cache=use_cache).logits
+            assert close(got, ref.eval()(ids, attention_mask=m, use_cache=use_cache).logits)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_causal_convolution_is_the_mixers_conv1d(bias):
+    """fast_mamba.causal_conv (batch, length, channel) equals the mixer's depthwise Conv1d (padding K - 1,
+    cut to the length), gradients included."""
+    torch.manual_seed(3)
+    conv = torch.nn.Conv1d(6, 6, 4, groups=6, padding=3, bias=bias).double()
+    x = torch.randn(2, 9, 6, dtype=torch.float64, requires_grad=True)
+    ref = conv(x.transpose(1, 2))[..., :9].transpose(1, 2)
+    got = fast_mamba.causal_conv(x, conv.weight, conv.bias)
+    assert torch.allclose(got, ref)
+    assert torch.autograd.gradcheck(lambda x, w: fast_mamba.causal_conv(x, w, conv.bias), (x, conv.weight))
 
 
 def test_generate_with_cache_matches_reference(pair):
@@ -209,7 +227,7 @@ def test_version_mismatch_falls_back_to_transformers(pair, fresh, installed_befo
     assert not uses_fast_cpu_scan(fast) and not uses_fast_cpu_scan(late)
 
     calls = []
-    for name in ("fast_selective_scan", "conv_update_one_token"):
+    for name in ("fast_selective_scan", "conv_update_one_token", "full_sequence_forward"):
         real = getattr(fast_mamba, name)
         fresh.setattr(fast_mamba, name,
                       lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
@@ -220,6 +238,7 @@ def test_version_mismatch_falls_back_to_transformers(pair, fresh, installed_befo
         warnings.simplefilter("always")
         for lm in (ref, fast, late):
             full = lm.eval()(ids).logits
+            assert torch.equal(lm(ids, use_cache=False).logits, full)  # without a cache: transformers' path too
             step = lm(ids[:, :-1], use_cache=True)  # and the cached one-token step
             outputs.append((full, lm(ids[:, -1:], cache_params=step.cache_params, use_cache=True).logits))
     assert not calls  # neither fast function ran

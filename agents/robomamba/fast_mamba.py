@@ -15,13 +15,19 @@ This module replaces, only on the CPU and only inside mixers of models passed to
   (:class:`SelectiveScanFn`): the same recurrence in reverse plus batched contractions, instead of an
   autograd graph of ~1000 tiny nodes per layer;
 * the one-token convolution of cached decoding (:func:`conv_update_one_token`): a multiply-sum over
-  the 4-token window instead of a conv1d call.
+  the 4-token window instead of a conv1d call;
+* (issue 29) the whole mixer over a full sequence without a cache (:func:`full_sequence_forward`: the
+  policy's forward and training): kept in the (batch, length, channel) layout from the input to the
+  output projection, the causal convolution as four multiply-adds (:func:`causal_conv`), the step
+  sizes' projection and bias in one ``linear``, then the scan above. transformers' mixer transposes to
+  (batch, channel, length) and back, and its conv1d fallback costs ~0.15 ms a call on the CPU.
 
 Results equal the reference up to float32 rounding (the recurrence does the same multiply-adds in the
-same order; tests/test_fast_mamba.py checks 1e-4 of the largest value, measured ~1e-6). The rest of the
-mixer (projections, padding mask, cache bookkeeping, the one-token state update, ``generate()``) is
-transformers' own code. On CUDA, or for models not enabled, calls go to transformers' functions
-unchanged (mamba-ssm's kernels where installed).
+same order; tests/test_fast_mamba.py checks 1e-4 of the largest value, measured ~1e-6; the full-sequence
+mixer sums the convolution and the step-size bias in another order: ~2e-6 of the largest logit). With a
+cache (prompt processing for ``generate()``, the one-token state update, cache bookkeeping) the mixer is
+transformers' own code around the replaced functions. On CUDA, or for models not enabled, calls go to
+transformers' functions unchanged (mamba-ssm's kernels where installed).
 
 A chunked log-space scan (cumulative sums of dt*A per chunk) was measured too: slower on this CPU and
 it overflows (exp(-cumsum) > float32 range) once dt*|A| summed over a chunk passes ~88, which random
@@ -186,6 +192,47 @@ def fast_selective_scan(hidden_states, dt, A, B, C, D=None, z=None, delta_bias=N
     return (y, last.transpose(1, 2)) if return_last_state else y
 
 
+def causal_conv(x, weight, bias=None):
+    """The mixer's depthwise causal convolution in the (batch, length, channel) layout: x (B, L, D),
+    weight (D, 1, K) -> (B, L, D), out[t] = bias + sum_k weight[k] x[t - K + 1 + k] (zeros before the
+    start), as K multiply-adds instead of a conv1d call (whose CPU path is slow for one channel per group)."""
+    K, L = weight.shape[-1], x.shape[1]
+    xp = F.pad(x, (0, 0, K - 1, 0))
+    w = weight[:, 0]
+    out = xp[:, :L] * w[:, 0] if bias is None else torch.addcmul(bias, xp[:, :L], w[:, 0])
+    for k in range(1, K):
+        out = torch.addcmul(out, xp[:, k: k + L], w[:, k])
+    return out
+
+
+def full_sequence_forward(mixer, hidden_states, attention_mask=None):
+    """``MambaMixer.forward`` over a whole sequence without a cache, kept in the (batch, length, channel)
+    layout from the input projection to the output projection: the reference's computation (padding
+    mask, causal convolution, selective scan in float32, skip connection and gate) in a third of its
+    operators, with no layout copies at batch 1 (bench/README.md, "Where robomamba's act() time goes")."""
+    dtype = hidden_states.dtype
+    mask = None
+    if attention_mask is not None and not bool(attention_mask.all()):  # all ones: multiplying changes nothing
+        mask = attention_mask[:, :, None]
+        hidden_states = (hidden_states * mask).to(dtype)
+    x, z = mixer.in_proj(hidden_states).chunk(2, dim=-1)
+    x = modeling_mamba.ACT2FN[mixer.activation](causal_conv(x, mixer.conv1d.weight, mixer.conv1d.bias))
+    if mask is not None:
+        x = (x * mask).to(dtype)
+    dt, Bm, Cm = torch.split(mixer.x_proj(x), [mixer.time_step_rank, mixer.ssm_state_size, mixer.ssm_state_size],
+                             dim=-1)
+    bias = mixer.dt_proj.bias.float() if mixer.dt_proj.bias is not None else None
+    dt = F.softplus(F.linear(dt.float(), mixer.dt_proj.weight.float(), bias))
+    tok = lambda t: t.float().transpose(0, 1).contiguous()  # noqa: E731  (B, L, C) -> (L, B, C); free at B = 1
+    args = (tok(x), tok(dt), (-torch.exp(mixer.A_log.float())).t().contiguous(), tok(Bm), tok(Cm))
+    if torch.is_grad_enabled() and any(t.requires_grad for t in args):
+        y = SelectiveScanFn.apply(*args)[0]
+    else:
+        y = scan_forward(*args)[0]
+    y = torch.addcmul(y.transpose(0, 1), x, mixer.D.float()) * F.silu(z)
+    return mixer.out_proj(y.to(dtype))
+
+
 def _fast_here(hidden_states, kwargs) -> bool:
     return (FAST_PATH_ACTIVE and _ACTIVE.get() and hidden_states.device.type == "cpu"
             and kwargs.get("cu_seqlens") is None and kwargs.get("seq_idx") is None
@@ -301,14 +348,18 @@ def _install() -> None:
 
 
 class FastCPUMambaMixer(MambaMixer):
-    """transformers' MambaMixer whose scan and one-token convolution take the fast paths on the CPU
-    (same parameters and state dict; a plain subclass, so deepcopy and pickling work)."""
+    """transformers' MambaMixer that runs :func:`full_sequence_forward` on the CPU when there is no cache,
+    and otherwise transformers' forward with the fast scan and one-token convolution (same parameters and
+    state dict; a plain subclass, so deepcopy and pickling work)."""
 
-    def forward(self, *args, **kwargs):
+    def forward(self, hidden_states, cache_params=None, attention_mask=None, **kwargs):
         _install()
+        if (cache_params is None and not kwargs and FAST_PATH_ACTIVE and hidden_states.device.type == "cpu"
+                and not torch.compiler.is_compiling()):
+            return full_sequence_forward(self, hidden_states, attention_mask)
         token = _ACTIVE.set(True)
         try:
-            return super().forward(*args, **kwargs)
+            return super().forward(hidden_states, cache_params=cache_params, attention_mask=attention_mask, **kwargs)
         finally:
             _ACTIVE.reset(token)
 

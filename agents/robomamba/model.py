@@ -163,7 +163,7 @@ class RoboMambaModel(nn.Module):
         return torch.cat([self.projector(image_feats), text], dim=1)
 
     def hidden_states(self, embeds: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.lm.base_model(inputs_embeds=embeds, attention_mask=attention_mask)
+        out = self.lm.base_model(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
         return out.last_hidden_state
 
     @staticmethod
@@ -208,7 +208,7 @@ class RoboMambaModel(nn.Module):
         embeds = self.embed(feats, input_ids)
         mask = torch.cat([torch.ones(feats.shape[:2], dtype=text_mask.dtype, device=text_mask.device),
                           text_mask], dim=1)
-        logits = self.lm(inputs_embeds=embeds, attention_mask=mask).logits
+        logits = self.lm(inputs_embeds=embeds, attention_mask=mask, use_cache=False).logits
         n = feats.shape[1]
         return logits[:, n - 1: n - 1 + input_ids.shape[1]]
 
