@@ -239,6 +239,10 @@ def collect(cfg: CollectConfig, tasks: list[str], env=None, progress: bool = Tru
     manifest.update(collect_config=cfg.to_dict(),
                     env_config={k: v for k, v in env_config(cfg, tasks[0]).to_dict().items() if k != "task"},
                     versions=versions(SIM_PACKAGES))
+    if cfg.partnet_dir:  # how its objects were split: the reference code's lists, or the hash where they are silent
+        from sim_envs.partnet import split_summary
+
+        manifest["partnet_split"] = split_summary(cfg.partnet_dir)
     for t in tasks:
         manifest["tasks"].setdefault(t, {})
     rundir.save()

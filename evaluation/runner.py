@@ -163,6 +163,10 @@ def evaluate(cfg: EvalConfig, agent, items: list[WorkItem], items_total: int, ta
                agent_class=f"{type(agent).__module__}.{type(agent).__name__}",
                needs_privileged=bool(agent.needs_privileged), parameter_counts=agent.parameter_counts(),
                items=len(items), served_by=getattr(agent, "served", None))
+    if cfg.partnet_dir:  # how its objects were split: the reference code's lists, or the hash where they are silent
+        from sim_envs.partnet import split_summary
+
+        run["partnet_split"] = split_summary(cfg.partnet_dir)
     rundir.save()
 
     loop = EpisodeLoop(cfg, agent, todo, tasks[0], record_keys, progress=_Progress(len(items), done, progress))

@@ -21,7 +21,9 @@ from infra.cli import option
 
 from .categories import SEEN, UnknownCategoryError, resolve
 
-TEST_FRACTION_MOD = 5  # seen categories: ids with crc32(id) % 5 == 0 are test (80/20)
+TEST_FRACTION_MOD = 5  # seen categories outside the reference lists: ids with crc32(id) % 5 == 0 are test (80/20)
+REFERENCE_SPLIT = Path(__file__).with_name("reference_split.json")  # the reference code's train/test id lists
+SPLIT_RULES = ("unseen category", "reference lists", "hash")  # how split_rule decides, in order
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,39 @@ def annotated_movable(sem: dict, link: str, joint_type: str) -> bool:
     return SEMANTIC_JOINT.get(word, joint_type) == joint_type
 
 
-def split_of(object_id: str, category: str) -> str:
+@lru_cache(maxsize=1)
+def reference_split() -> dict[str, str]:
+    """object id -> 'train' or 'test' from the reference code's released lists (reference_split.json, with
+    the repository and commit they come from)."""
+    data = json.loads(REFERENCE_SPLIT.read_text())
+    return {**{i: "train" for i in data["train"]}, **{i: "test" for i in data["test"]}}
+
+
+def split_rule(object_id: str, category: str) -> str:
+    """Which of SPLIT_RULES decides an object's split: an unseen category (by the paper) is test only; a seen
+    one takes the reference lists' side where they name the id, else the hash of the id."""
     if category not in SEEN:
+        return SPLIT_RULES[0]
+    return SPLIT_RULES[1] if str(object_id) in reference_split() else SPLIT_RULES[2]
+
+
+def split_of(object_id: str, category: str) -> str:
+    rule = split_rule(object_id, category)
+    if rule == SPLIT_RULES[0]:
         return "test"
+    if rule == SPLIT_RULES[1]:
+        return reference_split()[str(object_id)]
     return "test" if zlib.crc32(object_id.encode()) % TEST_FRACTION_MOD == 0 else "train"
+
+
+def split_summary(root: str) -> dict:
+    """How the objects of a PartNet directory were split, for a run's record: {rule: {'train': n, 'test': n}}
+    over SPLIT_RULES, and the reference lists' source."""
+    counts = {rule: {"train": 0, "test": 0} for rule in SPLIT_RULES}
+    for e in scan(root).values():
+        counts[split_rule(e.object_id, e.category)][split_of(e.object_id, e.category)] += 1
+    source = json.loads(REFERENCE_SPLIT.read_text())["source"]
+    return {"rules": counts, "reference_lists": f"{source['repository']}@{source['commit']}"}
 
 
 def instances(root: str, category: str, split: str, joint_type: str | None = None) -> tuple[str, ...]:

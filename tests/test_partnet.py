@@ -80,6 +80,37 @@ def test_scan_reads_categories_and_skips_unusable(partnet_root):
     assert set(train) | set(test) == set(entries) and not set(train) & set(test)
 
 
+def test_the_reference_lists_decide_the_split_of_seen_objects_they_name(tmp_path):
+    """Seen-category ids the reference code's lists name take the lists' side, whatever the hash says; the ids
+    outside them fall back to the hash; an unseen category (by the paper) stays test only, even where the lists
+    put its objects in train (Switch); run records say how many objects each rule split."""
+    import json
+    import zlib
+
+    from sim_envs import partnet
+
+    data = json.loads(partnet.REFERENCE_SPLIT.read_text())
+    assert (len(data["train"]), len(data["test"])) == (1043, 713) and not set(data["train"]) & set(data["test"])
+    assert data["source"]["repository"] == "clorislili/ManipLLM" and len(data["source"]["commit"]) == 40
+    listed_train, listed_test = "47853", "41452"  # StorageFurniture ids whose hash would say the opposite
+    assert data["train"][listed_train] == data["test"][listed_test] == "StorageFurniture"
+    assert zlib.crc32(listed_train.encode()) % 5 == 0 and zlib.crc32(listed_test.encode()) % 5 != 0
+    assert partnet.split_of(listed_train, "StorageFurniture") == "train"
+    assert partnet.split_of(listed_test, "StorageFurniture") == "test"
+    assert data["train"]["100907"] == "Switch" and partnet.split_of("100907", "Switch") == "test"
+    assert partnet.split_rule("1001", "StorageFurniture") == "hash"
+    for object_id in (listed_train, listed_test, "1001", "1002", "1003"):
+        write_fixture(tmp_path, object_id)
+    root = str(tmp_path)
+    assert set(partnet.instances(root, "StorageFurniture", "train")) >= {listed_train}
+    assert listed_test in partnet.instances(root, "StorageFurniture", "test")
+    summary = partnet.split_summary(root)
+    assert summary["reference_lists"] == f"clorislili/ManipLLM@{data['source']['commit']}"
+    assert summary["rules"]["reference lists"] == {"train": 1, "test": 1}
+    assert sum(summary["rules"]["hash"].values()) == 3 and summary["rules"]["unseen category"] == {"train": 0,
+                                                                                                 "test": 0}
+
+
 def test_missing_directory_is_a_clear_error(tmp_path):
     from sim_envs import partnet
 
@@ -112,6 +143,17 @@ def test_env_uses_partnet_objects_and_pulls_the_drawer(partnet_root):
         assert wins >= 3
     finally:
         env.close()
+
+
+def test_an_evaluation_on_a_partnet_directory_records_how_its_objects_were_split(partnet_root, tmp_path):
+    from evaluation import run as cli
+    from sim_envs import partnet
+
+    out = tmp_path / "eval"
+    assert cli.main(["--agent", "random", "--partnet-dir", str(partnet_root), "--categories", "drawer",
+                     "--episodes", "2", "--workers", "0", "--image-size", "128", "--quiet", "--out", str(out)]) == 0
+    record = json.loads((out / "run.json").read_text())["partnet_split"]
+    assert record == partnet.split_summary(str(partnet_root)) and sum(record["rules"]["hash"].values()) == 6
 
 
 def test_coacd_decomposition_is_cached_by_content(tmp_path, monkeypatch):
