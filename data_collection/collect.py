@@ -239,10 +239,10 @@ def collect(cfg: CollectConfig, tasks: list[str], env=None, progress: bool = Tru
     manifest.update(collect_config=cfg.to_dict(),
                     env_config={k: v for k, v in env_config(cfg, tasks[0]).to_dict().items() if k != "task"},
                     versions=versions(SIM_PACKAGES))
-    if cfg.partnet_dir:  # how its objects were split: the reference code's lists, or the hash where they are silent
-        from sim_envs.partnet import split_summary
+    if cfg.partnet_dir:  # how its objects were split (the reference lists, or the hash), and what was skipped
+        from sim_envs.partnet import run_record
 
-        manifest["partnet_split"] = split_summary(cfg.partnet_dir)
+        manifest["partnet"] = run_record(cfg.partnet_dir)
     for t in tasks:
         manifest["tasks"].setdefault(t, {})
     rundir.save()

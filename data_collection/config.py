@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, option
 from infra.executors import check_executor, executor_option, ray_address_option
-from sim_envs.cli import categories_option, check_split, partnet_option, split_option
+from sim_envs.cli import categories_option, check_partnet_dir, check_split, partnet_option, split_option
 
 
 @dataclass
@@ -56,7 +56,12 @@ class CollectConfig(ConfigBase):
 
         physics = {k: v for k, v in PullEnvConfig().to_dict().items()
                    if k not in ("task", "split", "image_size", "partnet_dir")}
-        return {**super().identity(), "physics": json.loads(json.dumps(physics))}
+        ident = {**super().identity(), "physics": json.loads(json.dumps(physics))}
+        if self.partnet_dir:  # the objects a PartNet directory's broken folders removed
+            from sim_envs.partnet import skipped
+
+            ident["partnet_skipped"] = sorted(skipped(str(self.partnet_dir)))
+        return ident
 
     def validate(self) -> None:
         """ConfigError naming the bad field, its value and what is allowed."""
@@ -64,6 +69,7 @@ class CollectConfig(ConfigBase):
         if self.max_trials is not None:
             check_at_least(self, max_trials=1)
         check_split(self)
+        check_partnet_dir(self)
         check_choice(self, "directions", ("expert", "hemisphere"))
         if self.directions == "hemisphere" and not self.keep_failures:
             raise ConfigError("directions", self.directions,

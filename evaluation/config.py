@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from agents.remote.keymap import PROTOCOLS
 from infra.cli import ConfigBase, ConfigError, check_at_least, option
 from infra.executors import check_executor, executor_option, ray_address_option
-from sim_envs.cli import categories_option, check_split, partnet_option, split_option
+from sim_envs.cli import categories_option, check_partnet_dir, check_split, partnet_option, split_option
 
 
 @dataclass
@@ -40,6 +40,7 @@ class WorkListConfig(ConfigBase):
         """ConfigError naming the first bad field."""
         check_at_least(self, episodes=1, workers=0, image_size=16)
         check_split(self)
+        check_partnet_dir(self)
         check_executor(self)
         from sim_envs.config import env_overrides
 

@@ -53,6 +53,10 @@ def identity(cfg: EvalConfig, items_total: int, tasks: list[str]) -> dict:
     ident = cfg.identity()
     ident["categories"] = tasks
     ident["items"] = items_total
+    if cfg.partnet_dir:  # the objects a PartNet directory's broken folders removed from the work list
+        from sim_envs.partnet import skipped
+
+        ident["partnet_skipped"] = sorted(skipped(cfg.partnet_dir))
     if cfg.agent.strip().lower() == "remote":  # the protocol and its key map decide what the server is sent
         from agents.remote.keymap import text
 
@@ -163,10 +167,10 @@ def evaluate(cfg: EvalConfig, agent, items: list[WorkItem], items_total: int, ta
                agent_class=f"{type(agent).__module__}.{type(agent).__name__}",
                needs_privileged=bool(agent.needs_privileged), parameter_counts=agent.parameter_counts(),
                items=len(items), served_by=getattr(agent, "served", None))
-    if cfg.partnet_dir:  # how its objects were split: the reference code's lists, or the hash where they are silent
-        from sim_envs.partnet import split_summary
+    if cfg.partnet_dir:  # how its objects were split (the reference lists, or the hash), and what was skipped
+        from sim_envs.partnet import run_record
 
-        run["partnet_split"] = split_summary(cfg.partnet_dir)
+        run["partnet"] = run_record(cfg.partnet_dir)
     rundir.save()
 
     loop = EpisodeLoop(cfg, agent, todo, tasks[0], record_keys, progress=_Progress(len(items), done, progress))

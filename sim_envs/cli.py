@@ -2,7 +2,7 @@
 anything heavy loads; a bad value exits 2 with one line (infra.cli.die)."""
 from __future__ import annotations
 
-from infra.cli import check_choice, die, option
+from infra.cli import ConfigError, check_choice, die, option
 
 SPLITS = ("train", "test")
 CATEGORIES_HELP = "'all', 'all-seen', 'all-unseen' or a comma-separated list of categories or aliases"
@@ -24,6 +24,17 @@ def partnet_option(help: str = "a PartNet-Mobility directory to use instead of t
 
 def check_split(config) -> None:
     check_choice(config, "split", SPLITS)
+
+
+def check_partnet_dir(config) -> None:
+    """ConfigError naming --partnet-dir unless it is a directory with at least one usable object folder."""
+    if config.partnet_dir:
+        from .partnet import index
+
+        try:
+            index(str(config.partnet_dir))
+        except FileNotFoundError as e:
+            raise ConfigError("partnet_dir", config.partnet_dir, str(e)) from None
 
 
 

@@ -45,26 +45,58 @@ def _urdf_joint_types(urdf: Path) -> tuple[str, ...]:
     return tuple(types)
 
 
+def _problem(folder: Path) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """(why the object folder cannot be used or None, its category, its movable joint types)."""
+    urdf, meta = folder / "mobility.urdf", folder / "meta.json"
+    for f in (urdf, meta):
+        if not f.is_file():
+            return f"no {f.name}", None, ()
+    try:
+        cat = resolve(json.loads(meta.read_text())["model_cat"]).category
+    except (KeyError, TypeError, json.JSONDecodeError, UnknownCategoryError) as e:
+        return f"meta.json: {type(e).__name__}: {e}", None, ()
+    try:
+        meshes = [m.get("filename") for m in ET.parse(urdf).getroot().iter("mesh")]
+        joint_types = _urdf_joint_types(urdf)
+    except (ET.ParseError, ValueError) as e:
+        return f"mobility.urdf does not parse: {e}", cat, ()
+    missing = [m for m in dict.fromkeys(meshes) if not m or not (folder / m).is_file()]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        return f"missing mesh {missing[0]}{more}", cat, ()
+    return None, cat, joint_types
+
+
 @lru_cache(maxsize=8)
-def scan(root: str) -> dict[str, PartNetEntry]:
-    """Index a PartNet-Mobility directory: object id -> entry. Skips folders it cannot use."""
+def index(root: str) -> tuple[dict[str, PartNetEntry], dict[str, str]]:
+    """Index a PartNet-Mobility directory: (object id -> entry, skipped folder -> why). A folder is skipped
+    without mobility.urdf or meta.json, with an unknown category, a URDF that does not parse or a mesh it
+    names that is missing; FileNotFoundError for a missing directory or one without any usable object."""
     base = Path(root)
     if not base.is_dir():
         raise FileNotFoundError(f"PartNet-Mobility directory {root!r} does not exist")
-    entries = {}
-    for d in sorted(p for p in base.iterdir() if p.is_dir()):
-        urdf, meta = d / "mobility.urdf", d / "meta.json"
-        if not (urdf.exists() and meta.exists()):
-            continue
-        try:
-            cat = resolve(json.loads(meta.read_text())["model_cat"]).category
-        except (KeyError, json.JSONDecodeError, UnknownCategoryError) as e:
-            print(f"partnet: skipping {d.name}: {e}", file=sys.stderr)
-            continue
-        entries[d.name] = PartNetEntry(d.name, cat, urdf, _urdf_joint_types(urdf))
+    entries, skipped = {}, {}
+    for d in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        problem, cat, joint_types = _problem(d)
+        if problem:
+            skipped[d.name] = problem
+        else:
+            entries[d.name] = PartNetEntry(d.name, cat, d / "mobility.urdf", joint_types)
     if not entries:
-        raise FileNotFoundError(f"no object folders with mobility.urdf + meta.json under {root!r}")
-    return entries
+        raise FileNotFoundError(f"no usable object folders (mobility.urdf + meta.json) under {root!r}"
+                                + (f"; skipped {len(skipped)}, e.g. {next(iter(skipped))}: "
+                                   f"{next(iter(skipped.values()))}" if skipped else ""))
+    return entries, skipped
+
+
+def scan(root: str) -> dict[str, PartNetEntry]:
+    """object id -> entry of a PartNet-Mobility directory's usable objects (see index)."""
+    return index(root)[0]
+
+
+def skipped(root: str) -> dict[str, str]:
+    """folder -> why it was skipped, of a PartNet-Mobility directory (see index)."""
+    return index(root)[1]
 
 
 SEMANTIC_JOINT = {"hinge": "revolute", "slider": "prismatic", "slider+": "prismatic"}  # semantics.txt's words
@@ -126,6 +158,15 @@ def split_summary(root: str) -> dict:
         counts[split_rule(e.object_id, e.category)][split_of(e.object_id, e.category)] += 1
     source = json.loads(REFERENCE_SPLIT.read_text())["source"]
     return {"rules": counts, "reference_lists": f"{source['repository']}@{source['commit']}"}
+
+
+def run_record(root: str, log=None) -> dict:
+    """What a run on a PartNet directory records (run.json, manifest.json): how its objects were split and
+    the folders it skipped, with why; `log` (default: standard error) gets one line per skipped folder."""
+    gone = skipped(root)
+    for name, why in gone.items():
+        (log or (lambda line: print(line, file=sys.stderr)))(f"partnet: skipping {name}: {why}")
+    return {"split": split_summary(root), "skipped": gone}
 
 
 def instances(root: str, category: str, split: str, joint_type: str | None = None) -> tuple[str, ...]:

@@ -73,6 +73,8 @@ def test_scan_reads_categories_and_skips_unusable(partnet_root):
 
     entries = partnet.scan(str(partnet_root))
     assert set(entries) == {str(1001 + i) for i in range(6)}
+    gone = partnet.skipped(str(partnet_root))
+    assert gone["broken"] == "no mobility.urdf" and gone["2001"].startswith("meta.json: UnknownCategoryError")
     assert {e.category for e in entries.values()} == {"StorageFurniture"}
     assert all(e.joint_types == ("prismatic",) for e in entries.values())
     train = partnet.instances(str(partnet_root), "StorageFurniture", "train")
@@ -145,15 +147,55 @@ def test_env_uses_partnet_objects_and_pulls_the_drawer(partnet_root):
         env.close()
 
 
-def test_an_evaluation_on_a_partnet_directory_records_how_its_objects_were_split(partnet_root, tmp_path):
+def test_broken_object_folders_are_skipped_with_their_reason(tmp_path):
+    """A URDF that does not parse, a mesh the URDF names that is missing, an unknown category, a folder
+    without meta.json: each skipped with why; the usable object stays. Nothing usable: FileNotFoundError."""
+    from sim_envs import partnet
+
+    write_fixture(tmp_path, "ok")
+    (write_fixture(tmp_path, "bad_urdf") / "mobility.urdf").write_text("<robot><link name='a'></robot>")
+    (write_fixture(tmp_path, "no_mesh") / "textured_objs" / "cube.obj").unlink()
+    write_fixture(tmp_path, "what", category="Teapot")
+    (write_fixture(tmp_path, "no_meta") / "meta.json").unlink()
+    root = str(tmp_path)
+    assert set(partnet.scan(root)) == {"ok"}
+    gone = partnet.skipped(root)
+    assert set(gone) == {"bad_urdf", "no_mesh", "what", "no_meta"}
+    assert gone["bad_urdf"].startswith("mobility.urdf does not parse: mismatched tag")
+    assert gone["no_mesh"] == "missing mesh textured_objs/cube.obj"  # each file named once
+    assert "unknown category 'Teapot'" in gone["what"] and gone["no_meta"] == "no meta.json"
+    lines = []
+    assert partnet.run_record(root, log=lines.append)["skipped"] == gone
+    assert lines == [f"partnet: skipping {k}: {v}" for k, v in gone.items()]
+    (tmp_path / "ok" / "mobility.urdf").unlink()
+    partnet.index.cache_clear()
+    with pytest.raises(FileNotFoundError, match="no usable object folders .* skipped 5, e.g. bad_urdf"):
+        partnet.scan(root)
+
+
+def test_an_evaluation_on_a_partnet_directory_records_splits_and_skips(partnet_root, tmp_path, capsys):
+    """The run goes on without the broken folders, says each in one line, and records them (run.json and the
+    directory's identity) with how its objects were split; an empty directory exits 2 naming --partnet-dir."""
     from evaluation import run as cli
     from sim_envs import partnet
 
     out = tmp_path / "eval"
-    assert cli.main(["--agent", "random", "--partnet-dir", str(partnet_root), "--categories", "drawer",
-                     "--episodes", "2", "--workers", "0", "--image-size", "128", "--quiet", "--out", str(out)]) == 0
-    record = json.loads((out / "run.json").read_text())["partnet_split"]
-    assert record == partnet.split_summary(str(partnet_root)) and sum(record["rules"]["hash"].values()) == 6
+    args = ["--agent", "random", "--categories", "drawer", "--episodes", "2", "--workers", "0", "--image-size",
+            "128", "--quiet"]
+    assert cli.main([*args, "--partnet-dir", str(partnet_root), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "partnet: skipping broken: no mobility.urdf" in err and "partnet: skipping 2001: meta.json" in err
+    run = json.loads((out / "run.json").read_text())
+    assert run["partnet"]["split"] == partnet.split_summary(str(partnet_root))
+    assert sum(run["partnet"]["split"]["rules"]["hash"].values()) == 6
+    assert set(run["partnet"]["skipped"]) == {"broken", "2001"} and run["identity"]["partnet_skipped"] == ["2001",
+                                                                                                      "broken"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as e:
+        cli.main([*args, "--partnet-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "never")])
+    assert e.value.code == 2 and not (tmp_path / "never").exists()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: --partnet-dir {tmp_path / 'empty'}: no usable object")
 
 
 def test_coacd_decomposition_is_cached_by_content(tmp_path, monkeypatch):
