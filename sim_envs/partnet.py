@@ -339,6 +339,7 @@ def main(argv=None) -> int:
         entries = scan(cfg.partnet_dir)
     except FileNotFoundError as e:
         die(str(e))
+    run_record(cfg.partnet_dir)  # one line per skipped folder
     ids = sorted(entries) if cfg.objects == "all" else [i.strip() for i in cfg.objects.split(",")]
     unknown = [i for i in ids if i not in entries]
     if unknown:
