@@ -52,8 +52,11 @@ def _problem(folder: Path) -> tuple[str | None, str | None, tuple[str, ...]]:
         if not f.is_file():
             return f"no {f.name}", None, ()
     try:
-        cat = resolve(json.loads(meta.read_text())["model_cat"]).category
-    except (KeyError, TypeError, json.JSONDecodeError, UnknownCategoryError) as e:
+        model_cat = json.loads(meta.read_text())["model_cat"]
+        cat = resolve(model_cat).category
+    except UnknownCategoryError:
+        return f"meta.json: unknown category {model_cat!r} (not one of the 30)", None, ()
+    except (KeyError, TypeError, json.JSONDecodeError) as e:
         return f"meta.json: {type(e).__name__}: {e}", None, ()
     try:
         meshes = [m.get("filename") for m in ET.parse(urdf).getroot().iter("mesh")]
