@@ -82,9 +82,20 @@ class RGBDBackbone(nn.Module):
         return feats[batch, :, rows, cols]
 
 
-def off_part_cells(data) -> tuple[list, list]:
-    """Per sample: feature cells on the object but off the target part, and all object cells."""
+def off_part_cells(object_mask: np.ndarray, target_mask: np.ndarray) -> tuple[list, list]:
+    """Per sample of the (N, S, S) masks: feature cells on the object but off the target part, and all object
+    cells."""
     sub = (slice(FEATURE_STRIDE // 2, None, FEATURE_STRIDE),) * 2  # masks at the feature cells' centres
-    off = [np.argwhere((data.object_mask[i] & ~data.target_mask[i])[sub]) for i in range(len(data))]
-    onobj = [np.argwhere(data.object_mask[i][sub]) for i in range(len(data))]
+    off = [np.argwhere((o & ~t)[sub]) for o, t in zip(object_mask, target_mask)]
+    onobj = [np.argwhere(o[sub]) for o in object_mask]
     return off, onobj
+
+
+def random_rotations(n: int, rng: np.random.Generator) -> torch.Tensor:
+    """Random gripper rotations whose approach axis faces the camera (up_z > 0), as the random agent's."""
+    from ..rotation import rotation_from_up_forward
+
+    up = rng.normal(size=(n, 3))
+    up[:, 2] = np.abs(up[:, 2])
+    return rotation_from_up_forward(torch.tensor(up, dtype=torch.float32),
+                                    torch.tensor(rng.normal(size=(n, 3)), dtype=torch.float32))

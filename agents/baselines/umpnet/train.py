@@ -99,8 +99,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
 
     from ... import checkpoint
     from ...training_data import dataset_summary, pixel_targets
-    from ..rgbd import FEATURE_STRIDE, off_part_cells
-    from ..where2act.train import random_rotations
+    from ..rgbd import FEATURE_STRIDE, off_part_cells, random_rotations
     from .agent import UMPNetAgent
     from .model import DIRECTION_CLASSES, UMPNetConfig, UMPNetNet
 
@@ -120,7 +119,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     px = torch.from_numpy(np.minimum((pixel_targets(frame) * G).astype(np.int64), G - 1))
     pull = -torch.from_numpy(np.stack(frame["up_cam"].to_numpy()).astype(np.float32))
     moved = (cls != DIRECTION_CLASSES.index("no_motion")).float()
-    off, _ = off_part_cells(_Masks(obj, tgt))
+    off, _ = off_part_cells(obj, tgt)
     train_idx = np.flatnonzero(~hold)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     bce, ce = torch.nn.functional.binary_cross_entropy_with_logits, torch.nn.functional.cross_entropy
@@ -169,12 +168,3 @@ def train(cfg: TrainConfig, log=print) -> dict:
     checkpoint.save(UMPNetAgent(net=net), cfg.out, training=record)
     return {"stages": {"train": record}}
 
-
-class _Masks:
-    """The two mask arrays off_part_cells reads, as a sized collection."""
-
-    def __init__(self, object_mask, target_mask):
-        self.object_mask, self.target_mask = object_mask, target_mask
-
-    def __len__(self) -> int:
-        return len(self.object_mask)

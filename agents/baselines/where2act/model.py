@@ -18,7 +18,7 @@ import torch
 
 from ...layers import mlp
 from ...rotation import gram_schmidt_6d, rotation_to_6d
-from ..rgbd import FEATURE_STRIDE, IN_CHANNELS, RGBDBackbone, observation_tensor  # noqa: F401  (re-exported)
+from ..rgbd import RGBDBackbone
 
 
 @dataclass

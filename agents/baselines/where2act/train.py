@@ -51,23 +51,13 @@ class TrainConfig(ConfigBase):
         check_positive(self, "lr")
 
 
-def random_rotations(n: int, rng: np.random.Generator) -> torch.Tensor:
-    """Random gripper rotations whose approach axis faces the camera (up_z > 0), as the random agent's."""
-    from ...rotation import rotation_from_up_forward
-
-    up = rng.normal(size=(n, 3))
-    up[:, 2] = np.abs(up[:, 2])
-    return rotation_from_up_forward(torch.tensor(up, dtype=torch.float32),
-                                    torch.tensor(rng.normal(size=(n, 3)), dtype=torch.float32))
-
-
 def train(cfg: TrainConfig, log=print) -> dict:
     from infra.progress import progress_bar
 
     from ... import checkpoint
     from ...factory import load as load_agent
     from ...training_data import dataset_summary, load, pixel_targets, rotation_targets
-    from ..rgbd import FEATURE_STRIDE, dataset_inputs, off_part_cells
+    from ..rgbd import FEATURE_STRIDE, dataset_inputs, off_part_cells, random_rotations
     from .agent import Where2ActAgent
     from .model import Where2ActConfig, Where2ActNet
 
@@ -92,7 +82,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     px = torch.from_numpy(np.minimum((pixel_targets(data.frame) * G).astype(np.int64), G - 1))
     rot = torch.from_numpy(rotation_targets(data.frame))
     label = torch.from_numpy(ok.astype(np.float32))
-    off, onobj = off_part_cells(data)
+    off, onobj = off_part_cells(data.object_mask, data.target_mask)
     train_idx = np.flatnonzero(~data.holdout)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
