@@ -32,6 +32,12 @@ class Agent(ABC):
         """{'total': N, 'trainable': M} for models; zeros for baselines without parameters."""
         return {"total": 0, "trainable": 0}
 
+    def runtime(self) -> dict:
+        """How this agent computes in this process, where that can move its numbers' last digits (for
+        example which CPU scan a Mamba model runs); recorded beside the package versions in checkpoints and
+        run.json. Empty for most agents."""
+        return {}
+
     # the Hugging Face Hub mixin convention, on local directories only (nothing is downloaded)
     @classmethod
     def from_pretrained(cls, directory, device: str = "cpu") -> Agent:

@@ -39,7 +39,8 @@ def save(agent, directory, training: dict | None = None) -> Path:
     try:
         save_model(agent.model, str(tmp / "model.safetensors"))
         meta = {"format": FORMAT, "agent": agent.name, "model_config": agent.model.cfg.to_dict(),
-                "versions": versions(), "training": training or {}}
+                "versions": versions(), "runtime": agent.runtime() if hasattr(agent, "runtime") else {},
+                "training": training or {}}
         (tmp / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
         (tmp / "README.md").write_text(model_card(meta, agent.parameter_counts()))
         (tmp / COUNTS).write_text(json.dumps(agent.parameter_counts()) + "\n")

@@ -98,31 +98,50 @@ def issue7_mixer():
     now = fast_mamba.FastCPUMambaMixer.forward
     fast_mamba.FastCPUMambaMixer.forward = forward
     try:
-        yield
+        with fast_mamba.pytorch_scan():  # the issue-7 scan, not the kernel
+            yield
     finally:
         fast_mamba.FastCPUMambaMixer.forward = now
 
 
-def lm_before_seconds(agent, obs: dict) -> float:
-    """The language model's forward as act() ran it before issue 29: with transformers' cache (the
-    default in eval mode) and, for Mamba, transformers' mixer around the fast scan."""
+def lm_inputs(agent, obs: dict):
+    """The language model's input embeddings and attention mask for one observation, as act() builds them."""
     from agents.robomamba.text import encode_batch
 
     m = agent.model
     ids, mask = encode_batch(agent.tokenizer, [obs["prompt"]], agent.cfg.max_text_tokens)
     with torch.no_grad():
         feats = m.image_features(m.preprocess(torch.from_numpy(agent._views([obs])[1]).permute(0, 3, 1, 2)))
-        embeds = m.embed(feats, ids)
-        full = torch.cat([torch.ones(feats.shape[:2], dtype=mask.dtype), mask], 1)
-        with issue7_mixer():
-            t0 = time.perf_counter()
-            m.lm.base_model(inputs_embeds=embeds, attention_mask=full)
-            return time.perf_counter() - t0
+        return m.embed(feats, ids), torch.cat([torch.ones(feats.shape[:2], dtype=mask.dtype), mask], 1)
+
+
+def lm_before_seconds(agent, obs: dict) -> float:
+    """The language model's forward as act() ran it before issue 29: with transformers' cache (the
+    default in eval mode) and, for Mamba, transformers' mixer around the issue-7 PyTorch scan."""
+    embeds, full = lm_inputs(agent, obs)
+    with torch.no_grad(), issue7_mixer():
+        t0 = time.perf_counter()
+        agent.model.lm.base_model(inputs_embeds=embeds, attention_mask=full)
+        return time.perf_counter() - t0
+
+
+def lm_pytorch_scan_seconds(agent, obs: dict) -> float:
+    """The language model's forward as act() runs it now, but with the PyTorch scan instead of the fused
+    kernel (the state of issue 29 before the kernel)."""
+    from agents.robomamba import fast_mamba
+
+    embeds, full = lm_inputs(agent, obs)
+    with torch.no_grad(), fast_mamba.pytorch_scan():
+        t0 = time.perf_counter()
+        agent.model.hidden_states(embeds, full)
+        return time.perf_counter() - t0
 
 
 def training_steps(shapes, reps: int) -> pd.DataFrame:
     """Forward + backward of the bare LMs (untrained tiny; embeddings in, a squared-logit loss) at each
-    (batch, tokens) of `shapes`: Mamba now, Mamba with the mixer of before issue 29, the twin; interleaved."""
+    (batch, tokens) of `shapes`: Mamba now (the fused scan kernel where it is loaded), Mamba with the PyTorch
+    scan, Mamba with the mixer of before issue 29, the twin; interleaved."""
+    from agents.robomamba import fast_mamba
     from agents.robomamba.config import RoboMambaConfig
     from agents.robomamba.model import build_lm
 
@@ -139,11 +158,12 @@ def training_steps(shapes, reps: int) -> pd.DataFrame:
 
     rows = []
     for batch, tokens in shapes:
-        times = {"robomamba": [], "robomamba before issue 29": [], "transformer": []}
+        times = {"robomamba": [], "robomamba, PyTorch scan": [], "robomamba before issue 29": [], "transformer": []}
+        contexts = {"robomamba, PyTorch scan": fast_mamba.pytorch_scan, "robomamba before issue 29": issue7_mixer}
         for k in range(reps + 1):  # the first round warms up
             for name in times:
-                with issue7_mixer() if name.endswith("before issue 29") else contextlib.nullcontext():
-                    sec = step(lms[name.split()[0]], batch, tokens)
+                with contexts.get(name, contextlib.nullcontext)():
+                    sec = step(lms[name.split()[0].rstrip(",")], batch, tokens)
                 if k:
                     times[name].append(sec)
         rows += [{"lm": name, "batch": batch, "tokens": tokens, "fwd_bwd_ms": round(1e3 * float(np.median(v)), 1)}
@@ -195,6 +215,7 @@ def evaluator_latency(runs: Path) -> pd.DataFrame:
 def main(argv=None) -> int:
     cfg, _ = parse_config(ActProfileConfig, argv, "python bench/act_profile.py", __doc__)
     from agents import make_agent
+    from agents.robomamba import scan_kernel
     from sim_envs import make_env
     from sim_envs.config import PullEnvConfig
 
@@ -209,21 +230,25 @@ def main(argv=None) -> int:
         for name, agent in agents.items():
             for _ in range(3):  # warm-up
                 stages(agent, obs), act_seconds(agent, obs), lm_before_seconds(agent, obs)
-            laps, acts, before = [], [], []
+                lm_pytorch_scan_seconds(agent, obs)
+            laps, acts, before, pyscan = [], [], [], []
             for _ in range(cfg.reps):  # interleaved
                 laps.append(stages(agent, obs))
                 acts.append(act_seconds(agent, obs))
                 before.append(lm_before_seconds(agent, obs))
+                pyscan.append(lm_pytorch_scan_seconds(agent, obs))
             row = {"agent": name, "threads": threads, "tokens": laps[0]["tokens"]}
             row.update({f"{k}_ms": round(1e3 * float(np.median([lp[k] for lp in laps])), 2)
                         for k in laps[0] if k != "tokens"})
             row["act_ms"] = round(1e3 * float(np.median(acts)), 2)
             row["language model before issue 29_ms"] = round(1e3 * float(np.median(before)), 2)
+            row["language model, PyTorch scan_ms"] = round(1e3 * float(np.median(pyscan)), 2)
             rows.append(row)
     df = pd.DataFrame(rows)
     Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(cfg.out, df.to_csv(index=False))
-    print(f"torch {torch.__version__}, batch 1, {len(obs['prompt'])}-character prompt, median of {cfg.reps}\n")
+    print(f"torch {torch.__version__}, Mamba CPU scan: {scan_kernel.backend()}, batch 1, "
+          f"{len(obs['prompt'])}-character prompt, median of {cfg.reps}\n")
     print(df.to_markdown(index=False))
     torch.set_num_threads(1)
     for name in names:

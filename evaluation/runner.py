@@ -162,6 +162,7 @@ def evaluate(cfg: EvalConfig, agent, items: list[WorkItem], items_total: int, ta
                        control_hz=None, startup_seconds=None)
     run.update(label=cfg.label, agent=cfg.agent, checkpoint=cfg.checkpoint, checkpoint_meta=checkpoint_meta,
                config=cfg.to_dict(), env_config=cfg.env_config(tasks[0]).to_dict(), versions=versions(),
+               runtime=agent.runtime() if hasattr(agent, "runtime") else {},  # duck-typed agents may lack it
                seeds={"master": cfg.seed, "episode_seed": "SeedSequence([seed, crc32('evaluation'), "
                       "crc32(task), episode]) (evaluation.episodes)", "agent_seed": "the episode seed"},
                agent_class=f"{type(agent).__module__}.{type(agent).__name__}",

@@ -46,6 +46,13 @@ if [ -n "${EXTRAS}" ] && ! { command -v chromium >/dev/null && command -v chrome
   $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# a C++ compiler and ninja: the fused CPU Mamba scan is compiled for this machine (agents/robomamba/scan_kernel.py)
+if ! { command -v g++ >/dev/null && command -v ninja >/dev/null; }; then
+  echo "setup: installing g++ and ninja-build (the fused CPU scan kernel)"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq g++ ninja-build >/dev/null
+fi
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
@@ -56,4 +63,6 @@ fi
 # packages whose metadata pins versions they do not need: without their dependencies, pinned by hash
 .venv/bin/python -m pip install -q --no-deps --require-hashes -r requirements/no-deps.txt
 if [ -n "${EXTRAS}" ]; then .venv/bin/python -m pip install -q --no-deps --require-hashes -r requirements/no-deps-dev.txt; fi
+# compile the fused CPU scan now (about 20 s, cached per machine) rather than on a Mamba model's first use
+.venv/bin/python -m agents.robomamba.scan_kernel
 echo "setup: ok ($(.venv/bin/python -c 'import sapien, mani_skill, torch; print("sapien", sapien.__version__, "mani_skill", mani_skill.__version__, "torch", torch.__version__)' 2>/dev/null))"

@@ -11,7 +11,7 @@ import torch
 from transformers.models.mamba import modeling_mamba
 from transformers.models.mamba.modeling_mamba import MambaMixer
 
-from agents.robomamba import fast_mamba
+from agents.robomamba import fast_mamba, scan_kernel
 from agents.robomamba.config import RoboMambaConfig
 from agents.robomamba.fast_mamba import (
     FastMambaUnavailable,
@@ -42,6 +42,20 @@ def one_thread():
 def small_blocks(monkeypatch):
     """Blocks of 4 tokens at batch 2 (d_inner 512, state 16), so short sequences span several blocks."""
     monkeypatch.setattr(fast_mamba, "BLOCK_ELEMENTS", 2 * 512 * 16 * 4)
+
+
+@pytest.fixture(params=["kernel", "pytorch"])
+def scan_backend(request):
+    """Run the test once with the fused C++ scan (which must be built: scripts/setup.sh builds it) and once
+    with the PyTorch scan."""
+    if request.param == "kernel":
+        assert scan_kernel.load(), f"the fused scan kernel is not available: {scan_kernel._STATE.get('problem')}"
+        assert fast_mamba.kernel_active()
+        yield "kernel"
+    else:
+        with fast_mamba.pytorch_scan():
+            assert not fast_mamba.kernel_active()
+            yield "pytorch"
 
 
 @pytest.fixture
@@ -80,7 +94,7 @@ def test_scan_function_gradcheck(monkeypatch):
 
 
 @pytest.mark.parametrize("length", [12, 15])  # 3 blocks exactly; 3 blocks and a partial one
-def test_forward_and_gradients_match_reference(pair, small_blocks, length):
+def test_forward_and_gradients_match_reference(pair, small_blocks, length, scan_backend):
     ref, fast = pair
     torch.manual_seed(length)
     ids = torch.randint(0, ref.config.vocab_size, (2, length))
@@ -111,7 +125,7 @@ def test_forward_and_gradients_match_reference(pair, small_blocks, length):
 
 
 @pytest.mark.parametrize("use_cache", [False, True])  # the whole mixer in fast_mamba; transformers' with the scan
-def test_inference_matches_reference(pair, use_cache):
+def test_inference_matches_reference(pair, use_cache, scan_backend):
     ref, fast = pair
     ids = torch.randint(0, ref.config.vocab_size, (3, 40))
     mask = torch.ones_like(ids)
@@ -120,6 +134,88 @@ def test_inference_matches_reference(pair, use_cache):
         for m in (None, mask):
             got = fast.eval()(ids, attention_mask=m, use_cache=use_cache).logits
             assert close(got, ref.eval()(ids, attention_mask=m, use_cache=use_cache).logits)
+
+
+def scan_inputs(L, B, D, N, seed, dt_scale=1.0):
+    """float64 scan inputs as a Mamba layer makes them: A = -(1..N) per channel (Mamba's initialisation,
+    perturbed), step sizes softplus(dt_proj(x) + bias) with the bias of dt in [1e-3, 0.1] (times dt_scale)."""
+    g = torch.Generator().manual_seed(seed)
+    u = torch.randn(L, B, D, generator=g, dtype=torch.float64)
+    bias = torch.log(torch.expm1(torch.exp(torch.empty(D, dtype=torch.float64).uniform_(
+        torch.log(torch.tensor(1e-3)).item(), torch.log(torch.tensor(0.1)).item(), generator=g)) * dt_scale))
+    delta = torch.nn.functional.softplus(torch.randn(L, B, D, generator=g, dtype=torch.float64) * 0.5 + bias)
+    At = -(torch.arange(1, N + 1, dtype=torch.float64)[:, None] * (1 + 0.1 * torch.rand(N, D, generator=g,
+                                                                                          dtype=torch.float64)))
+    Bm, Cm = (torch.randn(L, B, N, generator=g, dtype=torch.float64) for _ in range(2))
+    return [u, delta, At, Bm, Cm]
+
+
+@pytest.mark.parametrize("L,B,D,N,dt_scale", [
+    (1, 1, 7, 3, 1.0),        # one token, fewer channels than a vector
+    (13, 3, 100, 16, 1.0),    # a channel block and a partial one
+    (70, 2, 512, 16, 1.0),    # the co-training stage's length and the tiny preset's width
+    (40, 2, 128, 16, 300.0),  # steps so large that delta * A passes -87 (the kernel's exponential clamps there)
+])
+def test_kernel_matches_the_recurrence(L, B, D, N, dt_scale):
+    """The fused kernel (float32) against the recurrence written out in float64, outputs, last state and the
+    gradients of all five inputs (realistic step sizes and decay)."""
+    assert scan_kernel.load(), f"the fused scan kernel is not available: {scan_kernel._STATE.get('problem')}"
+    ref = [a.requires_grad_() for a in scan_inputs(L, B, D, N, seed=L + D, dt_scale=dt_scale)]
+    got = [a.detach().float().requires_grad_() for a in ref]
+    if dt_scale > 1:
+        assert (ref[1][..., None, :] * ref[2]).min() < -87
+    y0, last0 = naive_scan(*ref)
+    y1, last1 = SelectiveScanFn.apply(*got)
+    gy = torch.randn(y0.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    (y0 * gy).sum().backward()
+    (y1 * gy.float()).sum().backward()
+    assert close(y1.double(), y0.detach()) and close(last1.double(), last0.detach())
+    for name, a, b in zip(("u", "delta", "At", "Bm", "Cm"), got, ref):
+        assert close(a.grad.double(), b.grad), name
+    with torch.no_grad():  # the inference path (no autograd) gives the same output as the training path
+        y2, last2 = fast_mamba.run_scan(*(a.detach() for a in got))
+    assert torch.equal(y2, y1.detach()) and torch.equal(last2, last1)
+
+
+def test_without_the_kernel_the_pytorch_scan_runs_with_one_warning(monkeypatch):
+    """A kernel that cannot be built (ROBOMAMBA_SCAN_KERNEL=0, or a compiler error, whose first error line the
+    warning quotes) leaves Mamba on the PyTorch scan, with one warning per process, and records it."""
+    from agents.robomamba.agent import RoboMambaAgent
+
+    args = [a.float() for a in scan_inputs(9, 2, 70, 4, seed=5)]
+    with fast_mamba.pytorch_scan():
+        want = fast_mamba.run_scan(*args)
+    monkeypatch.setattr(scan_kernel, "_STATE", {})
+    monkeypatch.setenv("ROBOMAMBA_SCAN_KERNEL", "0")
+    with pytest.warns(scan_kernel.ScanKernelUnavailable, match="ROBOMAMBA_SCAN_KERNEL=0"):
+        assert not fast_mamba.kernel_active()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not again
+        got = fast_mamba.run_scan(*args)
+        assert RoboMambaAgent().runtime() == {"mamba_cpu_scan": "pytorch"}
+    assert all(torch.equal(a, b) for a, b in zip(got, want))
+
+    def broken_build():
+        raise RuntimeError("Error building extension 'robomamba_scan':\n[1/2] c++ ...\n"
+                           "selective_scan.cpp:9:1: error: expected ';' before '}' token\nninja: build stopped")
+
+    monkeypatch.setattr(scan_kernel, "_STATE", {})
+    monkeypatch.delenv("ROBOMAMBA_SCAN_KERNEL")
+    monkeypatch.setenv("ROBOMAMBA_KERNEL_DIR", str(Path(__file__).parent / "no-such-kernel-dir"))
+    monkeypatch.setattr(scan_kernel, "_build", broken_build)
+    with pytest.warns(scan_kernel.ScanKernelUnavailable, match="error: expected ';' before"):
+        assert scan_kernel.backend() == "pytorch"
+
+
+def test_scan_kernel_command_reports_its_state():
+    env = {**__import__("os").environ, "ROBOMAMBA_SCAN_KERNEL": "0"}
+    off = subprocess.run([sys.executable, "-m", "agents.robomamba.scan_kernel", "--no-build"], capture_output=True,
+                         text=True, env=env)
+    assert off.returncode == 1 and "not available: ROBOMAMBA_SCAN_KERNEL=0" in off.stderr
+    env.pop("ROBOMAMBA_SCAN_KERNEL")
+    on = subprocess.run([sys.executable, "-m", "agents.robomamba.scan_kernel", "--no-build"], capture_output=True,
+                        text=True, env=env)
+    assert on.returncode == 0 and str(scan_kernel.build_dir()) in on.stdout, on.stderr
 
 
 @pytest.mark.parametrize("bias", [True, False])

@@ -81,6 +81,15 @@ class RoboMambaAgent(Agent):
     def parameter_counts(self) -> dict:
         return self.model.parameter_counts()
 
+    def runtime(self) -> dict:
+        """Which selective scan the Mamba LM runs on the CPU: the fused kernel or the PyTorch fallback
+        (agents/robomamba/scan_kernel.py); equal up to float32 rounding."""
+        if self.model.cfg.lm_type != "mamba" or torch.device(self.device).type != "cpu":
+            return {}
+        from .scan_kernel import backend
+
+        return {"mamba_cpu_scan": backend()}
+
     def answer(self, observations, questions: list[str]) -> list[str]:
         """Text answers (greedy) to one question per observation: the sim-QA reasoning output."""
         from .train import answer

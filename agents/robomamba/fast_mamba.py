@@ -16,6 +16,12 @@ This module replaces, only on the CPU and only inside mixers of models passed to
   autograd graph of ~1000 tiny nodes per layer;
 * the one-token convolution of cached decoding (:func:`conv_update_one_token`): a multiply-sum over
   the 4-token window instead of a conv1d call;
+* (issue 29) the scan itself as one fused C++ call per layer, forward and backward, where the kernel
+  of :mod:`agents.robomamba.scan_kernel` is built (``scripts/setup.sh`` builds it; otherwise one warning and
+  the PyTorch scan above): the state stays in the L1 cache across tokens and the exponential is computed
+  inline, so neither the decays nor the states are ever written to memory (backward recomputes them per
+  channel block); 2-4x faster than the PyTorch scan (bench/scan_kernel.py). :func:`pytorch_scan` switches
+  it off for a block of code;
 * (issue 29) the whole mixer over a full sequence without a cache (:func:`full_sequence_forward`: the
   policy's forward and training): kept in the (batch, length, channel) layout from the input to the
   output projection, the causal convolution as four multiply-adds (:func:`causal_conv`), the step
@@ -44,6 +50,7 @@ transformers' own code (correct, slower on the CPU). After re-verifying a new tr
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import inspect
 import warnings
@@ -53,6 +60,8 @@ import torch.nn.functional as F
 import transformers
 from transformers.models.mamba import modeling_mamba
 from transformers.models.mamba.modeling_mamba import MambaMixer
+
+from agents.robomamba import scan_kernel
 
 _ACTIVE = contextvars.ContextVar("robomamba_fast_cpu_scan", default=False)
 _ORIGINAL: dict = {}  # transformers' functions that the dispatchers replace (CUDA / not-enabled models use them)
@@ -147,20 +156,58 @@ def scan_backward(gy, u, delta, At, Bm, Cm, states):
 
 
 class SelectiveScanFn(torch.autograd.Function):
-    """Autograd wrapper of :func:`scan_forward` / :func:`scan_backward` (token-major float32 inputs).
-    Returns (y, last state); the last state is not differentiable."""
+    """Autograd wrapper of the scan (token-major float32 inputs): the fused kernel's forward and backward
+    (:mod:`agents.robomamba.scan_kernel`) where it is loaded, else :func:`scan_forward` /
+    :func:`scan_backward`. Returns (y, last state); the last state is not differentiable."""
 
     @staticmethod
     def forward(ctx, u, delta, At, Bm, Cm):
-        states = u.new_empty(u.shape[0], u.shape[1], At.shape[0], u.shape[2])
-        y, last = scan_forward(u, delta, At, Bm, Cm, states)
+        ctx.kernel = u.dtype == torch.float32 and kernel_active()
+        if ctx.kernel:  # the kernel's backward recomputes the states
+            y, last = scan_kernel.scan_fwd(u, delta, At, Bm, Cm)
+            ctx.save_for_backward(u, delta, At, Bm, Cm)
+        else:
+            states = u.new_empty(u.shape[0], u.shape[1], At.shape[0], u.shape[2])
+            y, last = scan_forward(u, delta, At, Bm, Cm, states)
+            ctx.save_for_backward(u, delta, At, Bm, Cm, states)
         ctx.mark_non_differentiable(last)
-        ctx.save_for_backward(u, delta, At, Bm, Cm, states)
         return y, last
 
     @staticmethod
     def backward(ctx, gy, _glast):
+        if ctx.kernel:
+            return scan_kernel.scan_bwd(gy.contiguous(), *ctx.saved_tensors)
         return scan_backward(gy.contiguous(), *ctx.saved_tensors)
+
+
+_PYTORCH_SCAN = contextvars.ContextVar("robomamba_pytorch_scan", default=False)
+
+
+def kernel_active() -> bool:
+    """Whether float32 scans in this context run the fused kernel (loaded, and not switched off by
+    :func:`pytorch_scan`); other dtypes (the float64 gradcheck) always run the PyTorch scan."""
+    return not _PYTORCH_SCAN.get() and scan_kernel.load()
+
+
+@contextlib.contextmanager
+def pytorch_scan():
+    """Within this block, scans run the PyTorch implementation even where the kernel is loaded (the
+    equivalence tests and benchmarks compare the two)."""
+    token = _PYTORCH_SCAN.set(True)
+    try:
+        yield
+    finally:
+        _PYTORCH_SCAN.reset(token)
+
+
+def run_scan(u, delta, At, Bm, Cm):
+    """The selective scan on token-major float32 inputs (see :func:`scan_forward`): (y, last state), through
+    autograd when an input needs a gradient, by the fused kernel where it is loaded."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (u, delta, At, Bm, Cm)):
+        return SelectiveScanFn.apply(u, delta, At, Bm, Cm)
+    if u.dtype == torch.float32 and kernel_active():  # inference: no (L, B, N, D) buffer at all
+        return scan_kernel.scan_fwd(u, delta, At, Bm, Cm)
+    return scan_forward(u, delta, At, Bm, Cm)
 
 
 def step_sizes(dt, delta_bias=None, delta_softplus=False):
@@ -184,10 +231,7 @@ def fast_selective_scan(hidden_states, dt, A, B, C, D=None, z=None, delta_bias=N
     dt = step_sizes(dt, delta_bias, delta_softplus)
     tok = lambda t: t.float().permute(2, 0, 1).contiguous()  # noqa: E731  (B, C, L) -> (L, B, C)
     args = (tok(hidden_states), tok(dt), A.float().t().contiguous(), tok(B), tok(C))
-    if torch.is_grad_enabled() and any(t.requires_grad for t in args):
-        y, last = SelectiveScanFn.apply(*args)
-    else:  # inference: no (L, B, D, N) buffer at all
-        y, last = scan_forward(*args)
+    y, last = run_scan(*args)
     y = gated_output(y.permute(1, 2, 0), hidden_states, D, z)
     return (y, last.transpose(1, 2)) if return_last_state else y
 
@@ -225,10 +269,7 @@ def full_sequence_forward(mixer, hidden_states, attention_mask=None):
     dt = F.softplus(F.linear(dt.float(), mixer.dt_proj.weight.float(), bias))
     tok = lambda t: t.float().transpose(0, 1).contiguous()  # noqa: E731  (B, L, C) -> (L, B, C); free at B = 1
     args = (tok(x), tok(dt), (-torch.exp(mixer.A_log.float())).t().contiguous(), tok(Bm), tok(Cm))
-    if torch.is_grad_enabled() and any(t.requires_grad for t in args):
-        y = SelectiveScanFn.apply(*args)[0]
-    else:
-        y = scan_forward(*args)[0]
+    y = run_scan(*args)[0]
     y = torch.addcmul(y.transpose(0, 1), x, mixer.D.float()) * F.silu(z)
     return mixer.out_proj(y.to(dtype))
 
