@@ -17,6 +17,7 @@ with a MismatchError.
 """
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -38,10 +39,15 @@ class MismatchError(ValueError):
 
 def mcnemar_p(only_a: int, only_b: int) -> float:
     """Exact two-sided McNemar p-value from the discordant counts (1.0 without discordant pairs)."""
+    return _mcnemar_p(int(only_a), int(only_b))
+
+
+@functools.lru_cache(maxsize=65536)  # counts recur across the pairs of a table; scipy costs ~1 ms a call
+def _mcnemar_p(only_a: int, only_b: int) -> float:
     from scipy.stats import binomtest
 
-    n = int(only_a) + int(only_b)
-    return 1.0 if n == 0 else float(binomtest(int(only_a), n, 0.5).pvalue)
+    n = only_a + only_b
+    return 1.0 if n == 0 else float(binomtest(only_a, n, 0.5).pvalue)
 
 
 def paired_outcomes(a: dict, b: dict, criterion="success", settings=EPISODE_SETTINGS) -> pd.DataFrame:
@@ -67,21 +73,22 @@ def paired_outcomes(a: dict, b: dict, criterion="success", settings=EPISODE_SETT
            or str(ra[k].get("instance_id")) != str(rb[k].get("instance_id"))]
     if bad:
         raise MismatchError(f"{len(bad)} work items have other episode seeds or instances (e.g. {bad[0][1]})")
-    rows = [{"split": r.get("group", ""), "category": column_of(r), "a": int(crit.passed(r)),
-             "b": int(crit.passed(rb[k]))} for k, r in ra.items()]
+    rows = [(r.get("group", ""), column_of(r), int(crit.passed(r)), int(crit.passed(rb[k]))) for k, r in ra.items()]
     return pd.DataFrame(rows, columns=["split", "category", "a", "b"])
 
 
 def _row(df: pd.DataFrame, split: str, category: str, resamples: int, seed: int) -> dict:
-    groups = [g for _, g in df.groupby("category", sort=False)]
-    rate_a = float(np.mean([g["a"].mean() for g in groups]))
-    rate_b = float(np.mean([g["b"].mean() for g in groups]))
-    lo, hi = bootstrap_mean([(g["a"] - g["b"]).to_numpy() for g in groups], resamples, seed)
-    only_a, only_b = int(((df.a == 1) & (df.b == 0)).sum()), int(((df.a == 0) & (df.b == 1)).sum())
-    return {"split": split, "category": category, "categories": len(groups), "episodes": len(df),
+    codes, cats = pd.factorize(df["category"])  # categories in order of first appearance, as groupby(sort=False)
+    a, b = df["a"].to_numpy(), df["b"].to_numpy()
+    members = [codes == i for i in range(len(cats))]
+    rate_a = float(np.mean([a[m].mean() for m in members]))
+    rate_b = float(np.mean([b[m].mean() for m in members]))
+    lo, hi = bootstrap_mean([(a - b)[m] for m in members], resamples, seed)
+    only_a, only_b = int(((a == 1) & (b == 0)).sum()), int(((a == 0) & (b == 1)).sum())
+    return {"split": split, "category": category, "categories": len(cats), "episodes": len(df),
             "rate_a": rate_a, "rate_b": rate_b, "diff": rate_a - rate_b, "ci_low": lo, "ci_high": hi,
-            "both": int(((df.a == 1) & (df.b == 1)).sum()), "only_a": only_a, "only_b": only_b,
-            "neither": int(((df.a == 0) & (df.b == 0)).sum()), "mcnemar_p": mcnemar_p(only_a, only_b)}
+            "both": int(((a == 1) & (b == 1)).sum()), "only_a": only_a, "only_b": only_b,
+            "neither": int(((a == 0) & (b == 0)).sum()), "mcnemar_p": mcnemar_p(only_a, only_b)}
 
 
 def compare(a: dict, b: dict, criterion="success", resamples: int = RESAMPLES, seed: int = 0,
