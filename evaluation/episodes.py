@@ -92,6 +92,26 @@ def task_instances(task, split: str, partnet_dir: str | None = None) -> list:
     return ids
 
 
+def categories_with_objects(spec: str, split: str, partnet_dir: str | None = None) -> list[str]:
+    """Names of the tasks of `spec` whose object source holds `split` objects: all of them for the procedural
+    source; on a PartNet directory, those it has objects of. Raises WorkListError for a bad `spec`."""
+    tasks = resolve_tasks(spec)
+    if partnet_dir:
+        from sim_envs.sources import make_source
+
+        source = make_source(partnet_dir)
+        tasks = [t for t in tasks if source.instances(t, split)]
+    return [task_name(t) for t in tasks]
+
+
+def evaluation_categories(categories: str, partnet_dir: str | None) -> str:
+    """A main job's evaluation --categories: as given, except that 'all' on a PartNet directory means the
+    categories it holds test objects of (comma list; '' if none)."""
+    if not (partnet_dir and categories.strip().lower() == "all"):
+        return categories
+    return ",".join(categories_with_objects("all", "test", partnet_dir))
+
+
 def work_items(seed: int = 0, categories: str = "all", episodes: int = 50, split: str = "test",
                partnet_dir: str | None = None, shard: tuple[int, int] = (0, 1)) -> list[WorkItem]:
     """The evaluation's items, in list order (see module doc). Raises WorkListError."""

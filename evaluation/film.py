@@ -145,6 +145,7 @@ def main(argv=None) -> int:
         die(f"{tables / 'pipeline.json'}: not a main job's record ({type(e).__name__}: {e})")
     from agents.registry import trainable
 
+    from .episodes import evaluation_categories
     from .plots import families
     from .steps import checkpoint_dir, step
 
@@ -158,8 +159,9 @@ def main(argv=None) -> int:
         if ck and not Path(ck).is_dir():
             die(f"--pipeline-out {out}: no checkpoint {ck} for {lb}")
         runs.append((lb, method, ck, str(tables / "runs" / lb)))
-    sim = ["--workers", str(cfg.workers)]
-    bad = film(step, runs, tables, out, categories=pc["categories"], episodes=pc["episodes"], per_category=cfg.film,
+    sim = ["--workers", str(cfg.workers), *(["--partnet-dir", pc["partnet_dir"]] if pc.get("partnet_dir") else [])]
+    categories = evaluation_categories(pc["categories"], pc.get("partnet_dir"))
+    bad = film(step, runs, tables, out, categories=categories, episodes=pc["episodes"], per_category=cfg.film,
                seed=pc["seed"], image_size=pc["image_size"], sim=sim)
     if cfg.report:
         from .report import main as report_main

@@ -68,58 +68,76 @@ def read_index(out: Path) -> dict:
         die(f"{p}: not an observation index (delete it to render again)")
 
 
-def observe(cfg: ObserveConfig, items: list) -> dict:
-    """Render the items whose JPEG is missing; returns the whole index {key: entry}."""
-    from infra.files import atomic_write_bytes
+def render(cfg: WorkListConfig, items: list, on_obs, on_end=None, desc: str = "observations") -> None:
+    """Reset each item's episode in simulation workers (cfg's) and end it unstepped: `on_obs(item, obs)`
+    for each observation (the agent's view: RGB, depth, masks, intrinsics, ...), then `on_end(item, info)`
+    when the episode is over (its info says why where the reset failed and no observation came)."""
     from infra.progress import progress_bar
 
     from .simulate import make_pool
 
+    bar = progress_bar(total=len(items), desc=desc, unit="ep", disable=cfg.quiet)
+    if not items:
+        bar.close()
+        return
+    pool, capacity = make_pool(cfg.env_config(items[0].task), cfg.workers, 1, False, cfg.executor, cfg.ray_address)
+    by_key = {it.key: it for it in items}
+    queue, held = list(reversed(items)), {w: 0 for w in pool.workers}
+    remaining = len(items)
+    try:
+        while remaining:
+            for w in pool.workers:
+                while queue and held[w] < capacity:
+                    pool.send(w, ("item", queue.pop(), 0))
+                    held[w] += 1
+            replies = pool.poll(timeout=1.0)
+            if not replies and pool.dead():
+                from infra.workers import WorkerDied
+
+                raise WorkerDied("a simulation worker died; what was rendered is kept: rerun to resume")
+            for w, (kind, key, payload) in replies:
+                if kind == "obs":  # the episode ends here, never stepped
+                    on_obs(by_key[key], payload["obs"])
+                    pool.send(w, ("act", payload["slot"], NOT_STEPPED))
+                else:
+                    held[w] -= 1
+                    if on_end is not None:
+                        on_end(by_key[key], payload["info"])
+                    remaining -= 1
+                    bar.update(1)
+    finally:
+        pool.close()
+        bar.close()
+
+
+def observe(cfg: ObserveConfig, items: list) -> dict:
+    """Render the items whose JPEG is missing; returns the whole index {key: entry}."""
+    from infra.files import atomic_write_bytes
+
     out = Path(cfg.out)
     index = read_index(out)
     todo = [it for it in items if not (it.key in index and (out / index[it.key]["file"]).is_file())]
-    bar = progress_bar(total=len(items), initial=len(items) - len(todo), desc="observations", unit="ep",
-                       disable=cfg.quiet)
-    if todo:
-        pool, capacity = make_pool(cfg.env_config(todo[0].task), cfg.workers, 1, False, cfg.executor,
-                                   cfg.ray_address)
-        by_key = {it.key: it for it in todo}
-        queue, held = list(reversed(todo)), {w: 0 for w in pool.workers}
-        remaining = len(todo)
-        try:
-            while remaining:
-                for w in pool.workers:
-                    while queue and held[w] < capacity:
-                        pool.send(w, ("item", queue.pop(), 0))
-                        held[w] += 1
-                replies = pool.poll(timeout=1.0)
-                if not replies and pool.dead():
-                    from infra.workers import WorkerDied
+    if len(todo) < len(items):
+        print(f"observations: {len(items) - len(todo)} of {len(items)} already in {out}", flush=True)
 
-                    raise WorkerDied("a simulation worker died; rendered observations are kept: rerun to resume")
-                for w, (kind, key, payload) in replies:
-                    if kind == "obs":  # the episode ends here, never stepped
-                        it = by_key[key]
-                        atomic_write_bytes(out / file_name(it), jpeg(payload["obs"]["rgb"], cfg.size, cfg.quality))
-                        K = np.asarray(payload["obs"]["intrinsics"], dtype=np.float64)
-                        index[key] = {"file": file_name(it), "image_size": cfg.image_size,
-                                      "intrinsics": K.round(6).tolist()}
-                        pool.send(w, ("act", payload["slot"], NOT_STEPPED))
-                    else:
-                        held[w] -= 1
-                        if key not in index:  # its reset failed: no picture (the browser says so)
-                            index[key] = {"file": None, "image_size": cfg.image_size, "intrinsics": None,
-                                          "reason": payload["info"].get("failure_reason", "")}
-                        remaining -= 1
-                        bar.update(1)
-                        if remaining % 100 == 0:
-                            write_index(out, index, cfg)
-        finally:
-            pool.close()
-            bar.close()
+    def on_obs(it, obs):
+        atomic_write_bytes(out / file_name(it), jpeg(obs["rgb"], cfg.size, cfg.quality))
+        K = np.asarray(obs["intrinsics"], dtype=np.float64)
+        index[it.key] = {"file": file_name(it), "image_size": cfg.image_size, "intrinsics": K.round(6).tolist()}
+
+    done = [0]
+
+    def on_end(it, info):
+        if it.key not in index:  # its reset failed: no picture (the browser says so)
+            index[it.key] = {"file": None, "image_size": cfg.image_size, "intrinsics": None,
+                             "reason": info.get("failure_reason", "")}
+        done[0] += 1
+        if done[0] % 100 == 0:
             write_index(out, index, cfg)
-    else:
-        bar.close()
+
+    try:
+        render(cfg, todo, on_obs, on_end)
+    finally:
         write_index(out, index, cfg)
     return index
 

@@ -1,6 +1,8 @@
-"""The whole benchmark on the built-in procedural objects, end to end: collect -> train -> evaluate -> tables.
+"""The whole benchmark on the built-in procedural objects (or a PartNet-Mobility directory), end to end:
+collect -> train -> evaluate -> tables.
 
     python -m evaluation.pipeline                          # the README's main job (~2.5 h on 2 CPU cores)
+    python -m evaluation.pipeline --partnet-dir DIR --out out/partnet   # the same on real objects
     python -m evaluation.pipeline --train-seeds 1 --episodes 30     # a quicker one (~50 min, projected)
     python -m evaluation.pipeline --samples 500 --qa-steps 4000      # the full-size benchmark
 
@@ -20,6 +22,11 @@
    method (its first training seed; evaluation.film), and write the HTML report (evaluation.report):
    TABLES/report/index.html.
 
+With --partnet-dir, every step reads the objects of that directory (its reference train/test lists, the
+hash split elsewhere; broken folders skipped with one line each): demos on the train objects of its seen
+categories, evaluation on the test objects; with --categories all, the categories it holds test objects
+of (a line names the others).
+
 Every step is the project's own CLI with its flags (printed as it runs), so any step can be rerun
 alone. Each one resumes, so rerunning this command after an interruption continues where it stopped.
 """
@@ -34,6 +41,7 @@ from dataclasses import dataclass
 
 from infra.cli import ConfigBase, ConfigError, check_at_least, option, parse_config
 from infra.executors import check_executor, executor_option, ray_address_option
+from sim_envs.cli import check_partnet_dir, partnet_option
 
 from .steps import STEP_SECONDS, checkpoint_dir, label, step  # noqa: F401  (their home; callers import them here too)
 
@@ -51,6 +59,9 @@ class PipelineConfig(ConfigBase):
     categories: str = option("all", "evaluation categories: all, seen, unseen or a comma list; demos are collected "
                                     "on the seen ones among them")
     image_size: int = option(336, "rendered square image side, pixels, of collection and evaluation")
+    partnet_dir: str | None = partnet_option("a PartNet-Mobility directory to run on instead of the procedural "
+                                             "objects: demos on its seen categories' train objects, evaluation on "
+                                             "the test objects (with --categories all: of the categories it holds)")
     agents: str = option("robomamba,transformer,where2act,umpnet,flowbot3d,random,chance,oracle",
                          "comma-separated agents to train (if learned) and evaluate")
     qa_steps: int = option(800, "sim-QA co-training steps of robomamba / transformer")
@@ -76,6 +87,15 @@ class PipelineConfig(ConfigBase):
         if self.film > self.episodes:
             raise ConfigError("film", self.film, f"must be at most --episodes ({self.episodes})")
         check_executor(self)
+        check_partnet_dir(self)
+        if self.partnet_dir:
+            from .episodes import resolve_tasks, task_name
+
+            held = self._categories(self.categories, "test")
+            missing = [task_name(t) for t in resolve_tasks(self.categories) if task_name(t) not in held]
+            if not held or (missing and self.categories.strip().lower() != "all"):
+                raise ConfigError("partnet_dir", self.partnet_dir, f"holds no test object of {', '.join(missing)} "
+                                                                   f"(--categories {self.categories})")
         names = [a.strip() for a in self.agents.split(",") if a.strip()]
         if not names:
             raise ConfigError("agents", self.agents, "name at least one agent")
@@ -84,25 +104,48 @@ class PipelineConfig(ConfigBase):
                 resolve(a)
             except UnknownAgentError as e:
                 raise ConfigError("agents", self.agents, str(e)) from None
-        if self.categories.strip().lower() != "all" and self.collect_categories() == "":
+        if (self.categories.strip().lower() != "all" or self.partnet_dir) and self.collect_categories() == "":
             from agents.registry import trainable
 
             if any(resolve(a) in trainable() for a in names):
-                raise ConfigError("categories", self.categories, "no seen category among them to collect demos on "
-                                                                 "for the learned agents")
+                where = f" with train objects in {self.partnet_dir}" if self.partnet_dir else ""
+                raise ConfigError("categories", self.categories, f"no seen category among them{where} to collect "
+                                                                 "demos on for the learned agents")
+
+    def _categories(self, spec: str, split: str) -> list[str]:
+        from .episodes import WorkListError, categories_with_objects
+
+        try:
+            return categories_with_objects(spec, split, self.partnet_dir)
+        except WorkListError as e:
+            raise ConfigError("categories", self.categories, str(e)) from None
+
+    def eval_categories(self) -> str:
+        """The evaluation's --categories: as given, except that 'all' on a PartNet directory means the
+        categories it holds test objects of."""
+        from .episodes import evaluation_categories
+
+        return evaluation_categories(self.categories, self.partnet_dir)
 
     def collect_categories(self) -> str:
-        """The categories demos are collected on: 'all-seen', or the seen ones of --categories."""
-        if self.categories.strip().lower() == "all":
+        """The categories demos are collected on: 'all-seen', or the seen ones of --categories (on a PartNet
+        directory, those it holds train objects of)."""
+        if self.categories.strip().lower() == "all" and not self.partnet_dir:
             return "all-seen"
-        from sim_envs.categories import UnknownCategoryError, resolve_many
+        from sim_envs.categories import resolve
 
-        spec = {"seen": "all-seen", "unseen": "all-unseen"}.get(self.categories.strip().lower(), self.categories)
-        try:
-            tasks = resolve_many(spec)
-        except UnknownCategoryError as e:
-            raise ConfigError("categories", self.categories, str(e)) from None
-        return ",".join(t.name for t in tasks if t.seen)
+        return ",".join(c for c in self._categories(self.categories, "train") if resolve(c).seen)
+
+    def describe_partnet(self) -> str:
+        """One line: which categories of --categories the PartNet directory serves, and which it does not."""
+        from .episodes import resolve_tasks, task_name
+
+        asked = [task_name(t) for t in resolve_tasks(self.categories)]
+        evaluated, collected = self.eval_categories().split(","), self.collect_categories()
+        missing = [c for c in asked if c not in evaluated]
+        return (f"pipeline: --partnet-dir {self.partnet_dir}: evaluation on the test objects of {len(evaluated)} of "
+                f"{len(asked)} categories" + (f" (none of {', '.join(missing)})" if missing else "") +
+                f"; demos on the train objects of {len(collected.split(',')) if collected else 0} seen categories")
 
 
 def train_flags(cfg: PipelineConfig, module) -> list[str]:
@@ -135,7 +178,11 @@ def main(argv=None) -> int:
     learned = set(trainable()) & set(agents)
     common = ["--seed", str(cfg.seed)]
     sim = ["--workers", str(cfg.workers), "--executor", cfg.executor,
-           *(["--ray-address", cfg.ray_address] if cfg.ray_address else [])]
+           *(["--ray-address", cfg.ray_address] if cfg.ray_address else []),
+           *(["--partnet-dir", cfg.partnet_dir] if cfg.partnet_dir else [])]
+    categories = cfg.eval_categories()
+    if cfg.partnet_dir:
+        print(cfg.describe_partnet(), flush=True)
     image = ["--image-size", str(cfg.image_size)]
     if learned:
         step("collect", collect_main, ["--category", cfg.collect_categories(), "--samples", str(cfg.samples),
@@ -153,14 +200,14 @@ def main(argv=None) -> int:
             flags = train_flags(cfg, trainer(a)[1]) + train_data(trainer(a)[1], extra)
             step(f"train {label(a, k)}", train_main, ["--agent", a, "--data", data, "--out", checkpoint_dir(out, a, k),
                                                       *flags, "--seed", str(cfg.seed + k)], "agents.train")
-    step("ceiling", ceiling_main, ["--categories", cfg.categories, "--episodes", str(cfg.episodes), *sim, *image,
+    step("ceiling", ceiling_main, ["--categories", categories, "--episodes", str(cfg.episodes), *sim, *image,
                                    "--out", f"{out}/ceiling", *common], "evaluation.ceiling")
     runs = []
     for a, k in models:
         ck = ["--checkpoint", checkpoint_dir(out, a, k)] if a in learned else []
         run = f"{out}/eval/{label(a, k)}"
         step(f"evaluate {label(a, k)}", eval_main, ["--agent", a, *ck, "--label", label(a, k), "--categories",
-                                                    cfg.categories, "--episodes", str(cfg.episodes), *sim, *image,
+                                                    categories, "--episodes", str(cfg.episodes), *sim, *image,
                                                     "--out", run, *common], "evaluation.run")
         runs.append(run)
     tables = cfg.tables or f"{out}/tables"
@@ -172,7 +219,7 @@ def main(argv=None) -> int:
 
         first = [(label(a, k), a, checkpoint_dir(out, a, k) if a in learned else None, f"{out}/eval/{label(a, k)}")
                  for a, k in models if not k]
-        film(step, first if cfg.film else [], tables, out, categories=cfg.categories, episodes=cfg.episodes,
+        film(step, first if cfg.film else [], tables, out, categories=categories, episodes=cfg.episodes,
              per_category=cfg.film, seed=cfg.seed, image_size=cfg.image_size, sim=sim)
     command = "python -m evaluation.pipeline " + " ".join(sys.argv[1:] if argv is None else argv)
 

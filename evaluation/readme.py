@@ -15,7 +15,9 @@ between the two markers is replaced. Blocks:
 - `table2`: Table 2's trained methods measured (results/table2, bench/table2.py), each beside its published
   rows, with every seed's unseen rate and its Wilson 95% interval;
 - `table2-comparisons`: each UMPNet and FlowBot3D seed paired with `random`, and with Where2Act, robomamba
-  and the other geometric method of the same training seed (results/table2/comparisons.csv).
+  and the other geometric method of the same training seed (results/table2/comparisons.csv);
+- `aggregation`: every method's rates as our tables aggregate them and as the reference code does
+  (results/table2/aggregation.csv: the main job's runs and Table 2's baselines).
 """
 from __future__ import annotations
 
@@ -185,13 +187,31 @@ def table2_comparisons_block(tables: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def aggregation_block(tables: Path) -> str:
+    """Each method family's rates (mean over its training seeds) as our tables aggregate them and as the
+    reference code does (aggregation.csv), with the share of episodes the reference keeps."""
+    a = pd.read_csv(tables / "aggregation.csv")
+    a = a[(a.criterion == "success") & (a.split != "all")].assign(family=lambda d: d.method.map(_family))
+    order = list(dict.fromkeys(a.family))
+    g = a.groupby(["family", "split"])[["mean_over_categories", "reference", "kept_fraction"]].mean()
+    lines = ["| method | seen: ours | seen: reference's aggregation | seen: episodes kept | unseen: ours | "
+             "unseen: reference's aggregation | unseen: episodes kept |", "|---|---|---|---|---|---|---|"]
+    for f in order:
+        cells = [f"{_fmt(g.loc[(f, sp), 'mean_over_categories'])} | {_fmt(g.loc[(f, sp), 'reference'])} | "
+                 f"{g.loc[(f, sp), 'kept_fraction']:.0%}" for sp in ("seen", "unseen")]
+        seeds = a[a.family == f].method.nunique()
+        lines.append(f"| {f}{f' (mean of {seeds} seeds)' if seeds > 1 else ''} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
 def blocks(root: Path = ROOT) -> dict[str, str]:
     """{block name: its generated text} from the committed CSVs under `root`/results."""
     return {"main": main_table(root / "results" / "default"),
             "comparisons": comparisons_block(root / "results" / "default"),
             "physics": physics_block(root / "results" / "physics"),
             "table2": table2_block(root / "results" / "table2"),
-            "table2-comparisons": table2_comparisons_block(root / "results" / "table2")}
+            "table2-comparisons": table2_comparisons_block(root / "results" / "table2"),
+            "aggregation": aggregation_block(root / "results" / "table2")}
 
 
 def render(text: str, generated: dict[str, str]) -> tuple[str, list[str]]:

@@ -24,6 +24,10 @@ Writes to --out:
   unpulled_motion, touched_other_link, blocked, no_motion, small_motion, wrong_direction, ... ; see
   docs/protocol.md section 4), and `unpulled_removed`, the successes the unpulled-motion filter took
   away; `failures.png` shows the split of every method's episodes;
+- `aggregation.csv` (when every record says whether its pixel lay on the target part, `pixel_on_target`):
+  per method, criterion and split, the rate as our tables give it (mean over categories), pooled over
+  episodes, and as the reference code aggregates (episodes whose pixel is off the target part dropped,
+  the rest pooled by sample count), with the episodes kept; Table 2's 20 seen and 10 unseen categories;
 - `success_by_category.png`: per-category success of every method (one mark per method, the mean over
   its training seeds with each seed beside it), Wilson 95% intervals, seen and unseen panels (and,
   with --reference, the published rows of RoboMamba Table 2 as ticks, each method its own colour).
@@ -183,6 +187,32 @@ def summary_table(runs: dict, ceiling: dict | None = None, criteria=None) -> pd.
         if c in out:
             out[c] = out[c].astype(float).round(4)
     return out
+
+
+def aggregation_table(runs: dict, criteria=None) -> pd.DataFrame | None:
+    """Each run's rates aggregated three ways, per split (Table 2's 20 seen and 10 unseen categories, and
+    all): ours (the mean over categories, as the paper tables), pooled over episodes, and the reference
+    code's (an episode whose executed pixel is off the target part has no result and leaves the
+    denominator; the rest pooled by sample count); with the episodes kept. None unless every record of
+    every run says where its pixel lay (`pixel_on_target`: records from before the field lack it;
+    bench/backfill_pixel_on_target.py adds it)."""
+    if not runs or any("pixel_on_target" not in r for run in runs.values() for r in run["records"]):
+        return None
+    rows = []
+    for label, run in runs.items():
+        for crit in _chosen(criteria):
+            for split in ("seen", "unseen", "all"):
+                recs = [r for r in run["records"] if split == "all" or r.get("group") == split]
+                if not recs:
+                    continue
+                ok = [bool(crit.passed(r)) for r in recs]
+                kept = [k for k, r in zip(ok, recs) if r["pixel_on_target"]]
+                rows.append({"method": label, "criterion": crit.name, "split": split,
+                             "mean_over_categories": float(category_counts(recs, crit).rate.mean()),
+                             "pooled_over_episodes": sum(ok) / len(ok),
+                             "reference": sum(kept) / len(kept) if kept else np.nan,
+                             "episodes": len(recs), "kept_episodes": len(kept), "kept_fraction": len(kept) / len(recs)})
+    return pd.DataFrame(rows).round(4)
 
 
 def _solvable_counts(records: list[dict], criterion) -> pd.DataFrame:
@@ -397,6 +427,9 @@ def plot_failures(table: pd.DataFrame, path) -> Path:
     return Path(path)
 
 
+AGGREGATION_FILE = "aggregation.csv"  # written when every record has pixel_on_target (aggregation_table)
+
+
 def table_files(criteria=None) -> list[str]:
     """The CSV files write_tables() writes, for the criteria `criteria` (None: every registered one)."""
     return [*(c.table_file for c in _chosen(criteria)), "summary.csv", "speed.csv", "comparisons.csv", "seeds.csv",
@@ -423,6 +456,9 @@ def write_tables(run_dirs, out, reference: bool = False, ceiling_dir=None, crite
     tables += [("summary.csv", summary_table(runs, ceiling, chosen)), ("speed.csv", speed_table(runs, reference)),
                ("comparisons.csv", comparisons_table(runs, criteria=chosen)), ("seeds.csv", seeds_table(runs, chosen)),
                ("failures.csv", failures)]
+    aggregation = aggregation_table(runs, chosen)
+    if aggregation is not None:  # records that say where each pixel lay (module doc)
+        tables.append((AGGREGATION_FILE, aggregation))
     for name, df in tables:
         decimals = "%.2f" if name.startswith("table_") else None  # the paper tables: 2 decimals, as published
         atomic_write_text(out / name, df.to_csv(index=False, float_format=decimals))

@@ -38,6 +38,7 @@ class Outcome(TypedDict, total=False):
     joint_range: float  # the target joint's range (absent where no episode was built)
     sim_steps: int  # physics steps the primitive ran
     action: list[float]  # the 8 numbers the environment executed (absent when the action did not parse)
+    pixel_on_target: bool  # the action's pixel lies on the target part's mask (the reference code's test)
     contact_point: list[float]  # the world point of the chosen pixel; executed pulls only
     pull_direction: list[float]  # -up, world frame; executed pulls only
     qpos_final: list[float]  # the object's joint state at the end

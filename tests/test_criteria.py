@@ -9,7 +9,7 @@ import pytest
 
 from evaluation.results.criteria import Criterion, UnknownCriterionError, criteria, get, names, register, unregister
 from evaluation.results.records import load_run
-from evaluation.tables import table_files, write_tables
+from evaluation.tables import AGGREGATION_FILE, table_files, write_tables
 
 RUNS = Path(__file__).resolve().parents[1] / "results" / "default" / "runs"
 
@@ -40,7 +40,9 @@ def test_builtins_and_errors():
 def test_a_registered_criterion_reaches_every_table(registered, tmp_path):
     dirs = [RUNS / "robomamba@s0", RUNS / "random"]
     paths = write_tables(dirs, tmp_path, reference=True, ceiling_dir=RUNS / "ceiling")
-    assert set(table_files()) == {p.name for p in paths.values() if p.suffix == ".csv"}
+    assert set(table_files()) | {AGGREGATION_FILE} == {p.name for p in paths.values() if p.suffix == ".csv"}
+    agg = pd.read_csv(tmp_path / AGGREGATION_FILE)
+    assert set(agg.criterion) == set(names())  # the new criterion's rows too
     assert "table_manipulation_success_strict.csv" in table_files()
     recs = load_run(RUNS / "robomamba@s0")["records"]
     by_cat: dict = {}

@@ -380,3 +380,35 @@ def test_oracle_video_shows_the_pull(tmp_path, env):
         changed = np.abs(first - last).sum(-1) > 60
         if recs[k]["success"]:
             assert changed.sum() > 100, (v, changed.sum())
+
+
+def test_backfilling_pixel_on_target_gives_what_the_evaluation_recorded(runs, tmp_path, monkeypatch):
+    """bench/backfill_pixel_on_target.py, on copies of two runs with the field removed, replays the resets
+    and puts back exactly what the evaluations recorded (the oracle's pixels on the target part, random's
+    mostly not), every other byte of each line unchanged."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("backfill", Path(__file__).parents[1] / "bench" /
+                                                  "backfill_pixel_on_target.py")
+    backfill = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "backfill", backfill)  # its dataclass looks its module up
+    spec.loader.exec_module(backfill)
+    want, dirs = {}, []
+    for name in ("random", "oracle"):
+        d = tmp_path / name
+        shutil.copytree(runs[name], d)
+        lines = (d / EPISODES).read_text().splitlines()
+        want[name] = lines
+        recs = [json.loads(x) for x in lines]
+        assert all("pixel_on_target" in r for r in recs)
+        for r in recs:
+            del r["pixel_on_target"]
+        (d / EPISODES).write_text("".join(json.dumps(r) + "\n" for r in recs))
+        dirs.append(str(d))
+    assert backfill.main([*dirs, "--workers", "0"]) == 0
+    for name in ("random", "oracle"):
+        got = [json.loads(x) for x in (tmp_path / name / EPISODES).read_text().splitlines()]
+        assert {r["key"]: r["pixel_on_target"] for r in got} == \
+               {r["key"]: r["pixel_on_target"] for r in map(json.loads, want[name])}
+    assert all(json.loads(x)["pixel_on_target"] for x in want["oracle"] if json.loads(x)["failure_reason"] == "")
+    assert backfill.main([*dirs, "--workers", "0"]) == 0  # already there: left alone

@@ -272,3 +272,54 @@ def test_decompose_command_fills_the_cache_once(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as e:
         partnet.main(["--partnet-dir", str(root), "--objects", "nope"])
     assert e.value.code == 2 and "nope" in capsys.readouterr().err
+
+
+def test_the_main_job_runs_on_a_partnet_directory(tmp_path):
+    """`evaluation.pipeline --partnet-dir` on a mesh-mode export of procedural objects (PartNet's layout):
+    demos on the train objects of the seen category, a trained agent and a baseline evaluated on the test
+    objects of both categories it holds, tables and records as on the procedural default; a directory
+    without test objects of the asked categories exits 2 naming --partnet-dir."""
+    from conftest import run_main
+
+    from data_collection.dataset import load_frame
+    from sim_envs import objects, partnet
+    from sim_envs.objects.export import export, folder_name
+
+    root = tmp_path / "partnet"
+    split = {}
+    for i in objects.instances("Laptop", "train") + objects.instances("Laptop", "test"):
+        spec = objects.generate("Laptop", i)
+        side = partnet.split_of(folder_name(spec), "Laptop")
+        if side not in split.values():  # one train and one test object
+            split[export(spec, root, mesh=True).name] = side
+        if len(split) == 2:
+            break
+    faucet = export(objects.generate("Faucet", objects.instances("Faucet", "test")[0]), root, mesh=True).name
+    assert sorted(split.values()) == ["test", "train"]
+    train_id = next(k for k, v in split.items() if v == "train")
+    test_ids = {k for k, v in split.items() if v == "test"} | {faucet}
+
+    out = tmp_path / "job"
+    p = run_main("evaluation.pipeline", "--partnet-dir", root, "--agents", "flowbot3d,random", "--samples", "2",
+                 "--episodes", "2", "--train-seeds", "1", "--flowbot3d-epochs", "1", "--workers", "0",
+                 "--image-size", "128", "--film", "0", "--out", out)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert f"--partnet-dir {root}: evaluation on the test objects of 2 of 30 categories" in p.stdout
+    assert "demos on the train objects of 1 seen categories" in p.stdout
+    data = load_frame(out / "data", ["instance_id", "category"])
+    assert len(data) and set(data.instance_id) == {train_id} and set(data.category) == {"Laptop"}
+    assert json.loads((out / "data" / "manifest.json").read_text())["partnet"]["skipped"] == {}
+    for run in ("flowbot3d@s0", "random"):
+        recs = [json.loads(x) for x in (out / "eval" / run / "episodes.jsonl").read_text().splitlines()]
+        assert len(recs) == 4 and {str(r["instance_id"]) for r in recs} == test_ids
+        assert {r["category"] for r in recs} == {"Laptop", "Faucet"}
+        assert all(r["success"] or r["failure_reason"] for r in recs)
+        assert json.loads((out / "eval" / run / "run.json").read_text())["config"]["partnet_dir"] == str(root)
+    table = (out / "tables" / "table_manipulation.csv").read_text()
+    assert "flowbot3d@s0" in table and "random" in table
+    assert json.loads((out / "tables" / "pipeline.json").read_text())["config"]["partnet_dir"] == str(root)
+    assert (out / "tables" / "report" / "index.html").is_file()
+
+    bad = run_main("evaluation.pipeline", "--partnet-dir", root, "--categories", "Kettle", "--out", tmp_path / "x")
+    assert bad.returncode == 2 and "--partnet-dir" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()

@@ -120,6 +120,7 @@ def test_bad_actions_are_recorded_failures(env, action, reason):
     _, reward, terminated, _, info = env.step(action)
     assert terminated and reward == 0.0 and not info["success"] and not info["success_manipllm"]
     assert info["failure_reason"].startswith(reason), info["failure_reason"]
+    assert info["pixel_on_target"] is False
     # the process goes on: the next episode works
     env.reset(seed=7001)
     assert env.step(expert(env, 1))[4]["failure_reason"] in ("", "no_contact")
@@ -216,3 +217,17 @@ def test_pinned_instance_outside_the_split_is_rejected(env):
     with pytest.raises(ValueError, match="not a test instance"):
         env.reset(seed=0, options={"instance_id": 3})
     env.reset(seed=1)  # still usable
+
+
+def test_the_outcome_says_whether_the_pixel_lay_on_the_target_part(env):
+    """`pixel_on_target` (the reference code drops episodes whose pixel is off the movable part): True for
+    the expert's pixel on the target, False for a pixel on the object but off the target part."""
+    obs, _ = env.reset(seed=7100)
+    assert env.step(expert(env, 0))[4]["pixel_on_target"] is True
+    obs, _ = env.reset(seed=7100)
+    off = np.argwhere(obs["object_mask"] & ~obs["target_mask"])
+    assert len(off)
+    a = expert(env, 0)
+    a[:2] = off[len(off) // 2]
+    info = env.step(a)[4]
+    assert info["pixel_on_target"] is False and "failure_reason" in info

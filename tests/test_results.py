@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.tables import table_files, write_tables
+from evaluation.tables import AGGREGATION_FILE, table_files, write_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "default"
@@ -20,7 +20,8 @@ def test_committed_tables_recompute_from_committed_records(tmp_path):
     assert all((r / "run.json").exists() and (r / "episodes.jsonl.gz").exists() for r in runs), runs
     paths = write_tables(runs, tmp_path, reference=True, ceiling_dir=RESULTS / "runs" / job["ceiling"],
                          criteria=BUILTIN)
-    for name in table_files(BUILTIN):
+    assert AGGREGATION_FILE in paths  # every committed record says where its pixel lay
+    for name in [*table_files(BUILTIN), AGGREGATION_FILE]:
         assert paths[name].read_text() == (RESULTS / name).read_text(), name
 
 
@@ -192,5 +193,31 @@ def test_table2_baselines_recompute_from_their_records_and_the_main_jobs(tmp_pat
     assert {p.name for p in (TABLE2 / "runs").iterdir()} == set(job["runs"]), "records that no table reads"
     assert {r.split("@")[0] for r in job["runs"]} == {"umpnet", "flowbot3d"}
     paths = write_tables(runs, tmp_path, reference=True, ceiling_dir=ROOT / job["ceiling"], criteria=BUILTIN)
-    for name in table_files(BUILTIN):
+    for name in [*table_files(BUILTIN), AGGREGATION_FILE]:
         assert paths[name].read_text() == (TABLE2 / name).read_text(), name
+
+
+def test_the_reference_aggregation_drops_pixels_off_the_target_and_pools_episodes(tmp_path):
+    """aggregation.csv on two hand-made runs: ours is the mean over categories, the reference pools the
+    episodes whose pixel was on the target part; without the field in every record there is no table."""
+    from evaluation.tables import aggregation_table
+
+    def rec(cat, group, ok, on):
+        return {"key": f"{cat}/{len(recs):05d}", "task": cat, "category": cat, "group": group, "success": ok,
+                "success_manipllm": ok, "pixel_on_target": on}
+
+    recs = []
+    # seen: Door 2/4 (one success with the pixel off the part), Safe 0/2 (pixels off the part); unseen: Faucet 1/2
+    for args in [("Door", "seen", True, True), ("Door", "seen", True, False), ("Door", "seen", False, True),
+                 ("Door", "seen", False, True), ("Safe", "seen", False, False), ("Safe", "seen", False, False),
+                 ("Faucet", "unseen", True, True), ("Faucet", "unseen", False, False)]:
+        recs.append(rec(*args))
+    df = aggregation_table({"m": {"records": recs, "runs": []}}, ["success"]).set_index("split")
+    near = lambda v: pytest.approx(v, abs=1e-4)  # noqa: E731  (the table rounds to 4 decimals)
+    assert df.loc["seen", "mean_over_categories"] == near((2 / 4 + 0 / 2) / 2)
+    assert df.loc["seen", "pooled_over_episodes"] == near(2 / 6)
+    assert df.loc["seen", "reference"] == near(1 / 3)  # Door's 3 on-part episodes, 1 success
+    assert (df.loc["seen", "kept_episodes"], df.loc["unseen", "kept_episodes"]) == (3, 1)
+    assert df.loc["unseen", "reference"] == 1.0 and df.loc["all", "reference"] == near(2 / 4)
+    del recs[3]["pixel_on_target"]
+    assert aggregation_table({"m": {"records": recs, "runs": []}}, ["success"]) is None
