@@ -34,6 +34,10 @@ class CollectConfig(ConfigBase):
     block_size: int = option(32, "trials per shard: the unit of work and of resumption")
     max_trials: int | None = option(None, "give up on a category after this many trials; None = 20 x samples + 200")
     partnet_dir: str | None = partnet_option()
+    allow_short: bool = option(False, "exit 0 (not 1) when a category gives up after --max-trials short of "
+                                      "--samples; the warning stays and the manifest records each category's "
+                                      "demos (the main job sets it on a PartNet directory, where one pull cannot "
+                                      "open some real objects)")
     quiet: bool = option(False, "no progress bars")
     # the demo filter (docs/protocol.md, data collection)
     keep_dq: float = option(0.1, "demo filter: |dq| above this (m or rad) ...")

@@ -55,7 +55,7 @@ def main(argv=None) -> int:
         short = [f"{t} {manifest['tasks'][t]['demos']}/{cfg.samples}" for t in tasks
                  if not manifest["tasks"][t]["complete"]]
         print(f"warning: gave up after --max-trials {cfg.trial_limit} on: {', '.join(short)}", file=sys.stderr)
-        return 1
+        return 0 if cfg.allow_short else 1
     return 0
 
 

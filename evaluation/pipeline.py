@@ -25,7 +25,8 @@ collect -> train -> evaluate -> tables.
 With --partnet-dir, every step reads the objects of that directory (its reference train/test lists, the
 hash split elsewhere; broken folders skipped with one line each): demos on the train objects of its seen
 categories, evaluation on the test objects; with --categories all, the categories it holds test objects
-of (a line names the others).
+of (a line names the others). A seen category whose objects one pull rarely opens gives fewer demos than
+--samples (collection's --allow-short: a warning names it) instead of stopping the job.
 
 Every step is the project's own CLI with its flags (printed as it runs), so any step can be rerun
 alone. Each one resumes, so rerunning this command after an interruption continues where it stopped.
@@ -184,14 +185,16 @@ def main(argv=None) -> int:
     if cfg.partnet_dir:
         print(cfg.describe_partnet(), flush=True)
     image = ["--image-size", str(cfg.image_size)]
+    short = ["--allow-short"] if cfg.partnet_dir else []  # a real object one pull cannot open stops nothing
     if learned:
         step("collect", collect_main, ["--category", cfg.collect_categories(), "--samples", str(cfg.samples),
-                                       "--keep-failures", *sim, *image, "--out", data, *common], "data_collection.run")
+                                       "--keep-failures", *short, *sim, *image, "--out", data, *common],
+             "data_collection.run")
     extra = {"exploration": f"{out}/explore"}  # the datasets a trainer may ask for (PIPELINE_DATA)
     if any("exploration" in getattr(trainer(a)[1], "PIPELINE_DATA", {}) for a in learned):
         step("collect exploration", collect_main,
              ["--category", cfg.collect_categories(), "--samples", str(cfg.explore_samples), "--keep-failures",
-              "--directions", "hemisphere", *sim, *image, "--out", extra["exploration"], *common],
+              "--directions", "hemisphere", *short, *sim, *image, "--out", extra["exploration"], *common],
              "data_collection.run")
     # a learned agent is trained once per training seed (seed, seed + 1, ...): one trained model is one draw
     models = [(a, k) for a in agents for k in (range(cfg.train_seeds) if a in learned else [None])]

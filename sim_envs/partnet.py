@@ -34,13 +34,18 @@ class PartNetEntry:
     joint_types: tuple[str, ...]  # types of the URDF's movable joints with finite limits
 
 
-def _urdf_joint_types(urdf: Path) -> tuple[str, ...]:
+def _urdf_joint_types(urdf: Path, sem: dict | None = None) -> tuple[str, ...]:
+    """Types of the URDF's movable joints with finite limits that may be targets (semantics `sem` allow
+    their child link: annotated_movable)."""
     types = []
     for j in ET.parse(urdf).getroot().iter("joint"):
         jt = j.get("type")
         if jt in ("prismatic", "revolute"):
             lim = j.find("limit")
-            if lim is not None and float(lim.get("upper", 0)) > float(lim.get("lower", 0)):
+            child = j.find("child")
+            link = child.get("link") if child is not None else ""
+            if (lim is not None and float(lim.get("upper", 0)) > float(lim.get("lower", 0))
+                    and annotated_movable(sem or {}, link, jt)):
                 types.append(jt)
     return tuple(types)
 
@@ -60,21 +65,25 @@ def _problem(folder: Path) -> tuple[str | None, str | None, tuple[str, ...]]:
         return f"meta.json: {type(e).__name__}: {e}", None, ()
     try:
         meshes = [m.get("filename") for m in ET.parse(urdf).getroot().iter("mesh")]
-        joint_types = _urdf_joint_types(urdf)
+        joint_types = _urdf_joint_types(urdf, semantics(folder))
     except (ET.ParseError, ValueError) as e:
         return f"mobility.urdf does not parse: {e}", cat, ()
     missing = [m for m in dict.fromkeys(meshes) if not m or not (folder / m).is_file()]
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         return f"missing mesh {missing[0]}{more}", cat, ()
+    if not joint_types:
+        return ("no target joint: no prismatic or revolute joint with finite limits whose link semantics.txt "
+                "allows to move"), cat, ()
     return None, cat, joint_types
 
 
 @lru_cache(maxsize=8)
 def index(root: str) -> tuple[dict[str, PartNetEntry], dict[str, str]]:
     """Index a PartNet-Mobility directory: (object id -> entry, skipped folder -> why). A folder is skipped
-    without mobility.urdf or meta.json, with an unknown category, a URDF that does not parse or a mesh it
-    names that is missing; FileNotFoundError for a missing directory or one without any usable object."""
+    without mobility.urdf or meta.json, with an unknown category, a URDF that does not parse, a mesh it
+    names that is missing, or no joint that can be a target (movable, finite limits, allowed by
+    semantics.txt); FileNotFoundError for a missing directory or one without any usable object."""
     base = Path(root)
     if not base.is_dir():
         raise FileNotFoundError(f"PartNet-Mobility directory {root!r} does not exist")

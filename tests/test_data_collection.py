@@ -201,6 +201,19 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, args, message):
     assert not out.exists()
 
 
+def test_a_category_short_of_its_samples_exits_1_unless_allowed(env, tmp_path):
+    """--max-trials reached before --samples: the warning names the category and its count; exit 1, or 0
+    with --allow-short (what the main job passes on a PartNet directory); the manifest says so either way."""
+    args = ["--category", "drawer", "--samples", "50", "--max-trials", "4", "--block-size", "4", "--image-size",
+            "64", "--workers", "0", "--quiet"]
+    r = _cli(*args, "--out", str(tmp_path / "a"))
+    assert r.returncode == 1 and "gave up after --max-trials 4 on: drawer" in r.stderr
+    r = _cli(*args, "--allow-short", "--out", str(tmp_path / "b"))
+    assert r.returncode == 0 and "gave up after --max-trials 4 on: drawer" in r.stderr
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["status"] != "complete" and not manifest["tasks"]["drawer"]["complete"]
+
+
 def test_cli_refuses_a_dataset_with_other_settings(dataset, tmp_path):
     out, _ = dataset
     before = (out / "manifest.json").read_bytes()

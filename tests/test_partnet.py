@@ -150,7 +150,8 @@ def test_env_uses_partnet_objects_and_pulls_the_drawer(partnet_root):
 
 def test_broken_object_folders_are_skipped_with_their_reason(tmp_path):
     """A URDF that does not parse, a mesh the URDF names that is missing, an unknown category, a folder
-    without meta.json: each skipped with why; the usable object stays. Nothing usable: FileNotFoundError."""
+    without meta.json, an object without a joint that may be a target: each skipped with why; the usable
+    object stays. Nothing usable: FileNotFoundError."""
     from sim_envs import partnet
 
     write_fixture(tmp_path, "ok")
@@ -158,10 +159,12 @@ def test_broken_object_folders_are_skipped_with_their_reason(tmp_path):
     (write_fixture(tmp_path, "no_mesh") / "textured_objs" / "cube.obj").unlink()
     write_fixture(tmp_path, "what", category="Teapot")
     (write_fixture(tmp_path, "no_meta") / "meta.json").unlink()
+    (write_fixture(tmp_path, "static") / "semantics.txt").write_text("link_0 heavy body\nlink_1 static drawer\n")
     root = str(tmp_path)
     assert set(partnet.scan(root)) == {"ok"}
     gone = partnet.skipped(root)
-    assert set(gone) == {"bad_urdf", "no_mesh", "what", "no_meta"}
+    assert set(gone) == {"bad_urdf", "no_mesh", "what", "no_meta", "static"}
+    assert gone["static"].startswith("no target joint")  # its one joint's link may not move (real: GenSim2's 102301)
     assert gone["bad_urdf"].startswith("mobility.urdf does not parse: mismatched tag")
     assert gone["no_mesh"] == "missing mesh textured_objs/cube.obj"  # each file named once
     assert "unknown category 'Teapot'" in gone["what"] and gone["no_meta"] == "no meta.json"
@@ -170,7 +173,7 @@ def test_broken_object_folders_are_skipped_with_their_reason(tmp_path):
     assert lines == [f"partnet: skipping {k}: {v}" for k, v in gone.items()]
     (tmp_path / "ok" / "mobility.urdf").unlink()
     partnet.index.cache_clear()
-    with pytest.raises(FileNotFoundError, match="no usable object folders .* skipped 5, e.g. bad_urdf"):
+    with pytest.raises(FileNotFoundError, match="no usable object folders .* skipped 6, e.g. bad_urdf"):
         partnet.scan(root)
 
 
