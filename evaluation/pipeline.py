@@ -90,10 +90,8 @@ class PipelineConfig(ConfigBase):
         check_executor(self)
         check_partnet_dir(self)
         if self.partnet_dir:
-            from .episodes import resolve_tasks, task_name
-
-            held = self._categories(self.categories, "test")
-            missing = [task_name(t) for t in resolve_tasks(self.categories) if task_name(t) not in held]
+            asked, held = self._test_coverage()
+            missing = [c for c in asked if c not in held]
             if not held or (missing and self.categories.strip().lower() != "all"):
                 raise ConfigError("partnet_dir", self.partnet_dir, f"holds no test object of {', '.join(missing)} "
                                                                    f"(--categories {self.categories})")
@@ -137,14 +135,19 @@ class PipelineConfig(ConfigBase):
 
         return ",".join(c for c in self._categories(self.categories, "train") if resolve(c).seen)
 
-    def describe_partnet(self) -> str:
-        """One line: which categories of --categories the PartNet directory serves, and which it does not."""
+    def _test_coverage(self) -> tuple[list[str], list[str]]:
+        """(the categories --categories names, those of them the PartNet directory holds test objects of)."""
         from .episodes import resolve_tasks, task_name
 
-        asked = [task_name(t) for t in resolve_tasks(self.categories)]
-        evaluated, collected = self.eval_categories().split(","), self.collect_categories()
-        missing = [c for c in asked if c not in evaluated]
-        return (f"pipeline: --partnet-dir {self.partnet_dir}: evaluation on the test objects of {len(evaluated)} of "
+        held = self._categories(self.categories, "test")  # first: a bad --categories is a ConfigError
+        return [task_name(t) for t in resolve_tasks(self.categories)], held
+
+    def describe_partnet(self) -> str:
+        """One line: which categories of --categories the PartNet directory serves, and which it does not."""
+        asked, held = self._test_coverage()
+        missing = [c for c in asked if c not in held]
+        collected = self.collect_categories()
+        return (f"pipeline: --partnet-dir {self.partnet_dir}: evaluation on the test objects of {len(held)} of "
                 f"{len(asked)} categories" + (f" (none of {', '.join(missing)})" if missing else "") +
                 f"; demos on the train objects of {len(collected.split(',')) if collected else 0} seen categories")
 

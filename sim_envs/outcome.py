@@ -139,7 +139,7 @@ def not_executed(reason: str, joint_range: float | None = None, action=None) -> 
     """The outcome of an episode in which nothing moved, for `reason` ('<reason>: <detail>')."""
     out: Outcome = {"failure_reason": reason, "failure_reason_manipllm": reason, "contact": False,
                     "attached_link": "", "pulled": False, "unpulled_motion": False, "dq": 0.0, "dq_pre": 0.0,
-                    "cosine": 0.0}
+                    "cosine": 0.0, "pixel_on_target": False}
     if joint_range is not None:
         out["joint_range"] = joint_range
     out.update({"sim_steps": 0, "success": False, "success_manipllm": False, "success_unfiltered": False,

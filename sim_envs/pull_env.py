@@ -293,7 +293,7 @@ class PullArticulatedEnv(BaseEnv):
         if self._stepped:
             raise RuntimeError("the episode has ended (one action per episode): call reset()")
         self._stepped = True
-        self._outcome = {"pixel_on_target": False, **self._execute(action)}
+        self._outcome = self._execute(action)
         info = {**self._info, **self._outcome}
         self._info = info
         return self._obs, float(info["success"]), True, False, info
@@ -302,7 +302,7 @@ class PullArticulatedEnv(BaseEnv):
         """End the episode without executing anything (its agent failed to act): its info, with the
         outcome of a pull that never ran for `reason`."""
         self._stepped = True
-        self._outcome = {"pixel_on_target": False, **self._fail(reason)}
+        self._outcome = self._fail(reason)
         self._info = {**self._info, **self._outcome}
         return dict(self._info)
 

@@ -162,7 +162,7 @@ class SelectiveScanFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u, delta, At, Bm, Cm):
-        ctx.kernel = u.dtype == torch.float32 and kernel_active()
+        ctx.kernel = kernel_active(u)
         if ctx.kernel:  # the kernel's backward recomputes the states
             y, last = scan_kernel.scan_fwd(u, delta, At, Bm, Cm)
             ctx.save_for_backward(u, delta, At, Bm, Cm)
@@ -183,10 +183,11 @@ class SelectiveScanFn(torch.autograd.Function):
 _PYTORCH_SCAN = contextvars.ContextVar("robomamba_pytorch_scan", default=False)
 
 
-def kernel_active() -> bool:
-    """Whether float32 scans in this context run the fused kernel (loaded, and not switched off by
-    :func:`pytorch_scan`); other dtypes (the float64 gradcheck) always run the PyTorch scan."""
-    return not _PYTORCH_SCAN.get() and scan_kernel.load()
+def kernel_active(u: torch.Tensor | None = None) -> bool:
+    """Whether scans in this context run the fused kernel (loaded, and not switched off by
+    :func:`pytorch_scan`); given the scan's input `u`, only for float32 (the float64 gradcheck runs the
+    PyTorch scan)."""
+    return (u is None or u.dtype == torch.float32) and not _PYTORCH_SCAN.get() and scan_kernel.load()
 
 
 @contextlib.contextmanager
@@ -205,7 +206,7 @@ def run_scan(u, delta, At, Bm, Cm):
     autograd when an input needs a gradient, by the fused kernel where it is loaded."""
     if torch.is_grad_enabled() and any(t.requires_grad for t in (u, delta, At, Bm, Cm)):
         return SelectiveScanFn.apply(u, delta, At, Bm, Cm)
-    if u.dtype == torch.float32 and kernel_active():  # inference: no (L, B, N, D) buffer at all
+    if kernel_active(u):  # inference: no (L, B, N, D) buffer at all
         return scan_kernel.scan_fwd(u, delta, At, Bm, Cm)
     return scan_forward(u, delta, At, Bm, Cm)
 
