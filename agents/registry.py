@@ -51,7 +51,11 @@ AGENTS: dict[str, tuple[str, str, str | None]] = {
                   "FlowBot3D: per-point articulation flow from the object point cloud; pull the point of largest "
                   "flow along it", "agents.baselines.flowbot3d.train"),
     "oracle": ("agents.baselines.oracle:OracleAgent",
-               "privileged affordance pixel and true surface normal: the upper bound", None),
+               "privileged motion-aware expert: a true-part pixel whose pull moves the part, where the gripper "
+               "fits: the upper bound", None),
+    "reference_expert": ("agents.baselines.oracle:ReferenceExpertAgent",
+                         "privileged reference-protocol action (affordance pixel, minus the true normal), "
+                         "what data collection samples", None),
     "remote": ("agents.remote.agent:RemoteAgent",
                "a policy served over the network (python -m agents.serve); needs --policy-url ws://HOST:PORT", None),
 }

@@ -1,13 +1,17 @@
-"""The privileged expert on real PartNet-Mobility objects, per object and collision mode.
+"""The privileged experts and the search ceiling on real PartNet-Mobility objects, per object and
+collision mode.
 
     python bench/partnet_objects.py --partnet-dir data/partnet_real --trials 10 --collision hull coacd
 
-For every object folder whose category is one of the benchmark's 30, `--trials` expert pulls (episode
+For every object folder whose category is one of the benchmark's 30, `--trials` episodes (episode
 seeds 0..N-1: scale, joint state, target part and camera sampled as in any episode) under the default
-physics; per object and mode: success under both criteria, the failure reasons, the seconds the first
-load took (a CoACD decomposition included) and a later one, and, for the first failed trial, a rollout
-video (OUT/videos/<id>_<mode>.mp4) to see what stops the part. Writes OUT/partnet_objects.csv and the
-per-trial records OUT/trials.jsonl.
+physics. Each episode is pulled once by the reference protocol's action (`reference_action`, what data
+collection samples) and once by the motion-aware expert (`expert_action`, the oracle's), then searched
+by the ceiling (evaluation.ceiling, `--budget` actions, the expert's first). Per object and mode:
+success of both experts under both criteria, the ceiling's solvable fraction, the expert's failure
+reasons, the seconds the first load took (a CoACD decomposition included) and a later one, and, for the
+expert's first failed trial, a rollout video (OUT/videos/<id>_<mode>.mp4) to see what stops the part.
+Writes OUT/partnet_objects.csv and the per-trial records OUT/trials.jsonl.
 """
 from __future__ import annotations
 
@@ -29,10 +33,11 @@ class PartnetBenchConfig:
     trials: int = option(10, "expert trials per object and mode")
     collision: tuple[str, ...] = option(("hull", "coacd"), "collision modes to compare (coacd, hull, pieces)")
     objects: str = option("all", "comma-separated object ids, or 'all'")
+    budget: int = option(12, "the ceiling's most actions per episode (evaluation.ceiling; 0: no search)")
     out: str = option("out/bench/partnet", "output directory")
 
     def __post_init__(self):
-        check_at_least(self, trials=1)
+        check_at_least(self, trials=1, budget=0)
 
 
 def main(argv=None) -> int:
@@ -40,6 +45,9 @@ def main(argv=None) -> int:
     import numpy as np
     import pandas as pd
 
+    from agents.baselines.oracle import OracleAgent
+    from evaluation.ceiling import search
+    from evaluation.episodes import WorkItem
     from infra.files import atomic_write_text
     from infra.progress import progress_bar
     from sim_envs import make_env, partnet
@@ -63,29 +71,44 @@ def main(argv=None) -> int:
             task = resolve(e.category)
             loads, recs, filmed = [], [], False
             for seed in range(cfg.trials):
+                options = {"task": task.name, "instance_id": oid, "split": split}
                 t0 = time.perf_counter()
                 try:
-                    obs, info = env.reset(seed=seed, options={"task": task.name, "instance_id": oid, "split": split})
+                    obs, info = env.reset(seed=seed, options=options)
                 except Exception as ex:  # an object SAPIEN cannot load, or without a usable joint
                     recs.append({"object_id": oid, "mode": mode, "seed": seed, "success": False,
-                                 "success_manipllm": False,
+                                 "success_manipllm": False, "reference_success": False, "solvable": False,
                                  "failure_reason": f"episode_error: {type(ex).__name__}: {ex}"})
                     continue
                 loads.append(time.perf_counter() - t0)
-                action = u.privileged().expert_action(np.random.default_rng(seed))
+                reference = env.step(u.privileged().reference_action(np.random.default_rng(seed)))[4]
+                obs, _ = env.reset(seed=seed, options=options)
+                view = u.privileged()
+                action = OracleAgent().act([obs], seeds=[seed], privileged=[view])[0]
                 info, frames = filmed_step(env, action, film=not filmed)
                 if not filmed and not info["success"]:
                     save_rollout(out / "videos" / f"{oid}_{mode}", obs, action, {**info, "episode": seed}, frames)
                     filmed = True
+                solvable = None
+                if cfg.budget:
+                    item = WorkItem(seed, task.name, task.category, "seen" if task.seen else "unseen", split, seed,
+                                    oid, seed)
+                    solvable = bool(search(env, item, cfg.budget)["solvable_success"])
                 recs.append({"object_id": oid, "category": e.category, "mode": mode, "seed": seed,
                              **{k: info.get(k) for k in ("target_link", "target_label", "joint_type", "dq", "dq_pre",
                                                          "cosine", "attached_link", "success", "success_manipllm",
-                                                         "failure_reason", "sim_steps", "qpos_settled")}})
+                                                         "failure_reason", "sim_steps", "qpos_settled")},
+                             "reference_success": bool(reference["success"]),
+                             "reference_failure_reason": reference["failure_reason"], "solvable": solvable,
+                             "plan_size": len(view.pull_plan())})
             trials += recs
             reasons = Counter((r["failure_reason"] or "success").split(":")[0] for r in recs)
             rows.append({"object_id": oid, "category": e.category, "mode": mode, "trials": len(recs),
+                         "reference": round(float(np.mean([r["reference_success"] for r in recs])), 3),
                          "success": round(float(np.mean([r["success"] for r in recs])), 3),
                          "success_manipllm": round(float(np.mean([r["success_manipllm"] for r in recs])), 3),
+                         "ceiling": round(float(np.mean([bool(r["solvable"]) for r in recs])), 3)
+                         if cfg.budget else None,
                          "first_load_s": round(loads[0], 2) if loads else None,
                          "later_load_s": round(float(np.median(loads[1:])), 3) if len(loads) > 1 else None,
                          "reasons": "; ".join(f"{k} {v}" for k, v in reasons.most_common())})

@@ -49,7 +49,7 @@ def sample_action(env, episode_seed: int, noise_deg: float, directions: str = "e
     hemisphere of directions into the surface (up . -normal >= 0), a random roll."""
     rng = np.random.default_rng([episode_seed, ACTION_STREAM])
     view = env.unwrapped.privileged()
-    action = view.expert_action(rng, normal_noise_deg=noise_deg)
+    action = view.reference_action(rng, normal_noise_deg=noise_deg)
     if directions == "expert" or not np.all(np.isfinite(action)):
         return action
     inward = unit(action[2:5]) if noise_deg == 0 else -unit(view.true_normals([action[:2].astype(int)])[0])

@@ -10,9 +10,10 @@ the parent's agent thinks about one slot's observation the process can reset ano
 
 The oracle (`needs_privileged`) gets a `DetachedPrivilegedView`: the worker computes, right after
 the reset, the true surface normal at every pixel the expert may sample (the affordance map's
-support) by ray casting in its own scene, and ships those with the point map and masks. The view's
-`expert_action(rng, noise)` is then the environment's own `PrivilegedView.expert_action`, evaluated in
-the parent with the agent's random stream; it returns the same numbers as the live view would.
+support) and the expert's shortlist (`PrivilegedView.pull_plan`, ray-checked) in its own scene, and
+ships those with the point map and masks. The view's `expert_action(rng, noise)` and
+`reference_action(rng, noise)` are then the environment's own, evaluated in the parent with the
+agent's random stream; they return the same numbers as the live view would.
 """
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ class DetachedPrivilegedView(PrivilegedView):
             normals[support[:, 0], support[:, 1]] = view.true_normals(support)
         return cls(np.asarray(view.points_cam), view.target_mask, view.object_mask, view.cam2world,
                    view.intrinsics, view.joint_type, view.axis_point_cam, view.axis_dir_cam,
-                   None, None, normals)
+                   None, None, joint_q=view.joint_q, joint_limits=view.joint_limits,
+                   min_travel=view.min_travel, _plan=view.pull_plan(), normals_cam=normals)
 
     def true_normals(self, pixels) -> np.ndarray:
         px = np.atleast_2d(np.asarray(pixels, dtype=np.int64))

@@ -1,5 +1,6 @@
-"""Can the benchmark's primitive open every category? Privileged expert pulls (affordance pixel on
-the true target part, up = minus the true normal) on test instances, per category.
+"""Can the benchmark's primitive open every category? Privileged expert pulls (the motion-aware
+expert, `PrivilegedView.expert_action`: a pixel of the true target part whose pull along its true
+normal moves the part, where the gripper fits) on test instances, per category.
 
     python -m sim_envs.openability --categories all --instances 10
 """

@@ -142,10 +142,12 @@ def test_mesh_mode_writes_partnet_layout(mesh_twins):
 
 
 def test_mesh_mode_objects_open_like_their_primitive_twins(mesh_twins, tmp_path, monkeypatch):
-    """Through --partnet-dir with convex decomposition (`partnet_collision="coacd"`, cached in a temporary
-    folder), the expert opens the mesh objects at least as often as their primitive twins (within 0.1),
-    and every failure says why. (With `hull`, one hull per mesh file, a piece's hull fills the gaps
-    between its shapes, and the mesh twins lost 2 of 18 pulls to approach collisions: bench/README.md.)"""
+    """Through --partnet-dir with the default collision (`hull`, one convex hull per mesh file), the expert
+    opens the mesh objects at least as often as their primitive twins (within 0.1), and every failure says
+    why. (A piece's hull fills the gaps between its shapes; before issue 28 the reference action lost 2 of
+    18 pulls of the mesh twins to approach collisions there, and only CoACD's decomposition kept them:
+    bench/README.md. The motion-aware expert's ray checks see the hulls. CoACD has its own tests in
+    tests/test_partnet.py.)"""
     from sim_envs import make_env
     from sim_envs.config import PullEnvConfig
 
@@ -153,7 +155,7 @@ def test_mesh_mode_objects_open_like_their_primitive_twins(mesh_twins, tmp_path,
     rates = {}
     for kind in ("primitive", "mesh"):
         root = mesh_twins / kind
-        env = make_env(PullEnvConfig(task="Laptop", split="train", partnet_dir=str(root), partnet_collision="coacd"))
+        env = make_env(PullEnvConfig(task="Laptop", split="train", partnet_dir=str(root), partnet_collision="hull"))
         ok = []
         try:
             for name, entry in sorted(partnet.scan(str(root)).items()):
@@ -167,4 +169,4 @@ def test_mesh_mode_objects_open_like_their_primitive_twins(mesh_twins, tmp_path,
         finally:
             env.close()
         rates[kind] = float(np.mean(ok))
-    assert rates["mesh"] >= rates["primitive"] - 0.1, rates
+    assert rates["primitive"] >= 0.8 and rates["mesh"] >= rates["primitive"] - 0.1, rates

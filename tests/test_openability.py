@@ -1,16 +1,15 @@
-"""Every category is physically openable by the benchmark's primitive (issue acceptance): with up to
-three privileged actions per episode (the expert's pull, then the search ceiling's candidates), 10
-test instances per category reach >= 50% success per category (Toaster's crumb tray and the
-Lighter's lid sit close to the body: many approaches hit it) and >= 85% over all, and the single
-expert pull >= 65% over all; and no movable part jams on another part when driven through its range."""
+"""Every category is physically openable by the benchmark's primitive (issue acceptance): the single
+pull of the motion-aware expert opens >= 50% of the first 6 test instances of every category and >= 90%
+over all (0.973 on 10 per category, bench/README.md; the reference protocol's action opened 0.750 there);
+and no movable part jams on another part when driven through its range."""
 import numpy as np
 import pytest
 
 from sim_envs.categories import ALL, resolve
 from sim_envs.openability import expert_trials, free_travel, summarize
 
-N_INSTANCES = 10
-TRIES = 3
+N_INSTANCES = 6
+TRIES = 1
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +28,7 @@ def test_every_category_is_openable_by_the_expert(expert_records):
     weak = table[table["success"] < 0.5]
     assert weak.empty, f"categories under 50% success within {TRIES} expert actions:\n{weak}"
     overall = np.mean([r["success"] for r in expert_records])
-    assert overall >= 0.85, f"overall success within {TRIES} actions {overall:.3f} < 0.85"
-    first = np.mean([r["success"] and r["tries"] == 1 for r in expert_records])
-    assert first >= 0.65, f"overall success of the single expert pull {first:.3f} < 0.65"
+    assert overall >= 0.9, f"overall success of the single expert pull {overall:.3f} < 0.9"
 
 
 def test_no_trial_is_silently_broken(expert_records):
