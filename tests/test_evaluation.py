@@ -92,15 +92,16 @@ def test_same_seed_gives_identical_episodes(runs, tmp_path):
 
 def test_a_learned_agents_records_do_not_depend_on_batching(tmp_path):
     """robomamba's action for an episode does not depend on the episodes that share its act() call (issue 29):
-    two runs with 2 worker processes, one acting on single observations and one on batches of up to 4, and a
-    run in this process whose act() calls all hold 4 observations, give bit-identical records (timings aside).
-    A batched forward would differ here by up to 1e-7 (bench/batch_invariance.py)."""
+    a run in this process acting on single observations, a run with 2 worker processes and dynamic batches of
+    up to 4 (timing decides which episodes share a call), and a run in this process whose act() calls all hold
+    4 observations give bit-identical records (timings aside). A batched forward would differ here by up to
+    1e-7 (bench/batch_invariance.py)."""
     import torch
 
     before = torch.get_num_threads()
     args = ["--agent", "robomamba", "--untrained", "--episodes", "2"]
     out = {k: tmp_path / k for k in ("single", "dynamic", "fours")}
-    assert run_main(*args, "--workers", "2", "--batch-size", "1", "--out", str(out["single"])) == 0
+    assert run_main(*args, "--workers", "0", "--batch-size", "1", "--out", str(out["single"])) == 0
     assert run_main(*args, "--workers", "2", "--envs-per-worker", "2", "--batch-size", "4",
                     "--out", str(out["dynamic"])) == 0
     assert run_main(*args, "--envs-per-worker", "4", "--batch-size", "4", "--out", str(out["fours"])) == 0
@@ -110,7 +111,7 @@ def test_a_learned_agents_records_do_not_depend_on_batching(tmp_path):
     assert_same(a, results(out["dynamic"]))
     assert_same(a, results(out["fours"]))
     # the agent ran on the cores the 2 workers left (at least 1), and this process got its threads back
-    threads = json.loads((out["single"] / RUN).read_text())["runs"][-1]["agent_threads"]
+    threads = json.loads((out["dynamic"] / RUN).read_text())["runs"][-1]["agent_threads"]
     assert threads == EvalConfig(agent="robomamba", workers=2).torch_threads() >= 1
     assert torch.get_num_threads() == before
 

@@ -34,14 +34,6 @@ def cluster():
     subprocess.run([RAY, "stop", "--force"], capture_output=True, env=ENV, timeout=120)
 
 
-def evaluate(out, *args, check=True):
-    p = subprocess.run([sys.executable, "-m", "evaluation.run", "--agent", "random", *SMALL, "--out", str(out), *args],
-                       cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
-    if check:
-        assert p.returncode == 0, p.stderr
-    return p
-
-
 def lines(out) -> list[dict]:
     return [json.loads(line) for line in (Path(out) / "episodes.jsonl").read_text().splitlines()]
 
@@ -58,18 +50,6 @@ def local6(tmp_path_factory):
     p = run_main("evaluation.run", "--agent", "random", *SMALL, "--out", out, "--episodes", "6")  # in this process
     assert p.returncode == 0, p.stderr
     return {r["key"]: outcome(r) for r in lines(out)}
-
-
-def test_ray_gives_the_local_records(cluster, local6, tmp_path):
-    evaluate(tmp_path / "ray", "--episodes", "3", "--executor", "ray", "--ray-address", cluster)
-    evaluate(tmp_path / "actor", "--episodes", "3", "--executor", "ray", "--ray-address", cluster,
-             "--ray-agent", "actor")
-    local = {k: v for k, v in local6.items() if int(k.split("/")[1]) < 3}
-    assert len(local) == 6
-    assert {r["key"]: outcome(r) for r in lines(tmp_path / "ray")} == local
-    assert {r["key"]: outcome(r) for r in lines(tmp_path / "actor")} == local
-    served = json.loads((tmp_path / "actor" / "run.json").read_text())["served_by"]
-    assert served["ray_actor"] and served["class"] == "agents.baselines.random_agent.RandomAgent"
 
 
 def test_ray_collection_gives_the_local_dataset(cluster, tmp_path):
@@ -109,6 +89,9 @@ def test_a_killed_simulation_actor_loses_no_episode(cluster, tmp_path):
 
 
 def test_kill_9_of_the_driver_then_rerun_gives_every_episode_once(cluster, local6, tmp_path):
+    """Ray gives the local executor's records: a run with the agent in the driver (the default), killed
+    (-9), then resumed with the agent in a Ray actor (--ray-agent actor), ends with every episode once,
+    each as the local executor ended it."""
     out = tmp_path / "d"
     cmd = [sys.executable, "-m", "evaluation.run", "--agent", "random", *SMALL, "--episodes", "6", "--executor",
            "ray", "--ray-address", cluster, "--out", str(out)]
@@ -118,10 +101,12 @@ def test_kill_9_of_the_driver_then_rerun_gives_every_episode_once(cluster, local
     proc.wait()
     first = len(lines(out))
     assert 3 <= first < 12
-    subprocess.run(cmd, cwd=ROOT, env=ENV, check=True, capture_output=True, timeout=600)
+    subprocess.run([*cmd, "--ray-agent", "actor"], cwd=ROOT, env=ENV, check=True, capture_output=True, timeout=600)
     recs = lines(out)
     assert len(recs) == 12 and len({r["key"] for r in recs}) == 12
     assert {r["key"]: outcome(r) for r in recs} == local6
+    served = json.loads((out / "run.json").read_text())["served_by"]
+    assert served["ray_actor"] and served["class"] == "agents.baselines.random_agent.RandomAgent"
 
 
 def test_without_ray_the_install_command_is_given(tmp_path):
