@@ -47,7 +47,7 @@ def local6(tmp_path_factory):
     """{key: outcome} of the local executor's 6 episodes per category (a list's first 3 episodes per
     category are those of a 3-episode list: evaluation.episodes)."""
     out = tmp_path_factory.mktemp("local6")
-    p = run_main("evaluation.run", "--agent", "random", *SMALL, "--out", out, "--episodes", "6")  # in this process
+    p = run_main("evaluation.run", "--agent", "random", *SMALL, "--out", out, "--episodes", "6", "--workers", "0")
     assert p.returncode == 0, p.stderr
     return {r["key"]: outcome(r) for r in lines(out)}
 
@@ -56,7 +56,7 @@ def test_ray_collection_gives_the_local_dataset(cluster, tmp_path):
     from data_collection.dataset import load_frame
 
     args = ["--category", "drawer,door", "--samples", "2", "--image-size", "64", "--quiet"]
-    p = run_main("data_collection.run", *args, "--out", tmp_path / "local")  # in this process
+    p = run_main("data_collection.run", *args, "--workers", "0", "--out", tmp_path / "local")  # in this process
     assert p.returncode == 0, p.stderr
     subprocess.run([sys.executable, "-m", "data_collection.run", *args, "--out", "ray", "--executor", "ray",
                     "--ray-address", cluster], cwd=tmp_path, env=ENV, check=True, capture_output=True, timeout=600)
