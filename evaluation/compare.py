@@ -38,7 +38,7 @@ class CompareConfig:
                                        "registered in evaluation.results.criteria")
     resamples: int = option(RESAMPLES, "bootstrap resamples")
     seed: int = option(0, "seed of the bootstrap")
-    out: str | None = option(None, "also write the table to this CSV file")
+    out: str | None = option(None, "also write the table to this CSV file, and its plot beside it (same name, .png)")
 
     def __post_init__(self):
         check_choice(self, "criterion", criterion_names())
@@ -63,11 +63,38 @@ def main(argv=None) -> int:
               f"paired bootstrap 95% interval, exact McNemar p")
         print(table.drop(columns=["categories"]).to_string(index=False))
     if cfg.out:
-        from infra.files import atomic_write_text
+        from pathlib import Path
+
+        from infra.files import atomic_write_text, save_figure
 
         atomic_write_text(cfg.out, table.to_csv(index=False))
-        return done(f"wrote {cfg.out}")
+        png = Path(cfg.out).with_suffix(".png")
+        save_figure(plot(table, labels, cfg.criterion), png)
+        return done(f"wrote {cfg.out} and {png}")
     return 0
+
+
+def plot(table: pd.DataFrame, labels: list[str], criterion: str):
+    """The difference A - B per category and per split, with its paired 95% interval (matplotlib figure)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = table.iloc[::-1].reset_index(drop=True)  # the split means on top
+    names = [f"{r.split}: {r.category}" for r in rows.itertuples()]
+    fig, ax = plt.subplots(figsize=(7, 0.22 * len(rows) + 1.2))
+    mean = rows.category == "mean over categories"
+    for sel, colour in ((~mean, "tab:blue"), (mean, "black")):
+        r = rows[sel]
+        ax.errorbar(r["diff"], r.index, xerr=[r["diff"] - r.ci_low, r.ci_high - r["diff"]], fmt="o", ms=3,
+                    color=colour, ecolor=colour, elinewidth=1, capsize=2)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(range(len(rows)), names, fontsize=7)
+    ax.set_xlabel(f"{labels[0]} - {labels[1]} ({criterion}), paired bootstrap 95% interval")
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    fig.tight_layout()
+    return fig
 
 
 if __name__ == "__main__":

@@ -235,6 +235,7 @@ def test_the_expert_comparison_recomputes_from_its_records(tmp_path):
                  RESULTS.parent / "expert" / "runs" / "reference_expert", "--out", tmp_path / "c.csv")
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "c.csv").read_text() == committed.read_text()
+    assert committed.with_suffix(".png").is_file() and (tmp_path / "c.png").stat().st_size > 10_000  # its plot
     df = pd.read_csv(committed)
     overall = df[df.category == "mean over categories"]
     assert (overall["only_a"] > overall["only_b"]).all()
