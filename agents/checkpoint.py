@@ -38,7 +38,9 @@ def save(agent, directory, training: dict | None = None) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
         save_model(agent.model, str(tmp / "model.safetensors"))
-        meta = {"format": FORMAT, "agent": agent.name, "model_config": agent.model.cfg.to_dict(),
+        # an agent whose model config is not `model.cfg` (ManipLLM: its adapters around a twin's) says so
+        config = agent.model_config() if hasattr(agent, "model_config") else agent.model.cfg.to_dict()
+        meta = {"format": FORMAT, "agent": agent.name, "model_config": config,
                 "versions": versions(), "runtime": agent.runtime() if hasattr(agent, "runtime") else {},
                 "training": training or {}}
         (tmp / "config.json").write_text(json.dumps(meta, indent=2) + "\n")

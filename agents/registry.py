@@ -18,7 +18,10 @@ example). A plugin cannot shadow a built-in, nor give a built-in another trainer
 A trainer module holds `TrainConfig`, a dataclass of `infra.cli.option` fields that has at least
 `agent`, `data`, `out` and `seed`, and `train(cfg) -> dict` (the training record), which saves the
 checkpoint in `cfg.out` and resumes when rerun. It may name `PIPELINE_FLAGS`: {main-job setting: its own
-flag}, the main job's budget settings it takes (e.g. {"qa_steps": "--qa-steps", "head_epochs": "--epochs"}).
+flag}, the main job's budget settings it takes (e.g. {"qa_steps": "--qa-steps", "head_epochs": "--epochs"}),
+`PIPELINE_DATA`: {dataset: its flag}, the extra datasets it takes (UMPNet's exploration collection), and
+`PIPELINE_BASE`: (agent, its flag), the trained agent it builds on (ManipLLM on the Transformer twin): the main
+job trains that agent first and hands over its checkpoint of the same training seed.
 """
 from __future__ import annotations
 
@@ -50,6 +53,13 @@ AGENTS: dict[str, tuple[str, str, str | None]] = {
     "flowbot3d": ("agents.baselines.flowbot3d.agent:FlowBot3DAgent",
                   "FlowBot3D: per-point articulation flow from the object point cloud; pull the point of largest "
                   "flow along it", "agents.baselines.flowbot3d.train"),
+    "manipllm": ("agents.baselines.manipllm.agent:ManipLLMAgent",
+                 "ManipLLM: LLaMA-Adapter prompts in the frozen co-trained Transformer twin; the action is its "
+                 "greedy chain-of-thought answer, parsed", "agents.baselines.manipllm.train"),
+    "roboflamingo": ("agents.baselines.roboflamingo.agent:RoboFlamingoAgent",
+                     "RoboFlamingo: gated cross-attention to perceiver-resampled vision tokens in the frozen co-trained"
+                     " Transformer twin; a policy head on its last hidden state",
+                     "agents.baselines.roboflamingo.train"),
     "oracle": ("agents.baselines.oracle:OracleAgent",
                "privileged motion-aware expert: a true-part pixel whose pull moves the part, where the gripper "
                "fits: the upper bound", None),

@@ -11,7 +11,9 @@ collect -> train -> evaluate -> tables.
    sim-QA co-training then the policy head alone; the Where2Act, UMPNet and FlowBot3D baselines; a
    plugin's trainable agent), each with --train-seeds seeds (one trained model is one draw), with the
    budget settings below that its trainer takes (its PIPELINE_FLAGS) and the extra datasets it asks for
-   (its PIPELINE_DATA: UMPNet's exploration collection, --explore-samples, is collected only then);
+   (its PIPELINE_DATA: UMPNet's exploration collection, --explore-samples, is collected only then); an
+   agent that builds on another (its PIPELINE_BASE: ManipLLM on the twin) gets that agent's checkpoint of the
+   same training seed, trained first (also where --agents does not name it);
 3. search the ceiling of the work list (evaluation.ceiling);
 4. evaluate every agent (every training seed) on the same episodes of the test instances of all 30
    categories (or of --categories; demos are then collected on the seen ones among them);
@@ -162,6 +164,35 @@ def train_data(module, data: dict[str, str]) -> list[str]:
     return [x for name, flag in getattr(module, "PIPELINE_DATA", {}).items() for x in (flag, data[name])]
 
 
+def base_agent(module) -> str | None:
+    """The trained agent a trainer module builds on (its PIPELINE_BASE: (agent, flag)), or None."""
+    base = getattr(module, "PIPELINE_BASE", None)
+    return base[0] if base else None
+
+
+def train_base(module, out: str, k: int) -> list[str]:
+    """The flag that hands a trainer its base agent's checkpoint of the same training seed (PIPELINE_BASE)."""
+    base = getattr(module, "PIPELINE_BASE", None)
+    return [base[1], checkpoint_dir(out, base[0], k)] if base else []
+
+
+def training_order(models: list[tuple], learned: set) -> list[tuple]:
+    """The (agent, seed) pairs to train: each trainable model of `models`, after the base it builds on
+    (PIPELINE_BASE; ManipLLM's Transformer twin), which is trained too where --agents does not name it."""
+    from agents.registry import trainer
+
+    order: list[tuple] = []
+    for a, k in models:
+        if a not in learned:
+            continue
+        base = base_agent(trainer(a)[1])
+        if base is not None and (base, k) not in order:
+            order.append((base, k))
+        if (a, k) not in order:
+            order.append((a, k))
+    return order
+
+
 def main(argv=None) -> int:
     from infra.files import atomic_write_text
 
@@ -201,11 +232,10 @@ def main(argv=None) -> int:
              "data_collection.run")
     # a learned agent is trained once per training seed (seed, seed + 1, ...): one trained model is one draw
     models = [(a, k) for a in agents for k in (range(cfg.train_seeds) if a in learned else [None])]
-    for a, k in models:
-        if a in learned:
-            flags = train_flags(cfg, trainer(a)[1]) + train_data(trainer(a)[1], extra)
-            step(f"train {label(a, k)}", train_main, ["--agent", a, "--data", data, "--out", checkpoint_dir(out, a, k),
-                                                      *flags, "--seed", str(cfg.seed + k)], "agents.train")
+    for a, k in training_order(models, learned):
+        flags = train_flags(cfg, trainer(a)[1]) + train_data(trainer(a)[1], extra) + train_base(trainer(a)[1], out, k)
+        step(f"train {label(a, k)}", train_main, ["--agent", a, "--data", data, "--out", checkpoint_dir(out, a, k),
+                                                  *flags, "--seed", str(cfg.seed + k)], "agents.train")
     step("ceiling", ceiling_main, ["--categories", categories, "--episodes", str(cfg.episodes), *sim, *image,
                                    "--out", f"{out}/ceiling", *common], "evaluation.ceiling")
     runs = []

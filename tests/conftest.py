@@ -74,6 +74,18 @@ def env():
     e.close()
 
 
+@pytest.fixture(scope="session")
+def demos(env, tmp_path_factory):
+    """A small collection with failures kept: 2 tasks x 6 demos (training tests)."""
+    from data_collection.collect import collect
+    from data_collection.config import CollectConfig
+
+    out = tmp_path_factory.mktemp("train_demos")
+    collect(CollectConfig(categories="drawer,laptop", samples=6, block_size=8, workers=0, out=str(out),
+                          keep_failures=True), ["drawer", "laptop"], env=env, progress=False)
+    return out
+
+
 def expert(env, seed):
     return env.unwrapped.privileged().expert_action(np.random.default_rng(seed))
 

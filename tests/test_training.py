@@ -15,18 +15,6 @@ from agents.robomamba import qa
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def demos(env, tmp_path_factory):
-    """A small collection with failures kept: 2 tasks x 6 demos."""
-    from data_collection.collect import collect
-    from data_collection.config import CollectConfig
-
-    out = tmp_path_factory.mktemp("train_demos")
-    collect(CollectConfig(categories="drawer,laptop", samples=6, block_size=8, workers=0, out=str(out),
-                          keep_failures=True), ["drawer", "laptop"], env=env, progress=False)
-    return out
-
-
 def quick(**kw):
     from agents.robomamba.train import TrainConfig
 

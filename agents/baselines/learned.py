@@ -31,3 +31,24 @@ class LearnedBaseline(Agent):
         net = cls.network(cls.config_class(**meta["model_config"]))
         load_weights(net, directory)
         return cls(net=net, device=device)
+
+
+def model_view(observation: dict, cfg) -> tuple[tuple, object]:
+    """(the view's box, its pixels at the encoder's size (S, S, 3) uint8) of one observation, as the demos were
+    decoded for training (agents.training_data.load): what the vision-language baselines built on the
+    Transformer twin see (`cfg`: the twin's RoboMambaConfig)."""
+    import numpy as np
+
+    from ..training_data import resize
+    from ..views import cut
+
+    box = cfg.view_spec().box_of(observation)
+    return box, resize(cut(np.asarray(observation["rgb"]), box), cfg.image_size)
+
+
+def world_to_camera(observation: dict, *vectors):
+    """World-frame 3-vectors in the observation's camera frame (its cam2world's rotation, transposed)."""
+    import numpy as np
+
+    rot = np.asarray(observation["cam2world"], np.float64)[:3, :3].T
+    return tuple(rot @ np.asarray(v, np.float64) for v in vectors)

@@ -1,0 +1,86 @@
+"""The ManipLLM network: the Transformer twin's vision encoder, projector and language model, with
+LLaMA-Adapter prompts (peft's AdaptionPrompt: learnable prompt vectors that every token of the top layers
+attends to through a zero-initialised gate) injected into the frozen language model. No policy head: the
+action is the answer's text (answer.py)."""
+from __future__ import annotations
+
+import torch
+
+from agents.robomamba.config import RoboMambaConfig
+from agents.robomamba.model import RoboMambaModel
+
+from .config import ManipLLMConfig
+
+
+def inject_adapters(lm, adapter_len: int, adapter_layers: int) -> None:
+    """LLaMA-Adapter prompts in the top `adapter_layers` attention layers of a Llama LM, in place; at
+    initialisation (gates at 0) the LM computes exactly what it did."""
+    from peft import AdaptionPromptConfig, get_peft_model
+
+    if lm.config.model_type != "llama":
+        raise ValueError(f"ManipLLM's adapters need a Llama language model (the Transformer twin), not "
+                         f"{lm.config.model_type!r}")
+    layers = lm.config.num_hidden_layers
+    if adapter_layers > layers:
+        raise ValueError(f"adapter_layers={adapter_layers}: the language model has {layers} layers")
+    # peft replaces the attention modules of `lm` itself; the wrapper it returns is not needed
+    get_peft_model(lm, AdaptionPromptConfig(adapter_len=adapter_len, adapter_layers=adapter_layers,
+                                            task_type="CAUSAL_LM"))
+
+
+class ManipLLMModel(RoboMambaModel):
+    """A RoboMambaModel without a policy head, its LM carrying adapters."""
+
+    def __init__(self, cfg: ManipLLMConfig, pretrained: bool = False, base: RoboMambaModel | None = None):
+        """`base`: a trained twin whose weights are taken (training); else the architecture alone (`pretrained`
+        False: a checkpoint's weights follow)."""
+        torch.nn.Module.__init__(self)
+        if base is None:
+            base = RoboMambaModel(RoboMambaConfig(**cfg.base), pretrained=pretrained)
+        self.vision, self.lm, self.projector = base.vision, base.lm, base.projector
+        self.register_buffer("pixel_mean", base.pixel_mean, persistent=False)
+        self.register_buffer("pixel_std", base.pixel_std, persistent=False)
+        self.base_cfg = base.cfg
+        inject_adapters(self.lm, cfg.adapter_len, cfg.adapter_layers)
+        self.mcfg = cfg.replace(base=base.cfg.to_dict())
+        self.set_trainable()
+
+    @property
+    def cfg(self) -> RoboMambaConfig:
+        """The base's configuration: what preprocess(), image_features() and lm_logits() read."""
+        return self.base_cfg
+
+    def set_trainable(self) -> None:
+        """ManipLLM's fine-tuning: the adapters and the projector; the vision encoder and the LM stay frozen."""
+        self.requires_grad_(False)
+        self.projector.requires_grad_(True)
+        for name, p in self.lm.named_parameters():
+            if "adaption_" in name:
+                p.requires_grad_(True)
+
+    def forward(self, *args, **kwargs):
+        raise TypeError("ManipLLM has no policy head: its action is a generated answer (ManipLLMAgent.act)")
+
+    def prefix_embeds(self, images: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+        """[image tokens, prompt tokens] of one unpadded prompt, what decoding continues."""
+        return self.embed(self.image_features(images), input_ids)
+
+    @torch.no_grad()
+    def generate_answer(self, images: torch.Tensor, input_ids: torch.Tensor, eos: int, pad: int) -> list[int]:
+        """Unconstrained greedy decoding (transformers' generate, with its key-value cache) of one example:
+        the answer's token ids, without the end token."""
+        embeds = self.prefix_embeds(images, input_ids)
+        out = self.lm.generate(inputs_embeds=embeds, attention_mask=torch.ones(embeds.shape[:2], dtype=torch.long,
+                                                                                device=embeds.device),
+                               max_new_tokens=self.mcfg.max_answer_tokens, do_sample=False, num_beams=1,
+                               eos_token_id=eos, pad_token_id=pad)
+        ids = out[0].tolist()
+        return ids[: ids.index(eos)] if eos in ids else ids
+
+    def parameter_counts(self) -> dict:
+        parts = {"vision": self.vision, "projector": self.projector, "lm": self.lm}
+        out = {k: sum(p.numel() for p in m.parameters()) for k, m in parts.items()}
+        out["adapters"] = sum(p.numel() for n, p in self.lm.named_parameters() if "adaption_" in n)
+        out["total"] = sum(out[k] for k in parts)
+        out["trainable"] = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return out

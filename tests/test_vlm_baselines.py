@@ -1,0 +1,270 @@
+"""The vision-language baselines of Table 2 built on the co-trained Transformer twin (issue 27). ManipLLM: the
+answer format, adapter fine-tuning of the frozen twin, acting from text, the recorded failure of an answer that
+does not parse. RoboFlamingo: resampler and gated cross-attention on the frozen twin, its two stages. Both:
+checkpoints, bad options, the main job's wiring."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agents.baselines.manipllm.answer import UnparsableAnswer, format_answer, mask_step, parse_answer
+
+GOOD = ("storage furniture ; prismatic ; row 4 7 col 1 2 ; up 0 . 1 2 , - 0 . 9 9 , 0 . 0 1 ; "
+        "front - 1 . 0 0 , 0 . 0 0 , 0 . 0 5")
+
+
+# ------------------------------------------------------------------------------------------ the answer
+def test_an_answer_round_trips_through_its_text():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        pos = rng.uniform(0, 1, 2)
+        up, fw = (v / np.linalg.norm(v) for v in rng.normal(size=(2, 3)))
+        text = format_answer("storage furniture", "revolute", pos, up, fw)
+        a = parse_answer(text)
+        assert a["category"] == "storage furniture" and a["joint"] == "revolute"
+        assert np.all(np.abs(np.asarray(a["pos"]) - pos) <= 0.5 / 100 + 1e-9)  # the 100 x 100 grid's cell centre
+        assert np.all(np.abs(a["up"] - up) <= 0.005 + 1e-9) and np.all(np.abs(a["forward"] - fw) <= 0.005 + 1e-9)
+    a = parse_answer(GOOD)
+    assert a["pos"] == (0.475, 0.125) and np.allclose(a["up"], [0.12, -0.99, 0.01])
+    assert np.allclose(a["forward"], [-1, 0, 0.05])
+
+
+@pytest.mark.parametrize("text, why", [
+    ("", "1 steps, expected 5"),
+    ("storage furniture ; prismatic ; row 4 7", "3 steps, expected 5"),
+    (GOOD.replace("row 4 7", "row 4 x"), "a row digit is not a digit"),
+    (GOOD.replace("col 1 2", "col 1"), "the contact point is not"),
+    (GOOD.replace("up 0 . 1 2 ,", "up 0 . 1 2"), "the up axis has 2 components"),
+    (GOOD.replace("- 0 . 9 9", "- 0 9 9"), "a component is not of the form"),
+    (GOOD.replace("front", "back"), "the front step does not start with 'front'"),
+    (GOOD.replace("up 0 . 1 2 , - 0 . 9 9 , 0 . 0 1", "up 0 . 0 0 , 0 . 0 0 , 0 . 0 0"), "the up axis is zero"),
+])
+def test_an_answer_of_another_form_is_unparsable_with_its_reason(text, why):
+    with pytest.raises(UnparsableAnswer) as e:
+        parse_answer(text)
+    assert e.value.failure_reason.startswith(f"unparsable_answer: {why}") and repr(text)[:20] in e.value.failure_reason
+
+
+def test_the_masked_task_hides_one_steps_numbers():
+    masked, target = mask_step(GOOD, 2)
+    assert "row ? ? col ? ?" in masked and target == "4 7 1 2"
+    masked, target = mask_step(GOOD, 3)
+    assert "up ? . ? ? , ? . ? ? , ? . ? ?" in masked and target == "0 1 2 - 0 9 9 0 0 1"
+    assert masked.split(";")[4] == GOOD.split(";")[4]
+
+
+# ------------------------------------------------------------------------------------------ training
+@pytest.fixture(scope="module")
+def twin(demos, tmp_path_factory):
+    """A tiny co-trained Transformer twin: what both baselines build on."""
+    from agents.robomamba.train import TrainConfig, train
+
+    cfg = TrainConfig(agent="transformer", data=str(demos), out=str(tmp_path_factory.mktemp("twin") / "twin"),
+                      qa_steps=3, qa_batch=4, qa_eval=4, epochs=1, batch_size=4, holdout=0.3, progress=False)
+    train(cfg, log=lambda *a: None)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def trained(demos, twin, tmp_path_factory):
+    """(the twin's config, ManipLLM's config, its training record)."""
+    from agents.baselines.manipllm.train import TrainConfig, train
+
+    cfg = TrainConfig(data=str(demos), base=twin.out, out=str(tmp_path_factory.mktemp("manipllm") / "m"), steps=4,
+                      batch=4, warmup=1, holdout=0.3, eval_samples=2, progress=False)
+    rec = train(cfg, log=lambda *a: None)["stages"]["train"]
+    return twin, cfg, rec
+
+
+def test_only_the_adapters_and_the_projector_train(trained):
+    from agents import factory
+
+    twin_cfg, cfg, rec = trained
+    twin, manip = factory.load(twin_cfg.out, agent="transformer"), factory.load(cfg.out, agent="manipllm")
+    base = twin.model.state_dict()
+    moved = {"projector": 0, "adaption": 0}
+    for name, value in manip.model.state_dict().items():
+        if "adaption_" in name:
+            moved["adaption"] += 1
+            continue
+        twin_name = name.replace("self_attn.model.", "self_attn.")  # peft wraps each adapted attention module
+        same = torch.equal(value, base[twin_name])
+        if name.startswith("projector."):
+            moved["projector"] += not same
+        else:  # the vision encoder and the language model: frozen, bit for bit
+            assert same, name
+    assert moved["projector"] > 0 and moved["adaption"] == 2 * twin.model.lm.config.num_hidden_layers
+    counts = manip.parameter_counts()
+    assert rec["trainable_params"] == counts["trainable"] == counts["adapters"] + counts["projector"]
+    assert 0 < rec["trainable_fraction"] < 0.2 and rec["base_training_seed"] == 0
+    for val in (rec["val"], rec["val_blind"]):
+        assert val["answers"] == 2 and 0 <= val["parse_rate"] <= 1 and len(val["examples"]) == 2
+    assert sum(rec["questions_per_task"].values()) == cfg.steps * cfg.batch
+
+
+def test_validation_scores_the_true_answer_as_right_and_a_broken_one_as_unparsed(trained, demos, monkeypatch):
+    from agents import factory
+    from agents.baselines.manipllm.model import ManipLLMModel
+    from agents.baselines.manipllm.train import answers, validation
+    from agents.training_data import load
+
+    _, cfg, _ = trained
+    agent = factory.load(cfg.out, agent="manipllm")
+    data = load(cfg.data, agent.model.cfg.image_size, holdout_fraction=cfg.holdout, progress=False,
+                view=agent.model.cfg.view_spec())
+    text, pos, up = answers(data, "world")
+    idx, train_idx = np.arange(4), np.arange(4, len(data))
+    said = iter([text[i] for i in idx] + ["row 4"] * 4)
+    monkeypatch.setattr(ManipLLMModel, "generate_answer",
+                        lambda self, *a, **k: agent.tokenizer.encode(next(said)).ids)
+    prompts = [str(p) for p in data.frame["prompt"][:4]]
+    right = validation(agent, data, text, pos, up, idx, train_idx, prompts)
+    assert right["parse_rate"] == right["category_accuracy"] == right["joint_accuracy"] == 1
+    assert right["pixel_l1"] <= 0.005 and right["up_angle_deg"] < 1 and right["pixel_l1_constant"] > 0.005
+    broken = validation(agent, data, text, pos, up, idx, train_idx, prompts)
+    assert broken["parse_rate"] == broken["category_accuracy"] == 0 and broken["pixel_l1"] is None
+
+
+def test_it_answers_acts_from_the_text_and_reloads_to_the_same_answers(trained, env, tmp_path, monkeypatch):
+    from agents import factory
+    from agents.baselines.manipllm.agent import ManipLLMAgent
+
+    _, cfg, _ = trained
+    agent = factory.load(cfg.out, agent="manipllm")
+    obs, _ = env.reset(seed=5, options={"task": "drawer"})
+    said = agent.answer(obs)
+    agent.save_pretrained(tmp_path / "again")
+    again = ManipLLMAgent.from_pretrained(tmp_path / "again")
+    assert again.answer(obs) == said and isinstance(said, str)
+    # the action an answer means: the cell of the view as an image pixel on the object, the world-frame axes in
+    # the camera frame
+    a = agent.action(obs, GOOD)
+    R = np.asarray(obs["cam2world"])[:3, :3]
+    assert np.allclose(R @ a[2:5], [0.12, -0.99, 0.01], atol=1e-6) and np.allclose(R @ a[5:8], [-1, 0, 0.05], atol=1e-6)
+    assert obs["object_mask"][int(a[0]), int(a[1])]
+    monkeypatch.setattr(ManipLLMAgent, "answer", lambda self, o, prompt=None: GOOD)
+    assert np.array_equal(agent.act([obs, obs]), np.stack([a, a]))
+
+
+def test_an_answer_that_does_not_parse_is_a_recorded_failure(trained, tmp_path, monkeypatch):
+    from agents.baselines.manipllm.agent import ManipLLMAgent
+    from evaluation.run import main
+
+    _, cfg, _ = trained
+    broken = "storage furniture ; prismatic ; row 4 7"
+    monkeypatch.setattr(ManipLLMAgent, "answer", lambda self, o, prompt=None: broken)
+    out = tmp_path / "eval"
+    assert main(["--agent", "manipllm", "--checkpoint", cfg.out, "--categories", "drawer", "--episodes", "2",
+                 "--workers", "0", "--quiet", "--out", str(out)]) == 0
+    records = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+    assert len(records) == 2
+    for r in records:
+        assert not r["success"] and r["failure_reason"] == f"unparsable_answer: 3 steps, expected 5: {broken!r}"
+
+
+@pytest.mark.parametrize("agent, argv, message", [
+    ("manipllm", ["--tasks", "pose,dance"], "--tasks pose,dance: allowed: pose, masked, category, affordance"),
+    ("manipllm", ["--tasks", "masked"], "--tasks masked: allowed"),
+    ("manipllm", ["--steps", "0"], "--steps 0: must be"),
+    ("manipllm", ["--frame", "tool"], "invalid choice: 'tool'"),
+    ("manipllm", ["--category-dropout", "1"], "--category-dropout 1.0: must be in [0, 1)"),
+    ("manipllm", ["--base", "/nonexistent"], "base='/nonexistent': not a trained transformer checkpoint"),
+    ("roboflamingo", ["--stages", "qa,fly"], "--stages qa,fly: allowed: qa, policy"),
+    ("roboflamingo", ["--latents", "0"], "--latents 0: must be"),
+    ("roboflamingo", ["--rotation-frame", "tool"], "invalid choice: 'tool'"),
+    ("roboflamingo", ["--base", "/nonexistent"], "base='/nonexistent': not a trained transformer checkpoint"),
+])
+def test_bad_options_exit_2_with_one_line(agent, argv, message, demos, tmp_path, capsys):
+    from agents.train import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--agent", agent, "--data", str(demos), *argv, "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err, err
+    assert err.count("\n") == 1 and not (tmp_path / "x").exists()
+
+
+def test_the_main_job_trains_the_twin_first_and_hands_manipllm_its_seed(tmp_path):
+    from agents.registry import trainer
+    from evaluation.pipeline import train_base, training_order
+
+    learned = {"robomamba", "manipllm", "transformer"}
+    models = [("manipllm", 0), ("manipllm", 1), ("robomamba", 0), ("random", None)]
+    assert training_order(models, learned) == [("transformer", 0), ("manipllm", 0), ("transformer", 1),
+                                               ("manipllm", 1), ("robomamba", 0)]
+    models = [("transformer", 0), ("manipllm", 0)]
+    assert training_order(models, learned) == models
+    for name in ("manipllm", "roboflamingo"):
+        assert train_base(trainer(name)[1], "out", 2) == ["--base", "out/checkpoints/transformer@s2"]
+    assert train_base(trainer("robomamba")[1], "out", 2) == []
+
+
+# ------------------------------------------------------------------------------------------ RoboFlamingo
+@pytest.fixture(scope="module")
+def flamingo(demos, twin, tmp_path_factory):
+    from agents.baselines.roboflamingo.train import TrainConfig, train
+
+    cfg = TrainConfig(data=str(demos), base=twin.out, out=str(tmp_path_factory.mktemp("flamingo") / "f"), qa_steps=3,
+                      qa_batch=4, qa_warmup=1, qa_eval=4, epochs=2, batch_size=4, holdout=0.3, progress=False)
+    return cfg, train(cfg, log=lambda *a: None)
+
+
+def test_roboflamingo_starts_as_the_twin_and_trains_only_its_blocks(flamingo, twin):
+    from agents import factory
+    from agents.baselines.roboflamingo.model import RoboFlamingoModel
+    from agents.robomamba.text import encode_batch
+
+    cfg, rec = flamingo
+    base = factory.load(twin.out, agent="transformer")
+    trained = factory.load(cfg.out, agent="roboflamingo")
+    # gates at 0: an untrained RoboFlamingo's language model computes exactly the twin's text logits
+    fresh = RoboFlamingoModel(trained.fcfg, base=factory.load(twin.out, agent="transformer").model)
+    ids, mask = encode_batch(base.tokenizer, ["predict the contact point of the drawer"], 48)
+    feats = torch.randn(1, base.model.cfg.image_tokens, 1280)
+    with torch.no_grad():
+        want = base.model.lm(input_ids=ids, attention_mask=mask, use_cache=False).logits
+        got = fresh.lm_logits(None, ids, mask, image_feats=feats)
+        assert torch.equal(got[:, 1:], want[:, :-1])
+        # trained: the image moves the logits, through the cross-attention alone
+        a = trained.model.lm_logits(None, ids, mask, image_feats=feats)
+        b = trained.model.lm_logits(None, ids, mask, image_feats=torch.randn_like(feats))
+    assert not torch.allclose(a, b)
+    twin_state = base.model.state_dict()
+    for name, value in trained.model.state_dict().items():  # vision and LM frozen, bit for bit
+        if name.startswith(("vision.", "lm.")):
+            assert torch.equal(value, twin_state[name]), name
+    stages = rec["stages"]
+    assert list(stages) == ["qa", "policy"] and "all" in stages["qa"]["qa_accuracy_val"]
+    pol = stages["policy"]
+    counts = trained.parameter_counts()
+    assert pol["trainable_params"] == counts["resampler"] + counts["xattn"] + counts["head"] == counts["trainable"]
+    assert {"val", "val_constant", "val_blind"} <= set(pol) and pol["steps"] > 0
+
+
+def test_roboflamingo_acts_reloads_to_identical_actions_and_resumes(flamingo, env, tmp_path):
+    from agents import factory
+    from agents.baselines.roboflamingo.agent import RoboFlamingoAgent
+    from agents.baselines.roboflamingo.train import TrainConfig, train
+
+    cfg, rec = flamingo
+    agent = factory.load(cfg.out, agent="roboflamingo")
+    obs, _ = env.reset(seed=5, options={"task": "drawer"})
+    a = agent.act([obs, obs])
+    assert a.shape == (2, 8) and np.array_equal(a[0], a[1]) and obs["object_mask"][int(a[0, 0]), int(a[0, 1])]
+    assert np.allclose(np.linalg.norm(a[:, 2:5], axis=1), 1, atol=1e-5)
+    agent.save_pretrained(tmp_path / "again")
+    assert np.array_equal(RoboFlamingoAgent.from_pretrained(tmp_path / "again").act([obs]), a[:1])
+    # stage by stage: the qa stage alone, then the command with both continues with the policy stage, to the same
+    # weights as one run of both; a rerun has nothing to do
+    out = tmp_path / "staged"
+    first = train(TrainConfig(**{**cfg.to_dict(), "out": str(out), "stages": ("qa",)}), log=lambda *a: None)
+    both = train(TrainConfig(**{**cfg.to_dict(), "out": str(out)}), log=lambda *a: None)
+    assert both["stages"]["qa"] == first["stages"]["qa"] and both["stages"]["policy"]["steps"] > 0
+    assert (out / "model.safetensors").read_bytes() == (Path(cfg.out) / "model.safetensors").read_bytes()
+    stamp = (out / "model.safetensors").stat().st_mtime_ns
+    assert train(TrainConfig(**{**cfg.to_dict(), "out": str(out)}), log=lambda *a: None)["stages"] == both["stages"]
+    assert (out / "model.safetensors").stat().st_mtime_ns == stamp
