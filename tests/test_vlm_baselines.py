@@ -268,3 +268,20 @@ def test_roboflamingo_acts_reloads_to_identical_actions_and_resumes(flamingo, en
     stamp = (out / "model.safetensors").stat().st_mtime_ns
     assert train(TrainConfig(**{**cfg.to_dict(), "out": str(out)}), log=lambda *a: None)["stages"] == both["stages"]
     assert (out / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_the_published_sizes_as_presets():
+    """Counted on the meta device: ManipLLM on LLaMA-7B trains its adapters and projector (under 1%),
+    RoboFlamingo on OpenFlamingo-3B its resampler, cross-attention and head (42% here; paper: 35.5%)."""
+    from agents.baselines.manipllm.config import paper_preset as manipllm
+    from agents.baselines.manipllm.model import ManipLLMModel
+    from agents.baselines.roboflamingo.config import paper_preset as roboflamingo
+    from agents.baselines.roboflamingo.model import RoboFlamingoModel
+
+    with torch.device("meta"):
+        m = ManipLLMModel(manipllm()).parameter_counts()
+        r = RoboFlamingoModel(roboflamingo()).parameter_counts()
+    assert 6.4e9 < m["lm"] < 6.8e9 and 3.0e8 < m["vision"] < 3.1e8
+    assert m["adapters"] == 30 * (10 * 4096 + 1) and m["trainable"] == m["adapters"] + m["projector"]
+    assert m["trainable"] / m["total"] < 0.01
+    assert 1.2e9 < r["lm"] < 1.4e9 and 0.3 < r["trainable"] / r["total"] < 0.5  # 0.42

@@ -42,11 +42,12 @@ class RoboFlamingoConfig:
 
 def paper_preset() -> RoboFlamingoConfig:
     """The published sizes, for counting parameters (and a GPU): OpenFlamingo-3B's CLIP ViT-L/14 and MPT-1B
-    (24 layers, width 2048, vocabulary 50432), a resampler of 64 latents and 6 layers at the vision width
-    1024, and a cross-attention block before every layer."""
+    (24 layers, width 2048, vocabulary 50432; its two-matrix MLP of width 8192 as a three-matrix Llama MLP of
+    the same size, 5464), a resampler of 64 latents and 6 layers at the vision width 1024, and a cross-attention
+    block before every layer."""
     from agents.robomamba.config import preset
 
     base = preset("paper", lm_type="llama", vision="vit", d_model=2048, lm_layers=24, llama_heads=16,
-                  llama_intermediate=8192, vocab_size=50432)
+                  llama_intermediate=5464, vocab_size=50432)
     return RoboFlamingoConfig(base=base.to_dict(), latents=64, resampler_layers=6, resampler_width=1024, heads=16,
                               ff_mult=4, xattn_every=1, head_hidden=1024, rotation_frame="camera", preset="paper")
