@@ -76,6 +76,18 @@ def check_choice(config, name: str, allowed) -> None:
         raise ConfigError(name, v, f"allowed: {', '.join(map(str, allowed))}")
 
 
+def check_subset(config, name: str, allowed, required: tuple = ()) -> None:
+    """A comma-separated field (or a tuple) becomes a tuple; ConfigError unless it is non-empty, each item is one of
+    `allowed` and it holds every `required` item."""
+    v = getattr(config, name)
+    if isinstance(v, str):
+        v = tuple(x for x in v.split(",") if x)
+        setattr(config, name, v)
+    if not v or any(x not in allowed for x in v) or any(r not in v for r in required):
+        need = f", {' and '.join(required)} included" if required else ""
+        raise ConfigError(name, ",".join(v), f"allowed: {', '.join(allowed)} (comma-separated{need})")
+
+
 def check_positive(config, *names) -> None:
     for name in names:
         v = getattr(config, name)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, check_positive, option
+from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, check_positive, check_subset, option
 
 from ..rotation import ROTATION_LOSSES, geodesic_angle, up_angle
 from . import qa
@@ -107,11 +107,7 @@ class TrainConfig(ConfigBase):
     progress: bool = option(True, "progress bars")
 
     def __post_init__(self):
-        if isinstance(self.stages, str):
-            self.stages = tuple(s for s in self.stages.split(",") if s)
-        bad = [s for s in self.stages if s not in STAGES]
-        if bad or not self.stages:
-            raise ConfigError("stages", ",".join(self.stages), f"allowed: {', '.join(STAGES)} (comma-separated)")
+        check_subset(self, "stages", STAGES)
         check_choice(self, "agent", ("robomamba", "transformer"))
         check_at_least(self, qa_steps=1, qa_batch=1, epochs=1, batch_size=1, qa_warmup=0)
         check_positive(self, "qa_lr", "lr")
@@ -251,27 +247,45 @@ def warmup_cosine(step: int, total: int, warmup: int) -> float:
 
 def train_qa(model, tokenizer, data, fcts, train_idx, cfg: TrainConfig, stage: str) -> dict:
     """Sim-QA language-model training (stages align and cotrain)."""
-    from infra.progress import progress_bar
-
     set_trainable(model, stage)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.qa_lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, cfg.qa_steps, cfg.qa_warmup))
     rng = np.random.default_rng([cfg.seed, 0x5A])
     t0 = time.perf_counter()
     vision_cache = frozen_image_features(model, data, train_idx)
-    model.train()
-    losses = []
-    bar = progress_bar(range(cfg.qa_steps), desc=stage, disable=not cfg.progress)
-    for _ in bar:
+
+    def batch():
         idx = train_idx[rng.integers(len(train_idx), size=cfg.qa_batch)]
-        items = [qa.questions(fcts[i], rng) for i in idx]
-        ids, mask, labels = qa_tensors(tokenizer, items, model.cfg.max_text_tokens)
-        if vision_cache is not None:
-            logits = model.lm_logits(None, ids, mask,
-                                     image_feats=vision_cache[torch.from_numpy(np.searchsorted(train_idx, idx))])
-        else:
-            logits = model.lm_logits(images_tensor(model, data.rgb[idx]), ids, mask)
+        return np.searchsorted(train_idx, idx), [qa.questions(fcts[i], rng) for i in idx]
+
+    losses = next_token_steps(model, tokenizer, batch, vision_cache, data.rgb[train_idx] if vision_cache is None
+                              else None, cfg.qa_steps, cfg.qa_lr, cfg.qa_warmup, model.cfg.max_text_tokens, stage,
+                              cfg.progress, weight_decay=0.01)
+    return {"steps": cfg.qa_steps, "batch": cfg.qa_batch, "lr": cfg.qa_lr, "final_loss": float(np.mean(losses[-20:])),
+            "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "vision_cache": vision_cache is not None, "wall_s": round(time.perf_counter() - t0, 1)}
+
+
+def next_token_steps(model, tokenizer, questions, image_feats: torch.Tensor | None, rgb: np.ndarray | None,
+                     steps: int, lr: float, warmup: int, max_len: int, desc: str, progress: bool,
+                     weight_decay: float = 0.0) -> list[float]:
+    """`steps` AdamW steps (warm-up then cosine: warmup_cosine) of the next-token loss on the answers of
+    `questions()`, a callable giving one batch: (rows, [(kind, question, answer)]), rows indexing `image_feats`
+    (a frozen encoder's tokens, cached) or else `rgb`. Trains whatever of `model` requires grad (sim-QA here;
+    ManipLLM's and RoboFlamingo's added parameters); returns the losses."""
+    from infra.progress import progress_bar
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, steps, warmup))
+    model.train()
+    losses: list[float] = []
+    bar = progress_bar(range(steps), desc=desc, disable=not progress)
+    for _ in bar:
+        rows, items = questions()
+        ids, mask, labels = qa_tensors(tokenizer, items, max_len)
+        if image_feats is not None:
+            logits = model.lm_logits(None, ids, mask, image_feats=image_feats[torch.from_numpy(rows)])
+        else:  # no cache (a trained or too large encoder): it runs every step
+            logits = model.lm_logits(images_tensor(model, rgb[rows]), ids, mask)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -281,9 +295,7 @@ def train_qa(model, tokenizer, data, fcts, train_idx, cfg: TrainConfig, stage: s
         losses.append(float(loss.detach()))
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
     model.eval()
-    return {"steps": cfg.qa_steps, "batch": cfg.qa_batch, "lr": cfg.qa_lr, "final_loss": float(np.mean(losses[-20:])),
-            "trainable_params": sum(p.numel() for p in params), "vision_cache": vision_cache is not None,
-            "wall_s": round(time.perf_counter() - t0, 1)}
+    return losses
 
 
 VISION_CACHE_MAX_BYTES = 4 << 30

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, check_positive, option
+from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, check_positive, check_subset, option
 
 # the main job's settings this trainer takes (evaluation.pipeline setting: flag); agents.registry
 PIPELINE_FLAGS = {"qa_steps": "--steps"}
@@ -64,12 +64,7 @@ class TrainConfig(ConfigBase):
     progress: bool = option(True, "progress bars")
 
     def __post_init__(self):
-        if isinstance(self.tasks, str):
-            self.tasks = tuple(t for t in self.tasks.split(",") if t)
-        bad = [t for t in self.tasks if t not in TASKS]
-        if bad or "pose" not in self.tasks:
-            raise ConfigError("tasks", ",".join(self.tasks), f"allowed: {', '.join(TASKS)} (comma-separated, "
-                                                              "pose included)")
+        check_subset(self, "tasks", TASKS, required=("pose",))
         check_choice(self, "agent", ("manipllm",))
         check_at_least(self, adapter_len=1, adapter_layers=0, steps=1, batch=1, warmup=0, eval_samples=0)
         check_positive(self, "lr")
@@ -169,9 +164,9 @@ def train(cfg: TrainConfig, log=print) -> dict:
     from ... import checkpoint
     from ...robomamba import qa
     from ...robomamba.text import blind_category
-    from ...robomamba.train import facts, frozen_image_features
+    from ...robomamba.train import facts, frozen_image_features, next_token_steps
     from ...training_data import dataset_summary, load
-    from ..vlm_training import base_seed, next_token_steps
+    from ..vlm_training import base_seed
     from .agent import ManipLLMAgent
 
     done = checkpoint.finished_training(cfg, log)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, check_positive, option
+from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, check_positive, check_subset, option
 
 from ...rotation import ROTATION_LOSSES
 
@@ -62,11 +62,7 @@ class TrainConfig(ConfigBase):
     progress: bool = option(True, "progress bars")
 
     def __post_init__(self):
-        if isinstance(self.stages, str):
-            self.stages = tuple(s for s in self.stages.split(",") if s)
-        bad = [s for s in self.stages if s not in STAGES]
-        if bad or not self.stages:
-            raise ConfigError("stages", ",".join(self.stages), f"allowed: {', '.join(STAGES)} (comma-separated)")
+        check_subset(self, "stages", STAGES)
         check_choice(self, "agent", ("roboflamingo",))
         check_at_least(self, latents=1, resampler_layers=1, xattn_every=1, qa_steps=1, qa_batch=1, qa_warmup=0,
                        epochs=1, batch_size=1)
@@ -159,8 +155,7 @@ def train_policy(model, tokenizer, data, feats, train_idx, val_idx, cfg: TrainCo
 def train_qa(model, tokenizer, data, fcts, feats, train_idx, val_idx, cfg: TrainConfig) -> dict:
     """OpenFlamingo's stage: the resampler and the cross-attention on sim-QA, the language model frozen."""
     from ...robomamba import qa
-    from ...robomamba.train import qa_accuracy
-    from ..vlm_training import next_token_steps
+    from ...robomamba.train import next_token_steps, qa_accuracy
 
     t0 = time.perf_counter()
     model.set_trainable("qa")
