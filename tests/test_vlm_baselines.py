@@ -286,3 +286,27 @@ def test_the_published_sizes_as_presets():
     assert m["adapters"] == 30 * (10 * 4096 + 1) and m["trainable"] == m["adapters"] + m["projector"]
     assert m["trainable"] / m["total"] < 0.01
     assert 1.2e9 < r["lm"] < 1.4e9 and 0.3 < r["trainable"] / r["total"] < 0.5  # 0.42
+
+
+def test_the_committed_seed_0_measurement_recomputes_from_its_records(tmp_path):
+    """results/vlm: each committed comparison follows from the committed records; RoboFlamingo beats random on seen
+    categories (paired interval above 0, McNemar p < 0.01); every ManipLLM answer failed to parse."""
+    import gzip
+
+    import pandas as pd
+
+    from evaluation.compare import main
+
+    root = Path(__file__).resolve().parents[1] / "results"
+    for a, b in [("manipllm", "random"), ("roboflamingo", "random"), ("roboflamingo", "where2act"),
+                 ("roboflamingo", "robomamba")]:
+        base = root / "default" / "runs" / (b if b == "random" else f"{b}@s0")
+        assert main([str(root / "vlm" / "runs" / f"{a}@s0"), str(base), "--out", str(tmp_path / "c.csv")]) == 0
+        committed = root / "vlm" / f"{a}_vs_{b}.csv"
+        assert (tmp_path / "c.csv").read_text() == committed.read_text(), committed
+    c = pd.read_csv(root / "vlm" / "roboflamingo_vs_random.csv")
+    seen = c[(c.split == "seen") & (c.category == "mean over categories")].iloc[0]
+    assert seen.ci_low > 0 and seen.mcnemar_p < 0.01
+    with gzip.open(root / "vlm" / "runs" / "manipllm@s0" / "episodes.jsonl.gz", "rt") as f:
+        records = [json.loads(line) for line in f]
+    assert len(records) == 1500 and all(r["failure_reason"].startswith("unparsable_answer: ") for r in records)
