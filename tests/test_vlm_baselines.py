@@ -147,7 +147,7 @@ def test_it_answers_acts_from_the_text_and_reloads_to_the_same_answers(trained, 
     R = np.asarray(obs["cam2world"])[:3, :3]
     assert np.allclose(R @ a[2:5], [0.12, -0.99, 0.01], atol=1e-6) and np.allclose(R @ a[5:8], [-1, 0, 0.05], atol=1e-6)
     assert obs["object_mask"][int(a[0]), int(a[1])]
-    monkeypatch.setattr(ManipLLMAgent, "answer", lambda self, o, prompt=None: GOOD)
+    monkeypatch.setattr(ManipLLMAgent, "answer", lambda self, o, prompt=None, view=None: GOOD)
     assert np.array_equal(agent.act([obs, obs]), np.stack([a, a]))
 
 
@@ -157,7 +157,7 @@ def test_an_answer_that_does_not_parse_is_a_recorded_failure(trained, tmp_path, 
 
     _, cfg, _ = trained
     broken = "storage furniture ; prismatic ; row 4 7"
-    monkeypatch.setattr(ManipLLMAgent, "answer", lambda self, o, prompt=None: broken)
+    monkeypatch.setattr(ManipLLMAgent, "answer", lambda self, o, prompt=None, view=None: broken)
     out = tmp_path / "eval"
     assert main(["--agent", "manipllm", "--checkpoint", cfg.out, "--categories", "drawer", "--episodes", "2",
                  "--workers", "0", "--quiet", "--out", str(out)]) == 0

@@ -53,20 +53,20 @@ class ManipLLMAgent(Agent):
         return " ".join(self._vocab.get(t, "[UNK]") for t in ids)
 
     @torch.no_grad()
-    def answer(self, observation: dict, prompt: str | None = None) -> str:
-        """The model's greedy answer to the observation's prompt (or `prompt`)."""
-        _, rgb = self.view(observation)
+    def answer(self, observation: dict, prompt: str | None = None, view=None) -> str:
+        """The model's greedy answer to the observation's prompt (or `prompt`); `view`: self.view's result."""
+        _, rgb = view or self.view(observation)
         images = self.model.preprocess(torch.from_numpy(rgb[None]).permute(0, 3, 1, 2).to(self.device))
         ids = prompt_ids(self.tokenizer, prompt or observation["prompt"], self.model.cfg.max_text_tokens)
         return self.words(self.model.generate_answer(images, ids.to(self.device), eos=EOS, pad=PAD))
 
-    def action(self, observation: dict, text: str) -> np.ndarray:
+    def action(self, observation: dict, text: str, view=None) -> np.ndarray:
         """The 8-number action an answer means for this observation; UnparsableAnswer if it has no meaning."""
         a = parse_answer(text)
         up, fw = a["up"], a["forward"]
         if self.mcfg.frame == "world":
             up, fw = world_to_camera(observation, up, fw)
-        box, _ = self.view(observation)
+        box, _ = view or self.view(observation)
         h, w = np.asarray(observation["rgb"]).shape[:2]
         row, col = self.model.cfg.view_spec().pixel(a["pos"], box, h, w, observation.get("object_mask"))
         return np.array([row, col, *up, *fw], np.float64)
@@ -74,7 +74,8 @@ class ManipLLMAgent(Agent):
     def act(self, observations, seeds=None, privileged=None) -> np.ndarray:
         out = np.empty((len(observations), ACTION_DIM))
         for i, o in enumerate(observations):
-            out[i] = self.action(o, self.answer(o))
+            view = self.view(o)  # cut and resized once, for the answer and for the pixel
+            out[i] = self.action(o, self.answer(o, view=view), view)
         return out
 
     def parameter_counts(self) -> dict:

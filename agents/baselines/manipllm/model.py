@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import torch
 
-from agents.robomamba.config import RoboMambaConfig
 from agents.robomamba.model import RoboMambaModel
 
+from ..vlm_training import TwinParts
 from .config import ManipLLMConfig
 
 
@@ -28,27 +28,17 @@ def inject_adapters(lm, adapter_len: int, adapter_layers: int) -> None:
                                             task_type="CAUSAL_LM"))
 
 
-class ManipLLMModel(RoboMambaModel):
+class ManipLLMModel(TwinParts):
     """A RoboMambaModel without a policy head, its LM carrying adapters."""
 
     def __init__(self, cfg: ManipLLMConfig, pretrained: bool = False, base: RoboMambaModel | None = None):
         """`base`: a trained twin whose weights are taken (training); else the architecture alone (`pretrained`
         False: a checkpoint's weights follow)."""
-        torch.nn.Module.__init__(self)
-        if base is None:
-            base = RoboMambaModel(RoboMambaConfig(**cfg.base), pretrained=pretrained)
-        self.vision, self.lm, self.projector = base.vision, base.lm, base.projector
-        self.register_buffer("pixel_mean", base.pixel_mean, persistent=False)
-        self.register_buffer("pixel_std", base.pixel_std, persistent=False)
-        self.base_cfg = base.cfg
+        base = self.adopt(cfg.base, pretrained, base)
+        self.projector = base.projector
         inject_adapters(self.lm, cfg.adapter_len, cfg.adapter_layers)
         self.mcfg = cfg.replace(base=base.cfg.to_dict())
         self.set_trainable()
-
-    @property
-    def cfg(self) -> RoboMambaConfig:
-        """The base's configuration: what preprocess(), image_features() and lm_logits() read."""
-        return self.base_cfg
 
     def set_trainable(self) -> None:
         """ManipLLM's fine-tuning: the adapters and the projector; the vision encoder and the LM stay frozen."""

@@ -10,10 +10,10 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from agents.robomamba.config import RoboMambaConfig
 from agents.robomamba.heads import MLP2Head
 from agents.robomamba.model import RoboMambaModel
 
+from ..vlm_training import TwinParts
 from .config import RoboFlamingoConfig
 
 
@@ -75,21 +75,15 @@ class GatedCrossAttention(nn.Module):
         return x + torch.tanh(self.ff_gate) * self.ff(x)
 
 
-class RoboFlamingoModel(RoboMambaModel):
+class RoboFlamingoModel(TwinParts):
     """A RoboMambaModel without the projector's image tokens: the LM reads the image through cross-attention."""
 
     def __init__(self, cfg: RoboFlamingoConfig, pretrained: bool = False, base: RoboMambaModel | None = None):
         """`base`: a trained twin whose vision encoder and LM are taken (training); else the architecture alone."""
-        nn.Module.__init__(self)
-        if base is None:
-            base = RoboMambaModel(RoboMambaConfig(**cfg.base), pretrained=pretrained)
+        base = self.adopt(cfg.base, pretrained, base)
         if base.lm.config.model_type != "llama":
             raise ValueError(f"RoboFlamingo builds on the Transformer twin (a Llama LM), not "
                              f"{base.lm.config.model_type!r}")
-        self.vision, self.lm = base.vision, base.lm
-        self.register_buffer("pixel_mean", base.pixel_mean, persistent=False)
-        self.register_buffer("pixel_std", base.pixel_std, persistent=False)
-        self.base_cfg = base.cfg
         self.fcfg = cfg.replace(base=base.cfg.to_dict())
         vision_width = self.vision.width if base.cfg.vision != "vit" else self.vision.transformer.width
         d_model = self.lm.config.hidden_size
@@ -103,11 +97,6 @@ class RoboFlamingoModel(RoboMambaModel):
         for block, i in zip(self.xattn, self.xattn_layers):
             layers[i].register_forward_pre_hook(self._before_layer(block), with_kwargs=True)
         self.set_trainable("policy")
-
-    @property
-    def cfg(self) -> RoboMambaConfig:
-        """The base's configuration: what preprocess() and image_features() read."""
-        return self.base_cfg
 
     def _before_layer(self, block: GatedCrossAttention):
         def hook(module, args, kwargs):
