@@ -8,6 +8,17 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+MAX_WORKERS = 4  # parallel test processes (pytest -n auto, pyproject.toml): each builds its own session fixtures
+
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT") and not os.environ.get("OMP_NUM_THREADS"):
+    # the cores shared among the workers (before torch is imported: it sizes its thread pool then, and the CLIs
+    # the tests start inherit it); torch's default of one thread per core in every worker oversubscribes the CPU
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto`: one worker per core, at most MAX_WORKERS."""
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
 
 
 def run_main(module: str, *argv) -> subprocess.CompletedProcess:
