@@ -13,6 +13,9 @@ class ManipLLMConfig:
     # `adapter_layers` attention layers, read through a zero-initialised gate
     adapter_len: int = 10
     adapter_layers: int = 4
+    # LLaMA-Adapter V2's bias tuning (ManipLLM's code base): a learnable bias and scale on every linear layer of the
+    # LM's blocks, their norms unfrozen. False in checkpoints written before it existed
+    bias_tuning: bool = False
     # the frame the answer's directions are in: 'world' (z up; the agent turns them into the camera frame with
     # the observation's cam2world, as robomamba's default head does) or 'camera' (ManipLLM's)
     frame: str = "world"
@@ -39,4 +42,5 @@ def paper_preset() -> ManipLLMConfig:
 
     base = preset("paper", lm_type="llama", vision="vit", d_model=4096, lm_layers=32, llama_heads=32,
                   llama_intermediate=11008, vocab_size=32000)
-    return ManipLLMConfig(base=base.to_dict(), adapter_len=10, adapter_layers=30, frame="camera", preset="paper")
+    return ManipLLMConfig(base=base.to_dict(), adapter_len=10, adapter_layers=30, bias_tuning=True,
+                           frame="camera", preset="paper")

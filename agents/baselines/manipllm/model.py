@@ -1,10 +1,12 @@
 """The ManipLLM network: the Transformer twin's vision encoder, projector and language model, with
 LLaMA-Adapter prompts (peft's AdaptionPrompt: learnable prompt vectors that every token of the top layers
-attends to through a zero-initialised gate) injected into the frozen language model. No policy head: the
-action is the answer's text (answer.py)."""
+attends to through a zero-initialised gate) injected into the frozen language model, and (ManipLLM's code base,
+LLaMA-Adapter V2) a learnable bias and scale on every linear layer of the language model's blocks with their
+norms unfrozen. No policy head: the action is the answer's text (answer.py)."""
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from agents.robomamba.model import RoboMambaModel
 
@@ -28,6 +30,22 @@ def inject_adapters(lm, adapter_len: int, adapter_layers: int) -> None:
                                             task_type="CAUSAL_LM"))
 
 
+def _bias_scale(module: nn.Linear, inputs, out: torch.Tensor) -> torch.Tensor:
+    return (out + module.adaption_bias) * module.adaption_scale
+
+
+def add_bias_scale(lm) -> None:
+    """LLaMA-Adapter V2's bias tuning, in place: each linear layer of the LM's blocks computes s * (W x + b) with a
+    learnable per-channel bias b (zeros) and scale s (ones), so at initialisation the LM computes exactly what it
+    did. The parameters are named `adaption_*`, as the prompt adapters' are (what set_trainable trains)."""
+    for mod in list(lm.model.layers.modules()):
+        if isinstance(mod, nn.Linear):
+            w = mod.weight
+            mod.adaption_bias = nn.Parameter(torch.zeros(mod.out_features, dtype=w.dtype, device=w.device))
+            mod.adaption_scale = nn.Parameter(torch.ones(mod.out_features, dtype=w.dtype, device=w.device))
+            mod.register_forward_hook(_bias_scale)
+
+
 class ManipLLMModel(TwinParts):
     """A RoboMambaModel without a policy head, its LM carrying adapters."""
 
@@ -37,15 +55,18 @@ class ManipLLMModel(TwinParts):
         base = self.adopt(cfg.base, pretrained, base)
         self.projector = base.projector
         inject_adapters(self.lm, cfg.adapter_len, cfg.adapter_layers)
+        if cfg.bias_tuning:
+            add_bias_scale(self.lm)
         self.mcfg = cfg.replace(base=base.cfg.to_dict())
         self.set_trainable()
 
     def set_trainable(self) -> None:
-        """ManipLLM's fine-tuning: the adapters and the projector; the vision encoder and the LM stay frozen."""
+        """ManipLLM's fine-tuning: the adapters and the projector (with bias tuning, also the biases, scales and
+        norms of the LM's blocks); the vision encoder and the LM's weight matrices and embeddings stay frozen."""
         self.requires_grad_(False)
         self.projector.requires_grad_(True)
         for name, p in self.lm.named_parameters():
-            if "adaption_" in name:
+            if "adaption_" in name or (self.mcfg.bias_tuning and "norm" in name):
                 p.requires_grad_(True)
 
     def forward(self, *args, **kwargs):
@@ -70,7 +91,7 @@ class ManipLLMModel(TwinParts):
     def parameter_counts(self) -> dict:
         parts = {"vision": self.vision, "projector": self.projector, "lm": self.lm}
         out = {k: sum(p.numel() for p in m.parameters()) for k, m in parts.items()}
-        out["adapters"] = sum(p.numel() for n, p in self.lm.named_parameters() if "adaption_" in n)
+        out["adapters"] = sum(p.numel() for n, p in self.lm.named_parameters() if "adaption_" in n)  # bias tuning too
         out["total"] = sum(out[k] for k in parts)
         out["trainable"] = sum(p.numel() for p in self.parameters() if p.requires_grad)
         return out

@@ -50,12 +50,14 @@ class TrainConfig(ConfigBase):
     holdout: float = option(0.1, "fraction of object instances held out for the validation figures")
     adapter_len: int = option(10, "LLaMA-Adapter prompt vectors per adapted layer (paper: 10)")
     adapter_layers: int = option(0, "adapted layers, counted from the top (0: every layer of the language model)")
+    bias_tuning: bool = option(True, "LLaMA-Adapter V2's bias tuning (ManipLLM's code base): a learnable bias and "
+                                     "scale on every linear layer of the language model's blocks, norms unfrozen")
     frame: str = option("world", "the frame the answer's directions are written in: world (as robomamba's default "
                                  "head) or camera (ManipLLM's)", choices=("world", "camera"))
     tasks: tuple = option(TASKS, "comma-separated training tasks: pose (always), masked, category, affordance")
     steps: int = option(800, "optimisation steps")
     batch: int = option(16, "questions per step")
-    lr: float = option(1e-3, "peak learning rate (warm-up then cosine decay)")
+    lr: float = option(1e-2, "peak learning rate (warm-up then cosine decay; LLaMA-Adapter's: 9e-3)")
     warmup: int = option(50, "warm-up steps")
     category_dropout: float = option(0.5, "the chance that a pose or masked question's prompt names no category (its "
                                           "words replaced by [UNK], as an unseen category's name reads): robomamba's "
@@ -119,7 +121,8 @@ def build_model(cfg: TrainConfig):
     if cfg.adapter_layers > layers:
         raise ConfigError("adapter_layers", cfg.adapter_layers, f"the base's language model has {layers} layers")
     torch.manual_seed(cfg.seed)
-    mcfg = ManipLLMConfig(adapter_len=cfg.adapter_len, adapter_layers=cfg.adapter_layers or layers, frame=cfg.frame)
+    mcfg = ManipLLMConfig(adapter_len=cfg.adapter_len, adapter_layers=cfg.adapter_layers or layers,
+                           bias_tuning=cfg.bias_tuning, frame=cfg.frame)
     return ManipLLMModel(mcfg, base=twin.model), twin.tokenizer
 
 
