@@ -353,3 +353,20 @@ def test_the_committed_seed_0_measurement_recomputes_from_its_records(tmp_path):
     unparsed = [r for r in records if (r["failure_reason"] or "").startswith("unparsable_answer: ")]
     assert len(records) == 1500 and 0 < len(unparsed) < 0.1 * len(records)
     assert all(not r["success"] and r["failure_reason"].endswith(("'", '"')) for r in unparsed)  # the text, quoted
+
+
+def test_the_image_reading_table_recomputes_from_the_training_records(tmp_path):
+    """results/vlm/image_reading.csv follows from the committed training records; a file that is not one is named
+    on one line, exit 2, and nothing is written."""
+    from conftest import run_main
+
+    root = Path(__file__).resolve().parents[1] / "results" / "vlm"
+    records = [root / "training" / f"{m}@s0.json" for m in ("robomamba", "transformer", "roboflamingo", "manipllm")]
+    out = tmp_path / "t.csv"
+    r = run_main("evaluation.image_reading", *records, "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert out.read_text() == (root / "image_reading.csv").read_text() and out.with_suffix(".png").stat().st_size
+    bad = tmp_path / "bad.csv"
+    r = run_main("evaluation.image_reading", records[0], root / "manipllm_vs_random.csv", "--out", bad)
+    assert r.returncode == 2 and "manipllm_vs_random.csv: not a training record" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not bad.exists()
