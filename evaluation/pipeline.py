@@ -1,19 +1,20 @@
 """The whole benchmark on the built-in procedural objects (or a PartNet-Mobility directory), end to end:
 collect -> train -> evaluate -> tables.
 
-    python -m evaluation.pipeline                          # the README's main job (~2.5 h on 2 CPU cores)
+    python -m evaluation.pipeline                          # the README's main job (~4 h on 2 CPU cores)
     python -m evaluation.pipeline --partnet-dir DIR --out out/partnet   # the same on real objects
     python -m evaluation.pipeline --train-seeds 1 --episodes 30     # a quicker one (~50 min, projected)
     python -m evaluation.pipeline --samples 500 --qa-steps 4000      # the full-size benchmark
 
 1. collect demos (successes and failures) on the train instances of the 20 seen categories;
 2. train every trainable agent of --agents (agents.registry: robomamba and its Transformer twin,
-   sim-QA co-training then the policy head alone; the Where2Act, UMPNet and FlowBot3D baselines; a
-   plugin's trainable agent), each with --train-seeds seeds (one trained model is one draw), with the
-   budget settings below that its trainer takes (its PIPELINE_FLAGS) and the extra datasets it asks for
-   (its PIPELINE_DATA: UMPNet's exploration collection, --explore-samples, is collected only then); an
-   agent that builds on another (its PIPELINE_BASE: ManipLLM on the twin) gets that agent's checkpoint of the
-   same training seed, trained first (also where --agents does not name it);
+   sim-QA co-training then the policy head alone; the Where2Act, UMPNet and FlowBot3D baselines; the
+   vision-language baselines ManipLLM and RoboFlamingo; a plugin's trainable agent), each with
+   --train-seeds seeds (one trained model is one draw), with the budget settings below that its trainer
+   takes (its PIPELINE_FLAGS) and the extra datasets it asks for (its PIPELINE_DATA: UMPNet's exploration
+   collection, --explore-samples, is collected only then); an agent that builds on another (its
+   PIPELINE_BASE: ManipLLM and RoboFlamingo on the twin) gets that agent's checkpoint of the same training
+   seed, trained first (also where --agents does not name it);
 3. search the ceiling of the work list (evaluation.ceiling);
 4. evaluate every agent (every training seed) on the same episodes of the test instances of all 30
    categories (or of --categories; demos are then collected on the seen ones among them);
@@ -65,7 +66,7 @@ class PipelineConfig(ConfigBase):
     partnet_dir: str | None = partnet_option("a PartNet-Mobility directory to run on instead of the procedural "
                                              "objects: demos on its seen categories' train objects, evaluation on "
                                              "the test objects (with --categories all: of the categories it holds)")
-    agents: str = option("robomamba,transformer,where2act,umpnet,flowbot3d,random,chance,oracle",
+    agents: str = option("robomamba,transformer,where2act,umpnet,flowbot3d,manipllm,roboflamingo,random,chance,oracle",
                          "comma-separated agents to train (if learned) and evaluate")
     qa_steps: int = option(800, "sim-QA co-training steps of robomamba / transformer")
     head_epochs: int = option(8, "policy-head fine-tuning epochs (paper: 8)")
