@@ -1,7 +1,7 @@
 """The whole benchmark on the built-in procedural objects (or a PartNet-Mobility directory), end to end:
 collect -> train -> evaluate -> tables.
 
-    python -m evaluation.pipeline                          # the README's main job (~4 h on 2 CPU cores)
+    python -m evaluation.pipeline                          # the README's main job (~5 h on 2 CPU cores)
     python -m evaluation.pipeline --partnet-dir DIR --out out/partnet   # the same on real objects
     python -m evaluation.pipeline --train-seeds 1 --episodes 30     # a quicker one (~50 min, projected)
     python -m evaluation.pipeline --samples 500 --qa-steps 4000      # the full-size benchmark
@@ -73,6 +73,7 @@ class PipelineConfig(ConfigBase):
     where2act_epochs: int = option(6, "Where2Act training epochs")
     umpnet_epochs: int = option(6, "UMPNet training epochs")
     flowbot3d_epochs: int = option(8, "FlowBot3D training epochs")
+    manipllm_steps: int = option(1600, "ManipLLM training steps (its adapters' next-token steps)")
     explore_samples: int = option(30, "successful trials per seen category of the exploration collection (uniform "
                                       "directions over the hemisphere, failures kept) that UMPNet trains on too")
     train_seeds: int = option(3, "training seeds per learned agent (seed, seed + 1, ...; the tables give their spread)")
@@ -86,7 +87,7 @@ class PipelineConfig(ConfigBase):
         from agents.registry import UnknownAgentError, resolve
 
         check_at_least(self, workers=0, samples=1, episodes=1, qa_steps=1, head_epochs=1, where2act_epochs=1,
-                       umpnet_epochs=1, flowbot3d_epochs=1, explore_samples=1,
+                       umpnet_epochs=1, flowbot3d_epochs=1, manipllm_steps=1, explore_samples=1,
                        train_seeds=1, image_size=16, film=0)
         if self.film > self.episodes:
             raise ConfigError("film", self.film, f"must be at most --episodes ({self.episodes})")

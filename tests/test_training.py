@@ -707,7 +707,7 @@ def test_every_trainers_main_job_settings_and_datasets_reach_its_flags(tmp_path)
     from evaluation.pipeline import PipelineConfig, train_data, train_flags
     from infra.cli import parse_config
 
-    cfg = PipelineConfig(umpnet_epochs=3, flowbot3d_epochs=5, where2act_epochs=2)
+    cfg = PipelineConfig(umpnet_epochs=3, flowbot3d_epochs=5, where2act_epochs=2, manipllm_steps=7, qa_steps=9)
     seen = {}
     for name in trainable():
         mod = trainer(name)[1]
@@ -716,4 +716,5 @@ def test_every_trainers_main_job_settings_and_datasets_reach_its_flags(tmp_path)
         seen[name] = parsed
     assert seen["umpnet"].epochs == 3 and seen["umpnet"].exploration_data == str(tmp_path / "explore")
     assert seen["flowbot3d"].epochs == 5 and seen["where2act"].epochs == 2
+    assert seen["manipllm"].steps == 7 and seen["roboflamingo"].qa_steps == 9 and seen["robomamba"].qa_steps == 9
     assert train_data(trainer("where2act")[1], {}) == []  # asks for no extra dataset

@@ -30,7 +30,7 @@ import torch
 from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, check_positive, check_subset, option
 
 # the main job's settings this trainer takes (evaluation.pipeline setting: flag); agents.registry
-PIPELINE_FLAGS = {"qa_steps": "--steps"}
+PIPELINE_FLAGS = {"manipllm_steps": "--steps"}
 # the trained agent this trainer builds on, and its flag: the main job passes the same training seed's checkpoint
 PIPELINE_BASE = ("transformer", "--base")
 TASKS = ("pose", "masked", "category", "affordance")
@@ -55,7 +55,7 @@ class TrainConfig(ConfigBase):
     frame: str = option("world", "the frame the answer's directions are written in: world (as robomamba's default "
                                  "head) or camera (ManipLLM's)", choices=("world", "camera"))
     tasks: tuple = option(TASKS, "comma-separated training tasks: pose (always), masked, category, affordance")
-    steps: int = option(800, "optimisation steps")
+    steps: int = option(1600, "optimisation steps")
     batch: int = option(16, "questions per step")
     lr: float = option(1e-2, "peak learning rate (warm-up then cosine decay; LLaMA-Adapter's: 9e-3)")
     warmup: int = option(50, "warm-up steps")
