@@ -331,7 +331,7 @@ def test_the_published_sizes_as_presets():
 def test_the_committed_seed_0_measurement_recomputes_from_its_records(tmp_path):
     """results/vlm: each committed comparison follows from the committed records; each baseline beats random on seen
     categories (paired interval above 0, McNemar p < 0.01); ManipLLM's unparsable answers are recorded failures with
-    their text, and over 90% of its answers parse (results/README.md: 0.927)."""
+    their text, and over 90% of its answers parse (results/README.md: 0.953)."""
     import gzip
 
     import pandas as pd
