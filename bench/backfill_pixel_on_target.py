@@ -1,6 +1,6 @@
 """Add `pixel_on_target` to evaluation records written before the field existed (issue 28). Run by hand:
 
-    .venv/bin/python bench/backfill_pixel_on_target.py results/default/runs/* results/table2/runs/*
+    .venv/bin/python bench/backfill_pixel_on_target.py results/default/runs/*
 
 `pixel_on_target` says whether the action's pixel lay on the target part's mask: the reference code drops
 an episode whose predicted pixel is not on the movable part from its denominator, and

@@ -1,10 +1,14 @@
 """Which trained model reads the image: each checkpoint's held-out contact-point error with its prompt as
 given and with the category's words blinded, beside the best constant point's, read from the training records.
 
-    python -m evaluation.image_reading results/vlm/training/*.json --out results/vlm/image_reading.csv
+    python -m evaluation.image_reading results/default/runs/{robomamba,transformer,roboflamingo,manipllm}@s?/run.json \
+        --out results/vlm/image_reading.csv
 
-Each argument is a checkpoint's `config.json` (or a copy of it, as results/vlm/training/ holds): the
-record its trainer wrote, whose validation was scored on held-out instances of the seen categories. Per model:
+Each argument is a checkpoint's `config.json` (or a copy of it), or an evaluation's `run.json`, which holds
+its checkpoint's: the record its trainer wrote, whose validation was scored on held-out instances of the seen
+categories. A run without a checkpoint (random, the ceiling, a geometric
+baseline) is not a model of the kind this table reads and is named as such. Per model (named by the run's label,
+or the file's name):
 
 - `pixel_l1`: the contact point's L1 error in the model's view (normalised units) with the manipulation
   prompt, which names the category; `pixel_l1_blind`: the same prompts with the category's words replaced by
@@ -41,6 +45,9 @@ class ImageReadingConfig:
 def row(path: Path) -> dict:
     """One model's figures from its training record; ValueError saying what is missing."""
     rec = json.loads(path.read_text())
+    model = path.stem
+    if "checkpoint_meta" in rec or "episodes_done" in rec:  # an evaluation's run.json
+        model, rec = rec.get("label") or path.parent.name, rec.get("checkpoint_meta") or {}
     agent, training = rec.get("agent"), rec.get("training") or {}
     if agent == "manipllm":
         val, blind = training.get("val"), training.get("val_blind")
@@ -57,7 +64,7 @@ def row(path: Path) -> dict:
         category = ((qa or {}).get("qa_accuracy_val") or {}).get("category")
     if named["pixel_l1"] is None or blind["pixel_l1"] is None:
         raise ValueError("no parsed answer to score")
-    return {"model": path.stem, "agent": agent, "pixel_l1": named["pixel_l1"], "pixel_l1_blind": blind["pixel_l1"],
+    return {"model": model, "agent": agent, "pixel_l1": named["pixel_l1"], "pixel_l1_blind": blind["pixel_l1"],
             "pixel_l1_constant": constant, "blind_vs_constant": round(blind["pixel_l1"] / constant, 3),
             "category_accuracy_blind": category, "parse_rate": named.get("parse_rate")}
 
@@ -95,7 +102,8 @@ def plot(df: pd.DataFrame):
 
 def main(argv=None) -> int:
     p = command_parser("python -m evaluation.image_reading", __doc__)
-    p.add_argument("records", nargs="+", help="training records: checkpoints' config.json files (or copies)")
+    p.add_argument("records", nargs="+", help="training records: checkpoints' config.json files (or copies), or "
+                                                    "evaluations' run.json files")
     cfg, args = parse_config(ImageReadingConfig, argv, parser=p)
     df = table(args.records)
     with pd.option_context("display.width", 200, "display.max_columns", 20):

@@ -1,9 +1,9 @@
 """The whole benchmark on the built-in procedural objects (or a PartNet-Mobility directory), end to end:
 collect -> train -> evaluate -> tables.
 
-    python -m evaluation.pipeline                          # the README's main job (~5 h on 2 CPU cores)
+    python -m evaluation.pipeline                          # the README's main job (~95 min on 2 CPU cores)
     python -m evaluation.pipeline --partnet-dir DIR --out out/partnet   # the same on real objects
-    python -m evaluation.pipeline --train-seeds 1 --episodes 30     # a quicker one (~50 min, projected)
+    python -m evaluation.pipeline --train-seeds 1 --episodes 30     # a quicker one (~32 min, projected)
     python -m evaluation.pipeline --samples 500 --qa-steps 4000      # the full-size benchmark
 
 1. collect demos (successes and failures) on the train instances of the 20 seen categories;

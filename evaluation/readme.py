@@ -9,15 +9,16 @@ between the two markers is replaced. Blocks:
 - `main`: success per method, seen and unseen (mean over categories, RoboMamba's criterion), and the
   control rate of the learned agents, from results/default (table_manipulation.csv, speed.csv, the
   ceiling's run.json), with the paper's RoboMamba row;
-- `comparisons`: the paired comparisons of every learned agent with the other learned agents and
-  `random` (results/default/comparisons.csv: difference, paired bootstrap 95% interval, exact McNemar p);
+- `comparisons`: the paired comparisons of robomamba, its twin and Where2Act, each training seed with the same
+  seed of the others and with `random` (results/default/comparisons.csv: difference, paired bootstrap 95%
+  interval, exact McNemar p);
 - `physics`: the effect of each physics change (results/physics/physics_changes.csv, bench/physics.py);
-- `table2`: Table 2's trained methods measured (results/table2, bench/table2.py), each beside its published
+- `table2`: Table 2's methods as the main job measured them (results/default), each beside its published
   rows, with every seed's unseen rate and its Wilson 95% interval;
-- `table2-comparisons`: each UMPNet and FlowBot3D seed paired with `random`, and with Where2Act, robomamba
-  and the other geometric method of the same training seed (results/table2/comparisons.csv);
+- `table2-comparisons`: each UMPNet, FlowBot3D, ManipLLM and RoboFlamingo seed paired with `random`, and with
+  Where2Act and robomamba of the same training seed (UMPNet also with FlowBot3D; results/default/comparisons.csv);
 - `aggregation`: every method's rates as our tables aggregate them and as the reference code does
-  (results/table2/aggregation.csv: the main job's runs and Table 2's baselines).
+  (results/default/aggregation.csv).
 """
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ DESCRIPTIONS = {  # how the README names a method of the main job
     "robomamba": "robomamba (tiny, trained from scratch)",
     "transformer": "transformer twin (same size)",
     "where2act": "where2act",
+    "umpnet": "umpnet",
+    "flowbot3d": "flowbot3d",
+    "manipllm": "manipllm (adapters on the frozen twin, the action as text)",
+    "roboflamingo": "roboflamingo (cross-attention on the frozen twin)",
     "random": "random (a pixel on the object mask)",
     "chance": "chance (a pixel anywhere: the floor)",
 }
@@ -100,16 +105,19 @@ def main_table(tables: Path) -> str:
 
 
 def comparisons_block(tables: Path) -> str:
+    """robomamba, its twin and Where2Act, each training seed against the same seed of the others and `random`
+    (the other Table 2 methods: table2_comparisons_block)."""
     c = pd.read_csv(tables / "comparisons.csv")
-    c = c[(c.criterion == "success") & c.split.isin(["seen", "unseen"])]
-    speed = pd.read_csv(tables / "speed.csv").set_index("method")
-    learned = [m for m in speed.index if (speed.loc[m, "trainable_params"] or 0) > 0 and "(paper)" not in m]
-    wanted = set(learned) | {"random"}
+    c = c[c.criterion == "success"]
+    methods = set(c.method_a) | set(c.method_b)
+    families = ("robomamba", "transformer", "where2act")
     lines = ["| A | B | split | A | B | A - B [paired 95% interval] | McNemar p |", "|---|---|---|---|---|---|---|"]
-    for _, r in c.iterrows():
-        if r.method_a in learned and r.method_b in wanted or r.method_b in learned and r.method_a in wanted:
-            lines.append(f"| {r.method_a} | {r.method_b} | {r.split} | {r.rate_a:.2f} | {r.rate_b:.2f} | "
-                         f"{r['diff']:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}] | {r.mcnemar_p:.2g} |")
+    for k, family in enumerate(families):
+        for run in _seeds(methods, family):
+            seed = run.split("@")[1]
+            others = [f"{f}@{seed}" for f in families[k + 1:]] + ["random"]
+            lines += [_pair(c, run, other, split) for other in others if other in methods
+                      for split in ("seen", "unseen")]
     return "\n".join(lines) + "\n"
 
 
@@ -212,9 +220,9 @@ def blocks(root: Path = ROOT) -> dict[str, str]:
     return {"main": main_table(root / "results" / "default"),
             "comparisons": comparisons_block(root / "results" / "default"),
             "physics": physics_block(root / "results" / "physics"),
-            "table2": table2_block(root / "results" / "table2"),
-            "table2-comparisons": table2_comparisons_block(root / "results" / "table2"),
-            "aggregation": aggregation_block(root / "results" / "table2")}
+            "table2": table2_block(root / "results" / "default"),
+            "table2-comparisons": table2_comparisons_block(root / "results" / "default"),
+            "aggregation": aggregation_block(root / "results" / "default")}
 
 
 def render(text: str, generated: dict[str, str]) -> tuple[str, list[str]]:

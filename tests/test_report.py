@@ -137,3 +137,22 @@ def test_a_bad_input_is_named_and_nothing_is_written(tables, tmp_path, damage):
     p = run_main("evaluation.report", str(d), "--out", str(tmp_path / "out"))
     assert p.returncode == 2 and str(bad) in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert not (tmp_path / "out").exists()
+
+
+MEDIA_BUDGET = 15 * 2**20  # bytes of media the committed main job may hold (README.md, results/README.md)
+
+
+def test_the_committed_report_has_its_videos_within_the_media_budget():
+    """results/default: every method's first training seed filmed on the first episode of each category, each
+    film ending as its evaluation did, every file the index names present; all media under the stated budget."""
+    job = json.loads((COMMITTED / "pipeline.json").read_text())
+    index = json.loads((COMMITTED / "media" / "videos" / "index.json").read_text())["videos"]
+    filmed = {v["method"] for v in index}
+    first = {r for r in job["runs"] if "@s" not in r or r.endswith("@s0")}
+    assert filmed == first and len(index) == 30 * len(first), (filmed, len(index))
+    assert all(v["matches_evaluation"] for v in index)
+    videos = COMMITTED / "media" / "videos"
+    assert all((videos / v["file"]).is_file() for v in index)
+    size = sum(p.stat().st_size for p in (COMMITTED / "media").rglob("*") if p.is_file())
+    assert 0 < size <= MEDIA_BUDGET, size
+    assert (COMMITTED / "report" / "index.html").is_file()

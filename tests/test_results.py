@@ -151,7 +151,8 @@ def test_validation_tables_recompute_from_their_records():
 
 def test_the_overview_plot_reads_at_ten_methods():
     """success_by_category: one legend entry per method (training seeds drawn as one method), a colour per
-    method that no other shares, measured and published ones, and seen and unseen panels (issue 31)."""
+    method that no other shares, each published row in the colour of the measured method it names, and seen
+    and unseen panels (issue 31)."""
     import matplotlib.colors as mcolors
 
     from evaluation import plots
@@ -159,20 +160,22 @@ def test_the_overview_plot_reads_at_ten_methods():
     from evaluation.tables import figure
 
     job = json.loads((RESULTS / "pipeline.json").read_text())
-    runs = load_runs([RESULTS / "runs" / name for name in job["runs"]])  # 12 runs: 6 methods, 3 of them x 3 seeds
+    runs = load_runs([RESULTS / "runs" / name for name in job["runs"]])  # 10 methods, 7 of them x 3 seeds
     fig = figure(runs, reference=True)
     labels = [t.get_text() for t in fig.legends[0].texts]
     methods = [lb for lb in labels if not lb.endswith("(paper)") and lb not in
                ("mean (Wilson 95% of the episodes)", "each training seed", "published")]
-    assert methods == ["robomamba (3 training seeds)", "transformer (3 training seeds)",
-                       "where2act (3 training seeds)", "random", "chance", "oracle"]
-    assert [lb for lb in labels if lb.endswith("(paper)")] == [
-        "UMPNet (paper)", "FlowBot3D (paper)", "RoboFlamingo (paper)", "ManipLLM (paper)", "RoboMamba (paper)"]
+    learned = ["robomamba", "transformer", "where2act", "umpnet", "flowbot3d", "manipllm", "roboflamingo"]
+    assert methods == [f"{m} (3 training seeds)" for m in learned] + ["random", "chance", "oracle"]
+    papers = {"UMPNet (paper)": "umpnet", "FlowBot3D (paper)": "flowbot3d", "RoboFlamingo (paper)": "roboflamingo",
+              "ManipLLM (paper)": "manipllm", "RoboMamba (paper)": "robomamba"}
+    assert [lb for lb in labels if lb.endswith("(paper)")] == list(papers)
     handles = fig.legends[0].legend_handles
-    slots = [*methods, "UMPNet (paper)", "FlowBot3D (paper)", "RoboFlamingo (paper)", "ManipLLM (paper)"]
-    slot_colors = [mcolors.to_hex(h.get_color() if hasattr(h, "get_color") else h.lines[0].get_color())
-                   for h, lb in zip(handles, labels) if lb in slots]  # RoboMamba (paper): robomamba's colour
-    assert len(slot_colors) == 10 and len(set(slot_colors)) == 10  # ten slots, ten colours
+    color = {lb: mcolors.to_hex(h.get_color() if hasattr(h, "get_color") else h.lines[0].get_color())
+             for h, lb in zip(handles, labels)}
+    assert len({color[m] for m in methods}) == 10  # ten methods, ten colours
+    for paper, m in papers.items():  # a published row in its measured method's colour
+        assert color[paper] == color[f"{m} (3 training seeds)"], paper
     assert [ax.get_title() for ax in fig.axes] == ["seen categories", "unseen categories"]
     assert len(fig.axes[0].get_xticklabels()) == 20 and len(fig.axes[1].get_xticklabels()) == 10
     assert len(set(plots.colors([f"m{i}" for i in range(20)]).values())) == 20
@@ -180,21 +183,6 @@ def test_the_overview_plot_reads_at_ten_methods():
         plots.colors([f"m{i}" for i in range(21)])
     assert plots.families(["a@s0", "b", "a@s1", "c@small"]) == {"a": ["a@s0", "a@s1"], "b": ["b"],
                                                                 "c@small": ["c@small"]}
-
-
-TABLE2 = RESULTS.parent / "table2"
-
-
-def test_table2_baselines_recompute_from_their_records_and_the_main_jobs(tmp_path):
-    """results/table2 (bench/table2.py): the committed main job's runs, read from results/default, and
-    the UMPNet and FlowBot3D runs committed beside it give its tables exactly."""
-    job = json.loads((TABLE2 / "table2.json").read_text())
-    runs = [ROOT / r for r in job["runs_from_base"]] + [TABLE2 / "runs" / r for r in job["runs"]]
-    assert {p.name for p in (TABLE2 / "runs").iterdir()} == set(job["runs"]), "records that no table reads"
-    assert {r.split("@")[0] for r in job["runs"]} == {"umpnet", "flowbot3d"}
-    paths = write_tables(runs, tmp_path, reference=True, ceiling_dir=ROOT / job["ceiling"], criteria=BUILTIN)
-    for name in [*table_files(BUILTIN), AGGREGATION_FILE]:
-        assert paths[name].read_text() == (TABLE2 / name).read_text(), name
 
 
 def test_the_reference_aggregation_drops_pixels_off_the_target_and_pools_episodes(tmp_path):
