@@ -132,11 +132,13 @@ class AblationConfig(ConfigBase):
     workers: int = option(min(2, os.cpu_count() or 1), "simulation worker processes for collection and evaluation")
     executor: str = executor_option()
     ray_address: str | None = ray_address_option()
-    report: bool = option(True, "write the tables directory's HTML report (TABLES/report/index.html, "
-                                "evaluation.report); the variants are not filmed")
+    report: bool = option(True, "write every episode's observation (TABLES/media/observations) and the tables "
+                                "directory's HTML report (TABLES/report/index.html, evaluation.report)")
+    film: int = option(1, "episodes per category filmed for each variant (TABLES/media/videos), for the report's "
+                          "episode browser; 0 = none")
 
     def __post_init__(self):
-        check_at_least(self, samples=1, qa_steps=1, epochs=1, episodes=1, workers=0, qa_eval=1)
+        check_at_least(self, samples=1, qa_steps=1, epochs=1, episodes=1, workers=0, qa_eval=1, film=0)
         check_executor(self)
         if self.base is not None and not (Path(self.base) / "config.json").exists():
             raise ConfigError("base", self.base, "not a checkpoint directory (no config.json)")
@@ -152,6 +154,12 @@ def checkpoint_path(cfg: AblationConfig, key: str) -> str:
     return f"{cfg.out}/checkpoints/{key}"
 
 
+def sim_flags(cfg: AblationConfig) -> list[str]:
+    """Where the simulation workers of collection, evaluation and filming run."""
+    return ["--workers", str(cfg.workers), "--executor", cfg.executor,
+            *(["--ray-address", cfg.ray_address] if cfg.ray_address else [])]
+
+
 def run_variants(cfg: AblationConfig, variants: list[Variant], data: str) -> None:
     """Train (unless already trained) and evaluate each variant, default first."""
     from agents.train import main as train_main
@@ -159,8 +167,7 @@ def run_variants(cfg: AblationConfig, variants: list[Variant], data: str) -> Non
     from .pipeline import step
     from .run import main as eval_main
 
-    sim = ["--workers", str(cfg.workers), "--executor", cfg.executor,
-           *(["--ray-address", cfg.ray_address] if cfg.ray_address else [])]
+    sim = sim_flags(cfg)
     recipe = ["--qa-steps", str(cfg.qa_steps), "--qa-eval", str(cfg.qa_eval), "--epochs", str(cfg.epochs),
               "--seed", str(cfg.seed)]
     for v in variants:
@@ -299,9 +306,7 @@ def main(argv=None) -> int:
     data = cfg.data or f"{cfg.out}/data"
     if cfg.data is None:
         step("collect", collect_main, ["--category", "all-seen", "--samples", str(cfg.samples), "--keep-failures",
-                                       "--workers", str(cfg.workers), "--executor", cfg.executor,
-                                       *(["--ray-address", cfg.ray_address] if cfg.ray_address else []),
-                                       "--seed", str(cfg.seed), "--out", data], "data_collection.run")
+                                       *sim_flags(cfg), "--seed", str(cfg.seed), "--out", data], "data_collection.run")
     tables = Path(cfg.tables or f"{cfg.out}/tables")
     variants: dict[str, Variant] = {}
     for name in cfg.selected():
@@ -326,6 +331,13 @@ def main(argv=None) -> int:
         atomic_write_text(path, json.dumps(
             {"config": dataclasses.asdict(cfg), "data": data, "machine": _machine(), "runs": [*runs, this],
              "variants": [dataclasses.asdict(v) for v in VARIANTS[name]]}, indent=2, default=str) + "\n")
+    if cfg.report or cfg.film:
+        from .config import WorkListConfig
+        from .film import film
+
+        runs = [(k, variants[k].agent, checkpoint_path(cfg, k), f"{cfg.out}/eval/{k}") for k in variants]
+        film(step, runs if cfg.film else [], tables, cfg.out, categories=cfg.categories, episodes=cfg.episodes,
+             per_category=cfg.film, seed=cfg.seed, image_size=WorkListConfig.image_size, sim=sim_flags(cfg))
     if cfg.report:
         from .report import main as report_main
 

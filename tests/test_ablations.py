@@ -53,6 +53,15 @@ def test_head_table_end_to_end_and_resume(demos, tmp_path):
     assert len(list((tmp_path / "tables" / "runs").glob("*/episodes.jsonl.gz"))) == 3
     meta = json.loads((tmp_path / "tables" / "table_ablation_head.json").read_text())
     assert meta["runs"][0]["command"].startswith("python -m evaluation.ablations --table head") and "machine" in meta
+    # the report's media (--film 1, the default): every episode observed, each variant filmed on the first
+    # episode of each category, ending as its evaluation did
+    videos = json.loads((tmp_path / "tables" / "media" / "videos" / "index.json").read_text())["videos"]
+    assert sorted((v["method"], v["key"]) for v in videos) == sorted(
+        (k, f"{c}/00000") for k in df.key for c in ("drawer", "Faucet"))
+    assert all(v["matches_evaluation"] and (tmp_path / "tables" / "media" / "videos" / v["file"]).is_file()
+               for v in videos)
+    assert len(list((tmp_path / "tables" / "media" / "observations").glob("*.jpg"))) == 4
+    assert (tmp_path / "tables" / "report" / "index.html").is_file()
     # the other heads start from the default's co-trained backbone
     from agents import factory
 
@@ -75,6 +84,7 @@ def test_head_table_end_to_end_and_resume(demos, tmp_path):
      "invalid choice: 'heads' (choose from 'head', 'cotrain', 'backbone', 'lm', 'recipe', 'all')"),
     (["--base", "/nonexistent"], "--base /nonexistent: not a checkpoint directory"),
     (["--episodes", "0"], "--episodes 0: must be"),
+    (["--film", "-1"], "--film -1: must be"),
 ])
 def test_bad_flags_exit_2(args, text, tmp_path):
     p = ablations(*args, "--out", tmp_path / "o")
