@@ -58,7 +58,7 @@ def observations(n: int) -> list[dict]:
     from sim_envs import make_env
     from sim_envs.config import PullEnvConfig
 
-    items = [it for it in work_items(seed=0, categories="all", episodes=1)][:n]
+    items = work_items(seed=0, categories="all", episodes=1)[:n]
     env = make_env(PullEnvConfig(split="test"))
     out = []
     for it in items:
@@ -66,6 +66,18 @@ def observations(n: int) -> list[dict]:
         out.append(obs)
     env.close()
     return out
+
+
+def act_seconds(agent, observation: dict) -> float:
+    """One act() at batch 1; an answer that does not parse was still said and counts (the evaluator records it)."""
+    from agents.baselines.manipllm.answer import UnparsableAnswer
+
+    t = time.perf_counter()
+    try:
+        agent.act([observation])
+    except UnparsableAnswer:
+        pass
+    return time.perf_counter() - t
 
 
 def training_row(directory: str) -> dict:
@@ -81,7 +93,6 @@ def training_row(directory: str) -> dict:
 
 def main(argv=None) -> int:
     cfg, _ = parse_config(EfficiencyConfig, argv, "python bench/vla_efficiency.py", __doc__)
-    from agents.baselines.manipllm.answer import UnparsableAnswer
     from agents.factory import load
     from agents.robomamba import scan_kernel  # noqa: F401  (its CPU kernel, where it builds)
     from evaluation.tables import SPEED, _count
@@ -93,20 +104,12 @@ def main(argv=None) -> int:
     for threads in cfg.threads:
         torch.set_num_threads(threads)
         for agent in agents.values():
-            try:
-                agent.act([obs[0]])  # warm-up
-            except UnparsableAnswer:
-                pass
+            act_seconds(agent, obs[0])  # warm-up
         times = {name: [] for name in agents}
         for _ in range(cfg.reps):
             for o in obs:
                 for name, agent in agents.items():
-                    t = time.perf_counter()
-                    try:
-                        agent.act([o])
-                    except UnparsableAnswer:  # ManipLLM's answer was said and timed: the evaluator records it
-                        pass
-                    times[name].append(time.perf_counter() - t)
+                    times[name].append(act_seconds(agent, o))
         for name, agent in agents.items():
             counts = agent.parameter_counts()
             med = float(np.median(times[name]))

@@ -6,9 +6,8 @@ given and with the category's words blinded, beside the best constant point's, r
 
 Each argument is a checkpoint's `config.json` (or a copy of it), or an evaluation's `run.json`, which holds
 its checkpoint's: the record its trainer wrote, whose validation was scored on held-out instances of the seen
-categories. A run without a checkpoint (random, the ceiling, a geometric
-baseline) is not a model of the kind this table reads and is named as such. Per model (named by the run's label,
-or the file's name):
+categories. A run without such a record (random, the ceiling, a geometric baseline) is named as not one. Per
+model (named by the run's label, or the file's name):
 
 - `pixel_l1`: the contact point's L1 error in the model's view (normalised units) with the manipulation
   prompt, which names the category; `pixel_l1_blind`: the same prompts with the category's words replaced by
@@ -102,8 +101,8 @@ def plot(df: pd.DataFrame):
 
 def main(argv=None) -> int:
     p = command_parser("python -m evaluation.image_reading", __doc__)
-    p.add_argument("records", nargs="+", help="training records: checkpoints' config.json files (or copies), or "
-                                                    "evaluations' run.json files")
+    p.add_argument("records", nargs="+",
+                   help="training records: checkpoints' config.json files (or copies), or evaluations' run.json files")
     cfg, args = parse_config(ImageReadingConfig, argv, parser=p)
     df = table(args.records)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
