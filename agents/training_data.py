@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .frames import FRAMES
 from .views import View, crop_box, cut, targets
 
 LABELS = ["sample_id", "task", "category", "instance_id", "joint_type", "prompt", "contact_pixel", "up_cam",
           "forward_cam", "up_world", "forward_world", "demo_success", "height", "width"]
-FRAMES = ("camera", "world")  # the frame rotation targets are given in
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Decoded:
     normals: np.ndarray | None  # (N, S, S, 3) float32 camera-frame normals from depth, with_masks only
     holdout: np.ndarray  # (N,) bool: the sample's instance is held out for validation
     boxes: np.ndarray | None = None  # (N, 4) top, left, height, width: the part of each image the arrays show
+    surface: np.ndarray | None = None  # (N, 3, 3) surface frame at each contact pixel (agents.frames)
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -74,21 +75,24 @@ def grid_cell_centres(height: int, width: int, grid: int) -> tuple[np.ndarray, n
 
 def load(root, image_size: int, successes_only: bool = True, holdout_fraction: float = 0.1,
          with_masks: bool = False, grid: int | None = None, progress: bool = True, crop: float = 1.0,
-         view: View | None = None, extra: tuple = ()) -> Decoded:
+         view: View | None = None, extra: tuple = (), surface: bool = False) -> Decoded:
     """Decode a collected dataset (data_collection) into arrays at `image_size`; `with_masks` adds
     depth and the object and target masks at that size; `grid` adds the target mask sampled at the
     centres of a grid x grid partition (`on_part`). The arrays show each image's `view` (agents.views;
     default: the centre crop keeping `crop` of each side, the whole image at 1), `on_part` included;
     `boxes` says where each view lies in its image, and the frame's pixels stay in full-image
-    coordinates (pixel_targets maps them). `extra`: dataset columns the frame carries beside LABELS."""
+    coordinates (pixel_targets maps them). `extra`: dataset columns the frame carries beside LABELS.
+    `surface` adds each sample's surface frame at its contact pixel, from the full-resolution depth."""
     from data_collection.dataset import decode_depth, decode_png, load_frame
     from infra.progress import progress_bar
+
+    from .frames import surface_basis
 
     view = view or View("image", crop)
     with_object = with_masks or view.needs_mask
     labels = list(dict.fromkeys(LABELS + list(extra)))
     cols = labels + ["rgb_png", "target_mask_png"] + (["object_mask_png"] if with_object else []) + (
-        ["depth_png", "depth_scale", "intrinsics"] if with_masks else [])
+        ["depth_png", "depth_scale", "intrinsics"] if with_masks or surface else [])
     df = load_frame(root, columns=cols, successes_only=successes_only)
     if not len(df):
         raise ValueError(f"{root}: no {'successful ' if successes_only else ''}samples to train on")
@@ -99,6 +103,7 @@ def load(root, image_size: int, successes_only: bool = True, holdout_fraction: f
                        else (None, None, None))
     normals = np.empty((n, image_size, image_size, 3), np.float32) if with_masks else None
     boxes = np.empty((n, 4), np.int64)
+    bases = np.empty((n, 3, 3), np.float64) if surface else None
     for i, row in enumerate(progress_bar(df.itertuples(index=False), total=n, desc="decode", disable=not progress,
                                          leave=False)):
         image = decode_png(row.rgb_png)
@@ -108,8 +113,10 @@ def load(root, image_size: int, successes_only: bool = True, holdout_fraction: f
         mask = cut(decode_png(row.target_mask_png), box)
         if grid:
             on_part[i] = mask[np.ix_(*grid_cell_centres(*mask.shape, grid))]
+        d = decode_depth(row.depth_png, row.depth_scale) if with_masks or surface else None
+        if surface:
+            bases[i] = surface_basis(d, np.asarray(row.intrinsics, np.float64).reshape(3, 3), *row.contact_pixel)
         if with_masks:
-            d = decode_depth(row.depth_png, row.depth_scale)
             n3 = cut(depth_normals(d, np.asarray(row.intrinsics, np.float64).reshape(3, 3)), box)
             depth[i] = resize(cut(d, box), image_size)
             normals[i] = np.stack([resize(np.ascontiguousarray(n3[..., k]), image_size) for k in range(3)], -1)
@@ -117,7 +124,7 @@ def load(root, image_size: int, successes_only: bool = True, holdout_fraction: f
             tgt[i] = resize(mask, image_size)
     hold = np.array([is_holdout(t, str(k), holdout_fraction) for t, k in zip(df["task"], df["instance_id"])])
     frame = df[labels].reset_index(drop=True)
-    return Decoded(frame, rgb, on_part, depth, obj, tgt, normals, hold, boxes)
+    return Decoded(frame, rgb, on_part, depth, obj, tgt, normals, hold, boxes, bases)
 
 
 def depth_normals(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
@@ -153,11 +160,19 @@ def pixel_targets(frame, crop: float = 1.0, boxes: np.ndarray | None = None) -> 
     return targets(px, boxes)
 
 
-def rotation_targets(frame, in_frame: str = "camera") -> np.ndarray:
-    """(N, 3, 3) gripper rotations, columns [forward, up x forward, up], in the camera frame or (`in_frame`
-    'world') the world frame (z up, the objects' fronts facing -x)."""
+def rotation_targets(frame, in_frame: str = "camera", surface: np.ndarray | None = None) -> np.ndarray:
+    """(N, 3, 3) gripper rotations, columns [forward, up x forward, up], in the camera frame, the world
+    frame (`in_frame` 'world': z up, the objects' fronts facing -x) or each sample's surface frame
+    (`in_frame` 'surface': Decoded.surface, agents.frames)."""
     from sim_envs.geometry import gram_schmidt
 
-    suffix = {"camera": "cam", "world": "world"}[in_frame]
-    return np.stack([gram_schmidt(u, f) for u, f in zip(frame[f"up_{suffix}"], frame[f"forward_{suffix}"])]
-                    ).astype(np.float32)
+    if in_frame not in FRAMES:
+        raise ValueError(f"in_frame={in_frame!r}: allowed: {', '.join(FRAMES)}")
+    suffix = "world" if in_frame == "world" else "cam"
+    R = np.stack([gram_schmidt(u, f) for u, f in zip(frame[f"up_{suffix}"], frame[f"forward_{suffix}"])])
+    if in_frame == "surface":
+        if surface is None:
+            raise ValueError("rotation targets in the surface frame need the samples' surface frames "
+                             "(training_data.load(..., surface=True))")
+        R = np.einsum("nji,njk->nik", surface, R)  # S^T R_cam
+    return R.astype(np.float32)

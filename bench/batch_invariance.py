@@ -57,6 +57,7 @@ def observations(n: int) -> list[dict]:
 @torch.no_grad()
 def batched_act(agent, obs: list[dict]) -> np.ndarray:
     """The whole batch in one forward (RoboMambaAgent.act before issue 29)."""
+    from agents.frames import to_camera
     from agents.robomamba.text import encode_batch
 
     view = agent.cfg.view_spec()
@@ -64,12 +65,11 @@ def batched_act(agent, obs: list[dict]) -> np.ndarray:
     ids, mask = encode_batch(agent.tokenizer, [o["prompt"] for o in obs], agent.cfg.max_text_tokens)
     pos, R = agent.model(agent.model.preprocess(torch.from_numpy(rgb).permute(0, 3, 1, 2)), ids, mask)
     pos, R = pos.double().numpy(), R.double().numpy()
-    if agent.cfg.rotation_frame == "world":
-        R = np.stack([np.asarray(o["cam2world"], np.float64)[:3, :3].T @ r for o, r in zip(obs, R)])
     out = np.empty((len(obs), 8))
     for i, o in enumerate(obs):
         row, col = view.pixel(pos[i], boxes[i], *np.asarray(o["rgb"]).shape[:2], o.get("object_mask"))
-        out[i] = [row, col, *R[i, :, 2], *R[i, :, 0]]
+        r = to_camera(agent.cfg.rotation_frame, R[i], o, (row, col))
+        out[i] = [row, col, *r[:, 2], *r[:, 0]]
     return out
 
 

@@ -63,6 +63,7 @@ CANDIDATES = {
                                  "object-mnv2"),
     "object-mnv2-world-geodesic-lr1e-4": ("robomamba", (*HEAD_ONLY, "--rotation-frame", "world", "--rotation-loss",
                                                         "geodesic", "--lr", "1e-4", *DROP), "object-mnv2"),
+    "surface": ("robomamba", (*HEAD_ONLY, "--rotation-frame", "surface"), "default"),
     "where2act": ("where2act", (), None),
 }
 BASELINES = ("random", "oracle")

@@ -74,7 +74,7 @@ def test_head_only_finetuning_leaves_frozen_parameters_bit_identical(demos, head
 
     agent = make_agent("robomamba", seed=1, config=preset("tiny", head=head))
     before = {k: v.clone() for k, v in agent.model.state_dict().items()}
-    data = load(demos, agent.cfg.image_size, holdout_fraction=0.3, progress=False)
+    data = load(demos, agent.cfg.image_size, holdout_fraction=0.3, progress=False, surface=True)
     tr, va = np.flatnonzero(~data.holdout), np.flatnonzero(data.holdout)
     rec = train_head(agent.model, agent.tokenizer, data, tr, va, quick(lr=1e-3))
     after = agent.model.state_dict()
@@ -249,7 +249,7 @@ def test_head_training_standardises_its_input_with_the_training_features(demos, 
     from agents.training_data import load
 
     agent = make_agent("robomamba", seed=2, config=preset("tiny", head=head))
-    data = load(demos, agent.cfg.image_size, holdout_fraction=0.3, progress=False)
+    data = load(demos, agent.cfg.image_size, holdout_fraction=0.3, progress=False, surface=True)
     tr, va = np.flatnonzero(~data.holdout), np.flatnonzero(data.holdout)
     # no category dropout here: with it, the norm is fitted on named and blinded prompts together
     rec = train_head(agent.model, agent.tokenizer, data, tr, va, quick(lr=1e-3, category_dropout=0.0))
@@ -476,9 +476,9 @@ def test_the_object_view_and_the_point_head_train_act_and_reload(demos, env, tmp
     assert set(rec["stages"]) == {"cotrain", "head"} and rec["stages"]["head"]["head"] == "point"
     agent = factory.load(out)
     assert agent.cfg.view == "object" and agent.cfg.head == "point"
-    # the object view needs the mask; the head's world-frame rotation (the default) needs the camera pose
-    assert agent.cfg.rotation_frame == "world"
-    assert agent.observation_keys == ("rgb", "prompt", "object_mask", "cam2world")
+    # the object view needs the mask; the head's rotation in the surface frame (the default) needs depth and K
+    assert agent.cfg.rotation_frame == "surface"
+    assert agent.observation_keys == ("rgb", "prompt", "object_mask", "depth", "intrinsics")
     data = load(demos, 224, progress=False, view=View("object", margin=agent.cfg.object_margin))
     t = pixel_targets(data.frame, boxes=data.boxes)
     assert (t > -0.01).all() and (t < 1.01).all()  # the contact lies on the object, so inside its view
@@ -594,6 +594,36 @@ def test_a_head_in_the_world_frame_trains_on_world_targets_and_acts_in_the_camer
                    "--rotation-frame", "body")
     assert bad.returncode == 2 and "body" in bad.stderr and "world" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_head_in_the_surface_frame_trains_relative_to_the_observed_surface(demos, env, tmp_path):
+    """--rotation-frame surface: each target is the demo's rotation in the frame of the surface its depth image
+    shows at the contact pixel; the demos' `up` (minus the true normal, plus noise) then lies near that frame's
+    z axis, which the estimate from depth alone must find; the agent reads depth and intrinsics and turns the
+    head's rotation back into the camera frame at the pixel it chose."""
+    from agents import factory
+    from agents.frames import observation_basis
+    from agents.robomamba.train import train
+    from agents.training_data import load, rotation_targets
+
+    data = load(demos, 224, progress=False, surface=True)
+    cam, surf = rotation_targets(data.frame, "camera"), rotation_targets(data.frame, "surface", data.surface)
+    assert np.allclose(np.einsum("nij,njk->nik", data.surface, surf), cam, atol=1e-5)
+    tilt = np.degrees(np.arccos(np.clip(surf[:, 2, 2], -1, 1)))  # up against the surface frame's z
+    assert np.median(tilt) < 25, np.percentile(tilt, [50, 90])
+    with pytest.raises(ValueError, match="surface"):
+        rotation_targets(data.frame, "surface")
+
+    out = tmp_path / "surface"
+    rec = train(quick(data=str(demos), out=str(out), rotation_frame="surface"))
+    assert rec["config"]["rotation_frame"] == "surface"
+    agent = factory.load(out)
+    assert agent.cfg.rotation_frame == "surface" and {"depth", "intrinsics"} <= set(agent.observation_keys)
+    obs = [env.reset(seed=s)[0] for s in range(2)]
+    for o, row in zip(obs, agent.act(obs)):
+        _, _, R = agent._predict(o)
+        S = observation_basis(o, int(row[0]), int(row[1]))
+        assert np.allclose(row[2:5], (S @ R)[:, 2], atol=1e-6) and np.allclose(row[5:8], (S @ R)[:, 0], atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------------ UMPNet, FlowBot3D

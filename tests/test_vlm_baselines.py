@@ -177,12 +177,21 @@ def test_it_answers_acts_from_the_text_and_reloads_to_the_same_answers(trained, 
     agent.save_pretrained(tmp_path / "again")
     again = ManipLLMAgent.from_pretrained(tmp_path / "again")
     assert again.answer(obs) == said and isinstance(said, str)
-    # the action an answer means: the cell of the view as an image pixel on the object, the world-frame axes in
-    # the camera frame
+    # the action an answer means: the cell of the view as an image pixel on the object, the axes written in the
+    # surface frame at that pixel (the default) in the camera frame
+    from agents.frames import observation_basis
+
+    assert agent.mcfg.frame == "surface" and {"depth", "intrinsics"} <= set(agent.observation_keys)
     a = agent.action(obs, GOOD)
-    R = np.asarray(obs["cam2world"])[:3, :3]
-    assert np.allclose(R @ a[2:5], [0.12, -0.99, 0.01], atol=1e-6) and np.allclose(R @ a[5:8], [-1, 0, 0.05], atol=1e-6)
     assert obs["object_mask"][int(a[0]), int(a[1])]
+    S = observation_basis(obs, int(a[0]), int(a[1]))
+    assert np.allclose(S.T @ a[2:5], [0.12, -0.99, 0.01], atol=1e-6)
+    assert np.allclose(S.T @ a[5:8], [-1, 0, 0.05], atol=1e-6)
+    agent.model.mcfg = agent.mcfg.replace(frame="world")  # the world frame: cam2world's rotation
+    w = agent.action(obs, GOOD)
+    R = np.asarray(obs["cam2world"])[:3, :3]
+    assert np.allclose(R @ w[2:5], [0.12, -0.99, 0.01], atol=1e-6) and np.allclose(R @ w[5:8], [-1, 0, 0.05], atol=1e-6)
+    agent.model.mcfg = agent.mcfg.replace(frame="surface")
     monkeypatch.setattr(ManipLLMAgent, "answer", lambda self, o, prompt=None, view=None: GOOD)
     assert np.array_equal(agent.act([obs, obs]), np.stack([a, a]))
 

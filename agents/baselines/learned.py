@@ -44,11 +44,3 @@ def model_view(observation: dict, cfg) -> tuple[tuple, object]:
 
     box = cfg.view_spec().box_of(observation)
     return box, resize(cut(np.asarray(observation["rgb"]), box), cfg.image_size)
-
-
-def world_to_camera(observation: dict, *vectors):
-    """World-frame 3-vectors in the observation's camera frame (its cam2world's rotation, transposed)."""
-    import numpy as np
-
-    rot = np.asarray(observation["cam2world"], np.float64)[:3, :3].T
-    return tuple(rot @ np.asarray(v, np.float64) for v in vectors)

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from ..base import ACTION_DIM, Agent
+from ..frames import frame_keys, to_camera
 from ..training_data import resize
 from ..views import cut
 from .config import RoboMambaConfig, preset
@@ -39,9 +40,9 @@ class RoboMambaAgent(Agent):
     @property
     def observation_keys(self) -> tuple:
         """What act() reads of an observation: the image and prompt, the object mask for the object view, and
-        the camera's pose for a head that gives its rotation in the world frame."""
+        what the head's rotation frame needs to be turned into the camera's (agents.frames.frame_keys)."""
         keys = ("rgb", "prompt") + (("object_mask",) if self.cfg.view_spec().needs_mask else ())
-        return keys + (("cam2world",) if self.cfg.rotation_frame == "world" else ())
+        return keys + frame_keys(self.cfg.rotation_frame)
 
     def _views(self, observations) -> tuple[list, np.ndarray]:
         """(each observation's view box, the views' pixels at the encoder's size (N, S, S, 3) uint8)."""
@@ -69,13 +70,12 @@ class RoboMambaAgent(Agent):
         view = self.cfg.view_spec()
         boxes, pos, R = zip(*(self._predict(o) for o in observations)) if observations else ((), (), ())
         pos, R = np.asarray(pos).reshape(-1, 2), np.asarray(R).reshape(-1, 3, 3)
-        if self.cfg.rotation_frame == "world":  # world -> camera: R_cam = R_cam2world^T R_world
-            R = np.stack([np.asarray(o["cam2world"], np.float64)[:3, :3].T @ r for o, r in zip(observations, R)])
         out = np.empty((len(observations), ACTION_DIM))
         for i, o in enumerate(observations):
             # [0, 1] of the view -> the pixel of the full image that contains it
             row, col = view.pixel(pos[i], boxes[i], *np.asarray(o["rgb"]).shape[:2], o.get("object_mask"))
-            out[i] = [row, col, *R[i, :, 2], *R[i, :, 0]]  # up = third column, forward = first
+            r = to_camera(self.cfg.rotation_frame, R[i], o, (row, col))
+            out[i] = [row, col, *r[:, 2], *r[:, 0]]  # up = third column, forward = first
         return out
 
     def parameter_counts(self) -> dict:

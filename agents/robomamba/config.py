@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ..frames import FRAMES
+
 LM_TYPES = ("mamba", "llama")
 HEADS = ("mlp2", "mlp1", "ssm_mlp2", "point")  # policy heads (heads.py; the first three: paper Appendix Table 6)
 VISIONS = ("vit", "mobilenet_v2")  # image encoders (model.build_vision; packaged_vision.py)
@@ -49,7 +51,8 @@ class RoboMambaConfig:
     head_hidden: int = 256
     # the frame the head's rotation is in: 'camera' (the paper's), or 'world' (z up, the objects' fronts facing
     # -x: a part's approach hardly depends on the camera there); the agent turns it into the camera frame
-    # with the observation's cam2world
+    # with the observation's cam2world; or 'surface' (the surface at the contact pixel as the depth shows it:
+    # z into the surface; agents.frames)
     rotation_frame: str = "camera"
     # real weights (local paths only; nothing is downloaded)
     clip_model: str | None = None  # open_clip model name for clip_checkpoint, e.g. "ViT-L-14"
@@ -66,8 +69,8 @@ class RoboMambaConfig:
         if self.head not in HEADS:
             raise ValueError(f"head={self.head!r}: allowed: {', '.join(HEADS)}")
         self.view_spec()  # ValueError for a bad view, crop or margin
-        if self.rotation_frame not in ("camera", "world"):
-            raise ValueError(f"rotation_frame={self.rotation_frame!r}: allowed: camera, world")
+        if self.rotation_frame not in FRAMES:
+            raise ValueError(f"rotation_frame={self.rotation_frame!r}: allowed: {', '.join(FRAMES)}")
         if self.image_size % self.patch_size:
             raise ValueError(f"image_size={self.image_size} is not a multiple of patch_size={self.patch_size}")
 

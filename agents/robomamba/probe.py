@@ -165,9 +165,10 @@ def probe(cfg: ProbeConfig, log=print):
     agent = load_agent(cfg.checkpoint)
     model, tok = agent.model, agent.tokenizer
     data = load(cfg.data, model.cfg.image_size, successes_only=True, holdout_fraction=cfg.holdout,
-                with_masks=True, progress=cfg.progress, view=model.cfg.view_spec())
+                with_masks=True, progress=cfg.progress, view=model.cfg.view_spec(),
+                surface=model.cfg.rotation_frame == "surface")
     pos = torch.from_numpy(pixel_targets(data.frame, boxes=data.boxes))
-    rot = torch.from_numpy(rotation_targets(data.frame, model.cfg.rotation_frame))
+    rot = torch.from_numpy(rotation_targets(data.frame, model.cfg.rotation_frame, data.surface))
     tr = torch.from_numpy(np.flatnonzero(~data.holdout))
     va = torch.from_numpy(np.flatnonzero(data.holdout))
     if not len(va) or not len(tr):

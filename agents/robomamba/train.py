@@ -29,6 +29,7 @@ import torch
 
 from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, check_positive, check_subset, option
 
+from ..frames import FRAMES
 from ..rotation import ROTATION_LOSSES, geodesic_angle, up_angle
 from . import qa
 from .config import HEADS, VISIONS
@@ -92,10 +93,12 @@ class TrainConfig(ConfigBase):
     rotation_loss: str = option("geodesic", "rotation loss of the head: geodesic (whole rotation, the paper's) or up "
                                             "(angle of the approach axis; the demos' roll about it is random)",
                                 choices=ROTATION_LOSSES)
-    rotation_frame: str = option("world", "head / full stages: the frame the head's rotation is in: camera (the "
-                                          "paper's) or world (z up, the objects' fronts facing -x; the agent turns "
-                                          "it into the camera frame with the observation's cam2world)",
-                                 choices=("camera", "world"))
+    rotation_frame: str = option("surface", "head / full stages: the frame the head's rotation is in: camera (the "
+                                            "paper's), world (z up, the objects' fronts facing -x; the agent turns "
+                                            "it into the camera frame with the observation's cam2world) or surface "
+                                            "(the surface at the contact pixel as the observed depth shows it, z "
+                                            "into it: agents.frames)",
+                                 choices=FRAMES)
     category_dropout: float = option(0.5, "head / full stages: the chance that a training sample's prompt names no "
                                           "category (its category word replaced by [UNK]); when > 0 the saved "
                                           "tokenizer also reads every word training never saw, such as an unseen "
@@ -369,7 +372,7 @@ def train_head(model, tokenizer, data, train_idx, val_idx, cfg: TrainConfig, sta
     if {"head", "full"} & {stage} and model.cfg.rotation_frame != cfg.rotation_frame:  # the fresh head's frame
         model.cfg = model.cfg.replace(rotation_frame=cfg.rotation_frame)
     pos = torch.from_numpy(pixel_targets(data.frame, model.cfg.crop, data.boxes))
-    rot = torch.from_numpy(rotation_targets(data.frame, model.cfg.rotation_frame))
+    rot = torch.from_numpy(rotation_targets(data.frame, model.cfg.rotation_frame, data.surface))
     # rows 0..n-1: the samples with their own prompts; with category dropout, rows n..2n-1: the same
     # samples with the category word blinded
     n = len(data)
@@ -480,7 +483,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
     model, tok = agent.model, agent.tokenizer
     t0 = time.perf_counter()
     data = load(cfg.data, model.cfg.image_size, successes_only=True, holdout_fraction=cfg.holdout,
-                grid=qa.GRID, progress=cfg.progress, view=model.cfg.view_spec())
+                grid=qa.GRID, progress=cfg.progress, view=model.cfg.view_spec(),
+                surface=cfg.rotation_frame == "surface" and bool({"head", "full"} & set(todo)))
     log(f"data: {len(data)} demos from {cfg.data} ({int(data.holdout.sum())} on held-out instances), "
         f"decoded in {time.perf_counter() - t0:.1f} s")
     fcts = facts(data, model.cfg.crop)

@@ -5,8 +5,9 @@ import numpy as np
 import torch
 
 from ...base import ACTION_DIM, Agent
+from ...frames import directions_to_camera, frame_keys
 from ...robomamba.text import EOS, PAD, SEP, encode_batch
-from ..learned import model_view, world_to_camera
+from ..learned import model_view
 from .answer import parse_answer
 from .config import ManipLLMConfig
 from .model import ManipLLMModel
@@ -43,7 +44,7 @@ class ManipLLMAgent(Agent):
     @property
     def observation_keys(self) -> tuple:
         keys = ("rgb", "prompt") + (("object_mask",) if self.model.cfg.view_spec().needs_mask else ())
-        return keys + (("cam2world",) if self.mcfg.frame == "world" else ())
+        return keys + frame_keys(self.mcfg.frame)
 
     def view(self, observation: dict):
         """(the view's box, its pixels at the encoder's size (S, S, 3) uint8)."""
@@ -63,12 +64,10 @@ class ManipLLMAgent(Agent):
     def action(self, observation: dict, text: str, view=None) -> np.ndarray:
         """The 8-number action an answer means for this observation; UnparsableAnswer if it has no meaning."""
         a = parse_answer(text)
-        up, fw = a["up"], a["forward"]
-        if self.mcfg.frame == "world":
-            up, fw = world_to_camera(observation, up, fw)
         box, _ = view or self.view(observation)
         h, w = np.asarray(observation["rgb"]).shape[:2]
         row, col = self.model.cfg.view_spec().pixel(a["pos"], box, h, w, observation.get("object_mask"))
+        up, fw = directions_to_camera(self.mcfg.frame, observation, (row, col), a["up"], a["forward"])
         return np.array([row, col, *up, *fw], np.float64)
 
     def act(self, observations, seeds=None, privileged=None) -> np.ndarray:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from ...frames import FRAMES
+
 
 @dataclass
 class ManipLLMConfig:
@@ -17,14 +19,15 @@ class ManipLLMConfig:
     # LM's blocks, their norms unfrozen. False in checkpoints written before it existed
     bias_tuning: bool = False
     # the frame the answer's directions are in: 'world' (z up; the agent turns them into the camera frame with
-    # the observation's cam2world, as robomamba's default head does) or 'camera' (ManipLLM's)
+    # the observation's cam2world, as robomamba's default head does), 'camera' (ManipLLM's) or 'surface' (the
+    # surface at the contact pixel as the observed depth shows it: agents.frames)
     frame: str = "world"
     max_answer_tokens: int = 64  # greedy decoding stops here (an answer is about 50 tokens)
     preset: str = "tiny"
 
     def __post_init__(self):
-        if self.frame not in ("world", "camera"):
-            raise ValueError(f"frame={self.frame!r}: allowed: world, camera")
+        if self.frame not in FRAMES:
+            raise ValueError(f"frame={self.frame!r}: allowed: {', '.join(FRAMES)}")
         if self.adapter_len < 1 or self.adapter_layers < 1 or self.max_answer_tokens < 1:
             raise ValueError("adapter_len, adapter_layers and max_answer_tokens must be >= 1")
 

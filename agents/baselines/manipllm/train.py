@@ -29,6 +29,8 @@ import torch
 
 from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, check_positive, check_subset, option
 
+from ...frames import FRAMES
+
 # the main job's settings this trainer takes (evaluation.pipeline setting: flag); agents.registry
 PIPELINE_FLAGS = {"manipllm_steps": "--steps"}
 # the trained agent this trainer builds on, and its flag: the main job passes the same training seed's checkpoint
@@ -52,8 +54,9 @@ class TrainConfig(ConfigBase):
     adapter_layers: int = option(0, "adapted layers, counted from the top (0: every layer of the language model)")
     bias_tuning: bool = option(True, "LLaMA-Adapter V2's bias tuning (ManipLLM's code base): a learnable bias and "
                                      "scale on every linear layer of the language model's blocks, norms unfrozen")
-    frame: str = option("world", "the frame the answer's directions are written in: world (as robomamba's default "
-                                 "head) or camera (ManipLLM's)", choices=("world", "camera"))
+    frame: str = option("surface", "the frame the answer's directions are written in: surface (the surface at the "
+                                   "contact pixel as the observed depth shows it, as robomamba's default head: "
+                                   "agents.frames), world (z up) or camera (ManipLLM's)", choices=FRAMES)
     tasks: tuple = option(TASKS, "comma-separated training tasks: pose (always), masked, category, affordance")
     steps: int = option(1600, "optimisation steps")
     batch: int = option(16, "questions per step")
@@ -84,7 +87,7 @@ def answers(data, frame: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     from .answer import format_answer
 
     pos = pixel_targets(data.frame, 1.0, data.boxes)
-    rot = rotation_targets(data.frame, frame)
+    rot = rotation_targets(data.frame, frame, data.surface)
     f = data.frame
     text = [format_answer(category_words(f["category"][i]).lower(), str(f["joint_type"][i]), pos[i],
                           rot[i, :, 2], rot[i, :, 0]) for i in range(len(f))]
@@ -178,7 +181,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     t0 = time.perf_counter()
     model, tokenizer = build_model(cfg)
     data = load(cfg.data, model.cfg.image_size, successes_only=True, holdout_fraction=cfg.holdout, grid=qa.GRID,
-                progress=cfg.progress, view=model.cfg.view_spec())
+                progress=cfg.progress, view=model.cfg.view_spec(), surface=cfg.frame == "surface")
     train_idx, val_idx = np.flatnonzero(~data.holdout), np.flatnonzero(data.holdout)
     if not len(train_idx):
         raise ValueError(f"{cfg.data}: every instance is held out (holdout={cfg.holdout}); lower --holdout")

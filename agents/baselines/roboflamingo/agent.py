@@ -5,8 +5,9 @@ import numpy as np
 import torch
 
 from ...base import ACTION_DIM, Agent
+from ...frames import directions_to_camera, frame_keys
 from ...robomamba.text import encode_batch
-from ..learned import model_view, world_to_camera
+from ..learned import model_view
 from .config import RoboFlamingoConfig
 from .model import RoboFlamingoModel
 
@@ -33,7 +34,7 @@ class RoboFlamingoAgent(Agent):
     @property
     def observation_keys(self) -> tuple:
         keys = ("rgb", "prompt") + (("object_mask",) if self.model.cfg.view_spec().needs_mask else ())
-        return keys + (("cam2world",) if self.fcfg.rotation_frame == "world" else ())
+        return keys + frame_keys(self.fcfg.rotation_frame)
 
     @torch.no_grad()
     def _predict(self, observation: dict):
@@ -48,10 +49,9 @@ class RoboFlamingoAgent(Agent):
         view = self.model.cfg.view_spec()
         for i, o in enumerate(observations):
             box, pos, R = self._predict(o)
-            up, fw = R[:, 2], R[:, 0]  # up = third column, forward = first (as robomamba's head)
-            if self.fcfg.rotation_frame == "world":
-                up, fw = world_to_camera(o, up, fw)
             row, col = view.pixel(pos, box, *np.asarray(o["rgb"]).shape[:2], o.get("object_mask"))
+            # up = third column, forward = first (as robomamba's head)
+            up, fw = directions_to_camera(self.fcfg.rotation_frame, o, (row, col), R[:, 2], R[:, 0])
             out[i] = [row, col, *up, *fw]
         return out
 

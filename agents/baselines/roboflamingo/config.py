@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from ...frames import FRAMES
+
 
 @dataclass
 class RoboFlamingoConfig:
@@ -19,13 +21,13 @@ class RoboFlamingoConfig:
     # a gated cross-attention block (tanh gates at 0: the LM starts unchanged) before every `xattn_every`-th layer
     xattn_every: int = 1
     head_hidden: int = 256
-    # the frame of the head's rotation: 'world' (as robomamba's default head) or 'camera'
+    # the frame of the head's rotation: 'world' (as robomamba's default head), 'camera' or 'surface' (agents.frames)
     rotation_frame: str = "world"
     preset: str = "tiny"
 
     def __post_init__(self):
-        if self.rotation_frame not in ("world", "camera"):
-            raise ValueError(f"rotation_frame={self.rotation_frame!r}: allowed: world, camera")
+        if self.rotation_frame not in FRAMES:
+            raise ValueError(f"rotation_frame={self.rotation_frame!r}: allowed: {', '.join(FRAMES)}")
         for name in ("latents", "resampler_layers", "resampler_width", "heads", "ff_mult", "xattn_every",
                      "head_hidden"):
             if getattr(self, name) < 1:

@@ -21,6 +21,7 @@ import torch
 
 from infra.cli import ConfigBase, ConfigError, check_at_least, check_choice, check_positive, check_subset, option
 
+from ...frames import FRAMES
 from ...rotation import ROTATION_LOSSES
 
 STAGES = ("qa", "policy")
@@ -55,8 +56,9 @@ class TrainConfig(ConfigBase):
     lr: float = option(1e-4, "policy-stage learning rate (RoboFlamingo's)")
     weight_decay: float = option(0.01, "policy-stage AdamW weight decay")
     rotation_loss: str = option("geodesic", "rotation loss of the head: geodesic or up", choices=ROTATION_LOSSES)
-    rotation_frame: str = option("world", "the frame of the head's rotation: world (as robomamba's default head) or "
-                                          "camera", choices=("world", "camera"))
+    rotation_frame: str = option("surface", "the frame of the head's rotation: surface (the surface at the contact "
+                                            "pixel as the observed depth shows it, as robomamba's default head: "
+                                            "agents.frames), world or camera", choices=FRAMES)
     category_dropout: float = option(0.5, "policy stage: the chance that a demo's prompt names no category (its "
                                           "words replaced by [UNK]): robomamba's default recipe")
     progress: bool = option(True, "progress bars")
@@ -108,7 +110,7 @@ def train_policy(model, tokenizer, data, feats, train_idx, val_idx, cfg: TrainCo
     model.set_trainable("policy")
     t0 = time.perf_counter()
     pos = torch.from_numpy(pixel_targets(data.frame, 1.0, data.boxes))
-    rot = torch.from_numpy(rotation_targets(data.frame, model.fcfg.rotation_frame))
+    rot = torch.from_numpy(rotation_targets(data.frame, model.fcfg.rotation_frame, data.surface))
     prompts = [str(p) for p in data.frame["prompt"]]
     blind = [blind_category(p, c, per_word=True) for p, c in zip(prompts, data.frame["category"])]
     params = [p for p in model.parameters() if p.requires_grad]
@@ -191,7 +193,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     agent = load_agent(cfg.out, agent="roboflamingo") if done else build_agent(cfg)
     model, tok = agent.model, agent.tokenizer
     data = load(cfg.data, model.cfg.image_size, successes_only=True, holdout_fraction=cfg.holdout, grid=qa.GRID,
-                progress=cfg.progress, view=model.cfg.view_spec())
+                progress=cfg.progress, view=model.cfg.view_spec(), surface=cfg.rotation_frame == "surface")
     train_idx, val_idx = np.flatnonzero(~data.holdout), np.flatnonzero(data.holdout)
     if not len(train_idx):
         raise ValueError(f"{cfg.data}: every instance is held out (holdout={cfg.holdout}); lower --holdout")
