@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from infra.cli import ConfigError, check_at_least, done, option, parse_config  # noqa: E402
 from infra.files import atomic_write_text  # noqa: E402
+from infra.provenance import versions  # noqa: E402
 
 PSEUDO_UNSEEN = ("Microwave", "Box", "Pliers", "Dispenser")  # a door, a lid, a tool's handle, a pump
 VAL_SEED = 1
@@ -64,6 +65,7 @@ CANDIDATES = {
     "object-mnv2-world-geodesic-lr1e-4": ("robomamba", (*HEAD_ONLY, "--rotation-frame", "world", "--rotation-loss",
                                                         "geodesic", "--lr", "1e-4", *DROP), "object-mnv2"),
     "surface": ("robomamba", (*HEAD_ONLY, "--rotation-frame", "surface"), "default"),
+    "world": ("robomamba", (*HEAD_ONLY, "--rotation-frame", "world"), "default"),
     "where2act": ("where2act", (), None),
 }
 BASELINES = ("random", "oracle")
@@ -231,7 +233,8 @@ def main(argv=None) -> int:
         {"command": "python bench/validation.py " + " ".join(sys.argv[1:] if argv is None else argv),
          "config": dataclasses.asdict(cfg), "pseudo_unseen": PSEUDO_UNSEEN, "trained": trained_categories(),
          "work_list_seed": VAL_SEED, "candidates": {n: CANDIDATES[n] for n in names}, "machine": _machine(),
-         "wall_s": round(time.perf_counter() - t0, 1), "steps_s": dict(STEP_SECONDS)}, indent=2) + "\n")
+         "versions": versions(), "wall_s": round(time.perf_counter() - t0, 1), "steps_s": dict(STEP_SECONDS)},
+        indent=2) + "\n")
     shown = ["candidate", "trained", "pseudo_unseen", "trained_vs_default", "pseudo_unseen_vs_default",
              "qa_category_val", "blind_vs_constant"]
     print(df[[c for c in shown if c in df]].to_string(index=False))

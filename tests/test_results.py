@@ -117,9 +117,11 @@ def test_the_readme_tables_are_the_committed_csvs():
         render(text.replace("<!-- begin generated: physics -->", ""), blocks())
 
 
-def test_validation_tables_recompute_from_their_records():
-    """results/validation (bench/validation.py, the seed-1 work list with pseudo-unseen categories):
-    every candidate's rates and paired comparisons from the records committed beside it."""
+@pytest.mark.parametrize("table", sorted(p.parent.relative_to(RESULTS.parent).as_posix()
+                                         for p in (RESULTS.parent / "validation").rglob("validation.csv")))
+def test_validation_tables_recompute_from_their_records(table):
+    """results/validation and the runs below it (bench/validation.py, the seed-1 work list with pseudo-unseen
+    categories): every candidate's rates and paired comparisons from the records committed beside it."""
     import importlib.util
     import sys
 
@@ -134,7 +136,7 @@ def test_validation_tables_recompute_from_their_records():
     sys.modules.setdefault("validation", validation)  # its dataclasses look their module up
     spec.loader.exec_module(sys.modules["validation"])
     validation = sys.modules["validation"]
-    root = RESULTS.parent / "validation"
+    root = RESULTS.parent / table
     df = pd.read_csv(root / "validation.csv")
     runs = {n: validation.regroup(load_run(root / "runs" / n)) for n in df.candidate}
     for _, row in df.iterrows():
