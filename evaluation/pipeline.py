@@ -1,7 +1,7 @@
 """The whole benchmark on the built-in procedural objects (or a PartNet-Mobility directory), end to end:
 collect -> train -> evaluate -> tables.
 
-    python -m evaluation.pipeline                          # the README's main job (~95 min on 2 CPU cores)
+    python -m evaluation.pipeline                          # the README's main job (~98 min on 2 CPU cores)
     python -m evaluation.pipeline --partnet-dir DIR --out out/partnet   # the same on real objects
     python -m evaluation.pipeline --train-seeds 1 --episodes 30     # a quicker one (~34 min on 2 cores)
     python -m evaluation.pipeline --samples 500 --qa-steps 4000      # the full-size benchmark
