@@ -72,29 +72,28 @@ def frame_keys(frame: str) -> tuple:
     return {"camera": (), "world": ("cam2world",), "surface": ("depth", "intrinsics")}[frame]
 
 
-def directions_to_camera(frame: str, obs: dict, pixel: tuple, *vectors) -> tuple:
-    """3-vectors given in `frame` (an up and a forward written by a model), in the observation's camera frame;
-    `pixel` (row, col) is the action's contact pixel, which the surface frame is taken at."""
-    vs = [np.asarray(v, np.float64) for v in vectors]
+def camera_from(frame: str, obs: dict, pixel: tuple | None = None) -> np.ndarray | None:
+    """The (3, 3) matrix that takes vectors given in `frame` into the observation's camera frame (None for
+    the camera frame itself); `pixel` (row, col) is the action's contact pixel, which the surface frame is
+    taken at."""
     if frame == "camera":
-        return tuple(vs)
+        return None
     if frame == "world":  # cam2world's rotation, transposed
-        rot = np.asarray(obs["cam2world"], np.float64)[:3, :3].T
-    elif frame == "surface":
-        rot = observation_basis(obs, int(pixel[0]), int(pixel[1]))
-    else:
-        raise ValueError(f"frame={frame!r}: allowed: {', '.join(FRAMES)}")
-    return tuple(rot @ v for v in vs)
+        return np.asarray(obs["cam2world"], np.float64)[:3, :3].T
+    if frame == "surface":
+        return observation_basis(obs, int(pixel[0]), int(pixel[1]))
+    raise ValueError(f"frame={frame!r}: allowed: {', '.join(FRAMES)}")
+
+
+def directions_to_camera(frame: str, obs: dict, pixel: tuple, *vectors) -> tuple:
+    """3-vectors given in `frame` (an up and a forward written by a model), in the observation's camera frame."""
+    rot = camera_from(frame, obs, pixel)
+    vs = [np.asarray(v, np.float64) for v in vectors]
+    return tuple(vs) if rot is None else tuple(rot @ v for v in vs)
 
 
 def to_camera(frame: str, R: np.ndarray, obs: dict, pixel: tuple | None = None) -> np.ndarray:
-    """A (3, 3) rotation predicted in `frame` for observation `obs`, in the camera frame; `pixel` (row,
-    col) is the action's contact pixel, which the surface frame is taken at."""
+    """A (3, 3) rotation predicted in `frame` for observation `obs`, in the camera frame."""
     R = np.asarray(R, np.float64)
-    if frame == "camera":
-        return R
-    if frame == "world":  # R_cam = R_cam2world^T R_world
-        return np.asarray(obs["cam2world"], np.float64)[:3, :3].T @ R
-    if frame == "surface":
-        return observation_basis(obs, int(pixel[0]), int(pixel[1])) @ R
-    raise ValueError(f"frame={frame!r}: allowed: {', '.join(FRAMES)}")
+    rot = camera_from(frame, obs, pixel)
+    return R if rot is None else rot @ R
