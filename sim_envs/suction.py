@@ -139,16 +139,20 @@ class SuctionGripper:
 
     def touched_link(self, obj_links, p):
         """The object link the gripper touches nearest to the intended point p, and that contact
-        point (the fingertips reach p; the hand may also brush a neighbouring part)."""
-        best, best_d, best_pt = None, np.inf, None
+        point (the fingertips reach p; the hand may also brush a neighbouring part). Points exactly as near as
+        each other (a fingertip on the seam between two parts gives one point on each) are ordered by
+        separation, then link name, then position: the choice never depends on the order PhysX lists its
+        contacts in, which changes with what the process simulated before."""
+        found = []
         for link, contact in self._contacts_with(set(obj_links)):
             for pt in contact.points:
-                if pt.separation >= self.cfg.contact_max_distance:
-                    continue
-                d = float(np.linalg.norm(np.asarray(pt.position) - p))
-                if d < best_d:
-                    best, best_d, best_pt = link, d, np.asarray(pt.position, dtype=np.float64)
-        return best, best_pt
+                if pt.separation < self.cfg.contact_max_distance:
+                    pos = np.asarray(pt.position, dtype=np.float64)
+                    found.append((float(np.linalg.norm(pos - p)), float(pt.separation), link.name, tuple(pos), link))
+        if not found:
+            return None, None
+        best = min(found, key=lambda f: f[:4])
+        return best[4], np.asarray(best[3], dtype=np.float64)
 
     def _attach(self, link, point):
         """Suction: a linear spring between the hand and `point` on `link` (free to rotate)."""

@@ -166,3 +166,37 @@ def test_target_mask_covers_the_target_subtree(env):
     seg_ids = {link.entity.per_scene_id for link in sub}
     others = {link.entity.per_scene_id for link in u.articulated_object.links} - seg_ids
     assert seg_ids and not (seg_ids & others)
+
+
+def _contact_stub(points, links):
+    """A SuctionGripper stand-in whose contacts are `points`: (link index, position, separation) in the order PhysX
+    would list them."""
+    from types import SimpleNamespace
+
+    def contacts(obj_links):
+        for i, pos, sep in points:
+            yield links[i], SimpleNamespace(points=[SimpleNamespace(position=np.array(pos, np.float32),
+                                                                    separation=np.float32(sep))])
+    return SimpleNamespace(cfg=CFG, _contacts_with=contacts)
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (1, 0, 2), (2, 1, 0)])
+def test_the_touched_link_does_not_depend_on_the_order_of_contacts(order):
+    """A fingertip on the seam between two parts touches both at one point, exactly as near to the intended point:
+    measured on a Refrigerator episode (door_main / door_freezer), where PhysX's order of contacts, which changes
+    with what the worker process simulated before, decided which door the suction held. The nearer surface (the
+    smaller separation) wins, then the name; a nearer point still wins outright."""
+    from sim_envs.suction import SuctionGripper
+
+    links = [type("Link", (), {"name": n})() for n in ("door_main", "door_freezer", "body")]
+    p = np.zeros(3)
+    seam = [(0, (0.003, 0.004, 0.0), 0.0074), (1, (0.003, 0.004, 0.0), 0.0030), (2, (0.0, 0.006, 0.0), -0.001)]
+    link, point = SuctionGripper.touched_link(_contact_stub([seam[i] for i in order], links), links, p)
+    assert link.name == "door_freezer" and np.allclose(point, (0.003, 0.004, 0.0))
+    same = [(0, (0.003, 0.004, 0.0), 0.002), (1, (0.0, 0.005, 0.0), 0.002)]  # equal distance and separation: name
+    for pts in (same, same[::-1]):
+        assert SuctionGripper.touched_link(_contact_stub(pts, links), links, p)[0].name == "door_freezer"
+    nearer = [(0, (0.001, 0.0, 0.0), 0.009), *seam]  # nearest wins whatever its separation
+    assert SuctionGripper.touched_link(_contact_stub(nearer, links), links, p)[0].name == "door_main"
+    far = [(0, (0.003, 0.004, 0.0), CFG.contact_max_distance)]  # not touching
+    assert SuctionGripper.touched_link(_contact_stub(far, links), links, p) == (None, None)
