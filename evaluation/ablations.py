@@ -13,7 +13,7 @@ step times beside each, the records under TABLES/runs/):
 - `cotrain`: with sim-QA co-training before head fine-tuning (default) and without it (the head
   alone on the untrained backbone): Fig. 3b's co-training pair; and head-only vs full fine-tuning
   (the head's loss and settings on every parameter, from the default's co-trained backbone);
-- `backbone`: the tiny backbone (default) and the `small` preset (about 3x its parameters): Fig. 3b's
+- `backbone`: the tiny backbone (default) and the `small` preset (about 2x its parameters): Fig. 3b's
   1.4B vs 2.7B; the tiny model with a ViT trained from scratch instead of the frozen packaged
   MobileNetV2 (`--vision vit`); and the tiny model seeing the whole camera image instead of the square
   around the object (`--view image`);
@@ -203,6 +203,15 @@ def qa_accuracy(cfg: AblationConfig, v: Variant):
     return None
 
 
+def default_recipe(cfg: AblationConfig) -> dict:
+    """The default model's agents.train settings (its checkpoint's record): what "default" meant when a table was
+    made, so that a table made before the default changed says so."""
+    from agents.checkpoint import RUN_ONLY
+
+    settings = _training(checkpoint_path(cfg, DEFAULT)).get("config") or {}
+    return {k: v for k, v in settings.items() if k not in (*RUN_ONLY, "data")}
+
+
 def ablation_table(cfg: AblationConfig, name: str):
     import pandas as pd
 
@@ -295,6 +304,7 @@ def plot(df, path) -> None:
 
 def main(argv=None) -> int:
     from infra.files import atomic_write_text
+    from infra.provenance import versions
 
     cfg, _ = parse_config(AblationConfig, argv, "python -m evaluation.ablations", __doc__)
     from infra.executors import join_or_die
@@ -332,7 +342,8 @@ def main(argv=None) -> int:
         old = json.loads(path.read_text()) if path.exists() else {}
         runs = old.get("runs") or ([{k: old[k] for k in ("command", "wall_s", "steps_s") if k in old}] if old else [])
         atomic_write_text(path, json.dumps(
-            {"config": dataclasses.asdict(cfg), "data": data, "machine": _machine(), "runs": [*runs, this],
+            {"config": dataclasses.asdict(cfg), "data": data, "machine": _machine(), "versions": versions(),
+             "default_recipe": default_recipe(cfg), "runs": [*runs, this],
              "variants": [dataclasses.asdict(v) for v in VARIANTS[name]]}, indent=2, default=str) + "\n")
     if cfg.report or cfg.film:
         from .config import WorkListConfig

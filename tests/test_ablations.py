@@ -53,6 +53,9 @@ def test_head_table_end_to_end_and_resume(demos, tmp_path):
     assert len(list((tmp_path / "tables" / "runs").glob("*/episodes.jsonl.gz"))) == 3
     meta = json.loads((tmp_path / "tables" / "table_ablation_head.json").read_text())
     assert meta["runs"][0]["command"].startswith("python -m evaluation.ablations --table head") and "machine" in meta
+    # the table says what "default" meant: the default model's training settings, and the versions
+    assert meta["default_recipe"]["epochs"] == 1 and meta["default_recipe"]["rotation_frame"] == "surface"
+    assert "out" not in meta["default_recipe"] and meta["versions"]["torch"]
     # the report's media (--film 1, the default): every episode observed, each variant filmed on the first
     # episode of each category, ending as its evaluation did
     videos = json.loads((tmp_path / "tables" / "media" / "videos" / "index.json").read_text())["videos"]
