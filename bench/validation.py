@@ -66,6 +66,9 @@ CANDIDATES = {
                                                         "geodesic", "--lr", "1e-4", *DROP), "object-mnv2"),
     "surface": ("robomamba", (*HEAD_ONLY, "--rotation-frame", "surface"), "default"),
     "world": ("robomamba", (*HEAD_ONLY, "--rotation-frame", "world"), "default"),
+    # the parts of the default that the 2026-12-07 ablation tables found level under the surface frame
+    "image": ("robomamba", ("--view", "image"), None),
+    "nocatdrop": ("robomamba", (*HEAD_ONLY, "--category-dropout", "0"), "default"),
     "where2act": ("where2act", (), None),
 }
 BASELINES = ("random", "oracle")
