@@ -337,13 +337,13 @@ def main(argv=None) -> int:
     copy_records([f"{cfg.out}/eval/{k}" for k in variants], str(tables / "runs"))
     this = {"command": command.strip(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
             "wall_s": round(time.perf_counter() - t0, 1), "steps_s": dict(STEP_SECONDS)}
+    made_with = {"versions": versions(), "default_recipe": default_recipe(cfg)}  # the same for every table
     for name in cfg.selected():  # one record per table; each run of the command appends its times (a rerun that
         path = tables / f"table_ablation_{name}.json"  # resumes finished steps takes seconds: the first says the cost)
         old = json.loads(path.read_text()) if path.exists() else {}
         runs = old.get("runs") or ([{k: old[k] for k in ("command", "wall_s", "steps_s") if k in old}] if old else [])
         atomic_write_text(path, json.dumps(
-            {"config": dataclasses.asdict(cfg), "data": data, "machine": _machine(), "versions": versions(),
-             "default_recipe": default_recipe(cfg), "runs": [*runs, this],
+            {"config": dataclasses.asdict(cfg), "data": data, "machine": _machine(), **made_with, "runs": [*runs, this],
              "variants": [dataclasses.asdict(v) for v in VARIANTS[name]]}, indent=2, default=str) + "\n")
     if cfg.report or cfg.film:
         from .config import WorkListConfig
