@@ -1,7 +1,7 @@
 """The whole benchmark on the built-in procedural objects (or a PartNet-Mobility directory), end to end:
 collect -> train -> evaluate -> tables.
 
-    python -m evaluation.pipeline                          # the README's main job (~98 min on 2 CPU cores)
+    python -m evaluation.pipeline                          # the README's main job (~99 min on 2 CPU cores)
     python -m evaluation.pipeline --partnet-dir DIR --out out/partnet   # the same on real objects
     python -m evaluation.pipeline --train-seeds 1 --episodes 30     # a quicker one (~34 min on 2 cores)
     python -m evaluation.pipeline --samples 500 --qa-steps 4000      # the full-size benchmark
@@ -17,7 +17,9 @@ collect -> train -> evaluate -> tables.
    seed, trained first (also where --agents does not name it);
 3. search the ceiling of the work list (evaluation.ceiling);
 4. evaluate every agent (every training seed) on the same episodes of the test instances of all 30
-   categories (or of --categories; demos are then collected on the seen ones among them);
+   categories (or of --categories; demos are then collected on the seen ones among them); where the
+   simulation workers leave the agent one thread (2 cores, 2 workers), two evaluations at a time, each with
+   one worker and the agent's one thread (--eval-jobs: the same records, the evaluations about 1.4x as fast);
 5. write the tables (paper layout beside the published rows, summary with Wilson intervals and the
    success on solvable episodes, paired comparisons of every pair, the spread over training seeds,
    speed), the plot, and every run's records (gzipped) beside them;
@@ -33,6 +35,7 @@ of (a line names the others). A seen category whose objects one pull rarely open
 
 Every step is the project's own CLI with its flags (printed as it runs), so any step can be rerun
 alone. Each one resumes, so rerunning this command after an interruption continues where it stopped.
+Steps run at once (--eval-jobs, --train-jobs) run in processes of their own, each writing OUT/logs/STEP.log.
 """
 from __future__ import annotations
 
@@ -47,7 +50,7 @@ from infra.cli import ConfigBase, ConfigError, check_at_least, option, parse_con
 from infra.executors import check_executor, executor_option, ray_address_option
 from sim_envs.cli import check_partnet_dir, partnet_option
 
-from .steps import STEP_SECONDS, checkpoint_dir, label, step  # noqa: F401  (their home; callers import them here too)
+from .steps import STEP_SECONDS, Step, checkpoint_dir, label, run_steps, step  # noqa: F401  (their home; callers import them here too)
 
 
 @dataclass
@@ -77,6 +80,21 @@ class PipelineConfig(ConfigBase):
     explore_samples: int = option(30, "successful trials per seen category of the exploration collection (uniform "
                                       "directions over the hemisphere, failures kept) that UMPNet trains on too")
     train_seeds: int = option(3, "training seeds per learned agent (seed, seed + 1, ...; the tables give their spread)")
+    train_jobs: int = option(1, "trainings run at once, each in its own process with --train-threads threads, its "
+                                "output in OUT/logs (1: one after the other in this process). The trained models do "
+                                "not depend on it; their recorded training times do. For machines with more cores "
+                                "than one small training uses: on 2 cores, two 1-thread trainings at once train only "
+                                "2-22%% faster than one 2-thread training after another (bench/README.md)")
+    train_threads: int = option(0, "torch threads of each training (0: torch's default, one per core). Some agents' "
+                                   "trained weights depend on it (where2act, umpnet, manipllm and roboflamingo differ "
+                                   "between 1 and 2 threads; robomamba, the twin and flowbot3d do not): a fixed count "
+                                   "gives the same models on machines with other core counts")
+    eval_jobs: int = option(0, "evaluations run at once, each in its own process with --workers / EVAL_JOBS "
+                               "simulation workers (at least 1) and the agent threads it would have alone (the cores "
+                               "--workers leave free, at least 1), its output in OUT/logs; 1: one after the other in "
+                               "this process; 0: 2 where the workers leave the agent one thread (2 cores, 2 workers: "
+                               "an evaluation alone keeps its cores busy only part of the time), else 1. The records "
+                               "do not depend on it, except their timing fields (an evaluation beside another)")
     tables: str = option("", "where the tables go; '' = OUT/tables")
     film: int = option(1, "episodes per category filmed for each method (its first training seed) for the report's "
                           "episode browser (TABLES/media/videos); 0 = none")
@@ -88,7 +106,10 @@ class PipelineConfig(ConfigBase):
 
         check_at_least(self, workers=0, samples=1, episodes=1, qa_steps=1, head_epochs=1, where2act_epochs=1,
                        umpnet_epochs=1, flowbot3d_epochs=1, manipllm_steps=1, explore_samples=1,
-                       train_seeds=1, image_size=16, film=0)
+                       train_seeds=1, image_size=16, film=0, train_jobs=1, train_threads=0, eval_jobs=0)
+        if self.train_jobs > 1 and not self.train_threads:
+            raise ConfigError("train_jobs", self.train_jobs, "several trainings at once need --train-threads (each "
+                                                             "one's torch threads; 1 on a 2-core machine)")
         if self.film > self.episodes:
             raise ConfigError("film", self.film, f"must be at most --episodes ({self.episodes})")
         check_executor(self)
@@ -114,6 +135,26 @@ class PipelineConfig(ConfigBase):
                 where = f" with train objects in {self.partnet_dir}" if self.partnet_dir else ""
                 raise ConfigError("categories", self.categories, f"no seen category among them{where} to collect "
                                                                  "demos on for the learned agents")
+
+    def _agent_threads_alone(self) -> int:
+        """The torch threads an evaluation alone gives the agent (evaluation.config's default)."""
+        from .config import EvalConfig
+
+        return EvalConfig(workers=self.workers, executor=self.executor).torch_threads()
+
+    def evaluations_at_once(self) -> int:
+        """--eval-jobs, or (0) 2 where the local workers leave the agent one thread, else 1."""
+        if self.eval_jobs:
+            return self.eval_jobs
+        return 2 if self.executor == "local" and self.workers >= 2 and self._agent_threads_alone() == 1 else 1
+
+    def eval_sim(self, sim: list[str]) -> list[str]:
+        """The simulation flags of one of several evaluations at once: its share of --workers (at least 1),
+        and the agent threads an evaluation alone would have, so that its actions are the same."""
+        share = max(1, self.workers // self.evaluations_at_once()) if self.workers else 0
+        alone = self._agent_threads_alone()
+        return [*sim[: sim.index("--workers")], "--workers", str(share), *sim[sim.index("--workers") + 2:],
+                "--agent-threads", str(alone)]
 
     def _categories(self, spec: str, split: str) -> list[str]:
         from .episodes import WorkListError, categories_with_objects
@@ -234,20 +275,28 @@ def main(argv=None) -> int:
              "data_collection.run")
     # a learned agent is trained once per training seed (seed, seed + 1, ...): one trained model is one draw
     models = [(a, k) for a in agents for k in (range(cfg.train_seeds) if a in learned else [None])]
+    trainings = []
     for a, k in training_order(models, learned):
-        flags = train_flags(cfg, trainer(a)[1]) + train_data(trainer(a)[1], extra) + train_base(trainer(a)[1], out, k)
-        step(f"train {label(a, k)}", train_main, ["--agent", a, "--data", data, "--out", checkpoint_dir(out, a, k),
-                                                  *flags, "--seed", str(cfg.seed + k)], "agents.train")
+        module = trainer(a)[1]
+        flags = train_flags(cfg, module) + train_data(module, extra) + train_base(module, out, k)
+        base = base_agent(module)
+        trainings.append(Step(f"train {label(a, k)}", "agents.train",
+                              ["--agent", a, "--data", data, "--out", checkpoint_dir(out, a, k), *flags,
+                               "--seed", str(cfg.seed + k)], after=(f"train {label(base, k)}",) if base else ()))
+    run_steps(trainings, lambda module: train_main, jobs=cfg.train_jobs, threads=cfg.train_threads,
+              log_dir=f"{out}/logs")
     step("ceiling", ceiling_main, ["--categories", categories, "--episodes", str(cfg.episodes), *sim, *image,
                                    "--out", f"{out}/ceiling", *common], "evaluation.ceiling")
-    runs = []
+    runs, evaluations, at_once = [], [], cfg.evaluations_at_once()
     for a, k in models:
         ck = ["--checkpoint", checkpoint_dir(out, a, k)] if a in learned else []
         run = f"{out}/eval/{label(a, k)}"
-        step(f"evaluate {label(a, k)}", eval_main, ["--agent", a, *ck, "--label", label(a, k), "--categories",
-                                                    categories, "--episodes", str(cfg.episodes), *sim, *image,
-                                                    "--out", run, *common], "evaluation.run")
+        evaluations.append(Step(f"evaluate {label(a, k)}", "evaluation.run",
+                                ["--agent", a, *ck, "--label", label(a, k), "--categories", categories, "--episodes",
+                                 str(cfg.episodes), *(cfg.eval_sim(sim) if at_once > 1 else sim), *image,
+                                 "--out", run, *common]))
         runs.append(run)
+    run_steps(evaluations, lambda module: eval_main, jobs=at_once, log_dir=f"{out}/logs")
     tables = cfg.tables or f"{out}/tables"
     step("tables", tables_main, ["--runs", *runs, "--ceiling", f"{out}/ceiling", "--out", tables, "--reference"],
          "evaluation.tables")
@@ -264,7 +313,7 @@ def main(argv=None) -> int:
     def record() -> None:
         atomic_write_text(f"{tables}/pipeline.json", json.dumps(
             {"command": command.strip(), "config": dataclasses.asdict(cfg),
-             "wall_s": round(time.perf_counter() - t0, 1),
+             "wall_s": round(time.perf_counter() - t0, 1), "evaluations_at_once": at_once,
              "steps_s": STEP_SECONDS, "machine": _machine(), "runs": [os.path.basename(r) for r in runs],
              "ceiling": "ceiling"}, indent=2) + "\n")
 

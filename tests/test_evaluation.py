@@ -413,3 +413,23 @@ def test_backfilling_pixel_on_target_gives_what_the_evaluation_recorded(runs, tm
                {r["key"]: r["pixel_on_target"] for r in map(json.loads, want[name])}
     assert all(json.loads(x)["pixel_on_target"] for x in want["oracle"] if json.loads(x)["failure_reason"] == "")
     assert backfill.main([*dirs, "--workers", "0"]) == 0  # already there: left alone
+
+
+def test_the_main_jobs_evaluations_at_once_give_the_records_of_one_after_another(tmp_path):
+    """evaluation.pipeline --eval-jobs 2: the evaluations run two at a time, each in its own process with its
+    share of the workers and the agent threads it would have alone (printed in its command); every record is
+    the one the default (one after the other, in this process) writes, timings aside, and so are the tables."""
+    from conftest import run_main
+
+    job = ["--agents", "random,chance", "--categories", "Safe", "--episodes", "2", "--image-size", "128",
+           "--workers", "2", "--film", "0", "--no-report"]
+    one = run_main("evaluation.pipeline", *job, "--out", tmp_path / "one")
+    two = run_main("evaluation.pipeline", *job, "--eval-jobs", "2", "--out", tmp_path / "two")
+    assert one.returncode == 0 and two.returncode == 0, (one.stderr[-2000:], two.stderr[-2000:])
+    assert "--workers 1 --executor local --agent-threads" in two.stdout
+    for run in ("random", "chance"):
+        a, b = results(tmp_path / "one" / "eval" / run), results(tmp_path / "two" / "eval" / run)
+        assert len(a) == 2 and a == b, run
+        assert (tmp_path / "two" / "logs" / f"evaluate_{run}.log").is_file()
+    assert ((tmp_path / "one" / "tables" / "summary.csv").read_text()
+            == (tmp_path / "two" / "tables" / "summary.csv").read_text())

@@ -748,3 +748,92 @@ def test_every_trainers_main_job_settings_and_datasets_reach_its_flags(tmp_path)
     assert seen["flowbot3d"].epochs == 5 and seen["where2act"].epochs == 2
     assert seen["manipllm"].steps == 7 and seen["roboflamingo"].qa_steps == 9 and seen["robomamba"].qa_steps == 9
     assert train_data(trainer("where2act")[1], {}) == []  # asks for no extra dataset
+
+
+FAKE_STEP = '''
+import json, os, sys, time
+out, wait, code = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+t0 = time.time()
+print("fake step", out, flush=True)
+time.sleep(wait)
+json.dump({"start": t0, "end": time.time(), "omp": os.environ.get("OMP_NUM_THREADS")}, open(out, "w"))
+if code:
+    print("the last words of a failing step", flush=True)
+sys.exit(code)
+'''
+
+
+def test_run_steps_runs_steps_at_once_after_the_steps_they_wait_for(tmp_path, monkeypatch, capsys):
+    """The main job's --train-jobs: at most `jobs` steps at once, each after those it waits for, each in its own
+    process with its threads set and its own log; a failing step lets the running ones finish, starts no other,
+    shows its log's end and stops the job with its exit code."""
+    from evaluation.steps import STEP_SECONDS, Step, run_steps
+
+    (tmp_path / "fake_step.py").write_text(FAKE_STEP)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+
+    def fake(name, wait, code=0, after=()):
+        return Step(name, "fake_step", [str(tmp_path / f"{name}.json"), str(wait), str(code)], after)
+
+    def times(name):
+        return json.loads((tmp_path / f"{name}.json").read_text())
+
+    run_steps([fake("a", 1.0), fake("b", 0.2), fake("c", 0.2, after=("a",)), fake("d", 0.2, after=("zzz",))],
+              None, jobs=2, threads=1, log_dir=tmp_path / "logs")
+    a, b, c, d = (times(n) for n in "abcd")
+    assert b["start"] < a["end"]  # two at once
+    assert c["start"] >= a["end"]  # c waited for a; d waits for no step of this batch
+    starts = sorted([(s["start"], 1) for s in (a, b, c, d)] + [(s["end"], -1) for s in (a, b, c, d)])
+    assert max(np.cumsum([x for _, x in starts])) <= 2  # never three at once
+    assert {s["omp"] for s in (a, b, c, d)} == {"1"}
+    assert "fake step" in (tmp_path / "logs" / "a.log").read_text() and STEP_SECONDS["c"] > 0
+
+    with pytest.raises(SystemExit) as e:
+        run_steps([fake("e", 0.5), fake("f", 0.1, code=3), fake("g", 0.1), fake("h", 0.1, after=("f",))],
+                  None, jobs=2, threads=1, log_dir=tmp_path / "logs")
+    assert e.value.code == 3
+    err = capsys.readouterr().err
+    assert "the last words of a failing step" in err and "step 'f' failed (exit 3" in err
+    assert (tmp_path / "e.json").exists()  # the running step finished
+    assert not (tmp_path / "g.json").exists() and not (tmp_path / "h.json").exists()  # no other started
+
+    import os
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    before = signal.getsignal(signal.SIGTERM)
+    threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGTERM)).start()  # a scheduler stopping the job
+    t0 = time.time()
+    with pytest.raises(SystemExit) as e:
+        run_steps([fake("k", 60.0), fake("m", 60.0)], None, jobs=2, threads=1, log_dir=tmp_path / "logs")
+    assert e.value.code == 128 + signal.SIGTERM and time.time() - t0 < 30  # its steps stopped with it
+    assert not (tmp_path / "k.json").exists() and not (tmp_path / "m.json").exists()
+    assert signal.getsignal(signal.SIGTERM) == before and "fake_step" not in subprocess.run(
+        ["ps", "-eo", "args"], capture_output=True, text=True).stdout
+
+
+def test_trained_weights_do_not_depend_on_how_many_trainings_run_at_once(demos, tmp_path):
+    """--train-jobs 2 (each training in its own process at --train-threads) trains the same weights, bit for bit,
+    as --train-jobs 1 (one after the other in this process at those threads), for an agent whose weights change
+    with the thread count (where2act); and the main job refuses several trainings at once without a thread
+    count, in one line, with exit 2."""
+    from agents.train import main as train_main
+    from evaluation.steps import Step, run_steps
+
+    def trainings(where):
+        return [Step(f"train where2act@s{k}", "agents.train",
+                     ["--agent", "where2act", "--data", str(demos), "--out", str(where / f"s{k}"), "--epochs", "1",
+                      "--seed", str(k), "--no-progress"]) for k in (0, 1)]
+
+    threads = 2 if torch.get_num_threads() == 1 else 1  # not what this process has: its setting must take
+    run_steps(trainings(tmp_path / "one"), lambda module: train_main, jobs=1, threads=threads)
+    assert torch.get_num_threads() != threads  # put back
+    run_steps(trainings(tmp_path / "two"), None, jobs=2, threads=threads, log_dir=tmp_path / "logs")
+    for k in (0, 1):
+        one = (tmp_path / "one" / f"s{k}" / "model.safetensors").read_bytes()
+        assert one == (tmp_path / "two" / f"s{k}" / "model.safetensors").read_bytes(), k
+    r = run_main("evaluation.pipeline", "--train-jobs", "2", "--out", tmp_path / "job")
+    assert r.returncode == 2 and "--train-jobs 2" in r.stderr and "--train-threads" in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1 and not (tmp_path / "job").exists()
