@@ -21,8 +21,6 @@ finishes the list and never counts an episode twice. A directory made with other
 """
 from __future__ import annotations
 
-import contextlib
-import sys
 import time
 from pathlib import Path
 
@@ -191,20 +189,12 @@ def evaluate(cfg: EvalConfig, agent, items: list[WorkItem], items_total: int, ta
     return run
 
 
-@contextlib.contextmanager
 def agent_threads(n: int):
     """torch's intra-op threads set to `n` while the loop runs (the agent's act() in this process), then
     restored; nothing to do for an agent that does not use torch."""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    from infra.threads import torch_threads
+
+    return torch_threads(n, only_if_imported=True)
 
 
 class EpisodeLoop:

@@ -9,11 +9,11 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from infra.progress import progress_bar
+from infra.threads import torch_threads
 
 STEP_SECONDS: dict[str, float] = {}  # wall time of each step of this run (pipeline.json)
 
@@ -51,22 +51,6 @@ class Step:
     module: str
     argv: list[str]
     after: tuple[str, ...] = ()
-
-
-@contextmanager
-def torch_threads(n: int):
-    """torch's intra-op threads set to `n` inside the block (0: as they are)."""
-    if not n:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def run_steps(steps: list[Step], main_of, jobs: int = 1, threads: int = 0, log_dir: str | Path = "logs") -> None:
