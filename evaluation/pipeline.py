@@ -19,7 +19,8 @@ collect -> train -> evaluate -> tables.
 4. evaluate every agent (every training seed) on the same episodes of the test instances of all 30
    categories (or of --categories; demos are then collected on the seen ones among them); where the
    simulation workers leave the agent one thread (2 cores, 2 workers), two evaluations at a time, each with
-   one worker and the agent's one thread (--eval-jobs: the same records, the evaluations about 1.4x as fast);
+   one worker and the agent's one thread (--eval-jobs: the same records; measured, the evaluations 10% faster,
+   ManipLLM's 30%);
 5. write the tables (paper layout beside the published rows, summary with Wilson intervals and the
    success on solvable episodes, paired comparisons of every pair, the spread over training seeds,
    speed), the plot, and every run's records (gzipped) beside them;
@@ -148,13 +149,11 @@ class PipelineConfig(ConfigBase):
             return self.eval_jobs
         return 2 if self.executor == "local" and self.workers >= 2 and self._agent_threads_alone() == 1 else 1
 
-    def eval_sim(self, sim: list[str]) -> list[str]:
-        """The simulation flags of one of several evaluations at once: its share of --workers (at least 1),
+    def eval_share(self) -> tuple[int, int]:
+        """(workers, agent threads) of one of several evaluations at once: its share of --workers (at least 1),
         and the agent threads an evaluation alone would have, so that its actions are the same."""
-        share = max(1, self.workers // self.evaluations_at_once()) if self.workers else 0
-        alone = self._agent_threads_alone()
-        return [*sim[: sim.index("--workers")], "--workers", str(share), *sim[sim.index("--workers") + 2:],
-                "--agent-threads", str(alone)]
+        return (max(1, self.workers // self.evaluations_at_once()) if self.workers else 0,
+                self._agent_threads_alone())
 
     def _categories(self, spec: str, split: str) -> list[str]:
         from .episodes import WorkListError, categories_with_objects
@@ -255,9 +254,12 @@ def main(argv=None) -> int:
     agents = [resolve(a) for a in cfg.agents.split(",") if a.strip()]
     learned = set(trainable()) & set(agents)
     common = ["--seed", str(cfg.seed)]
-    sim = ["--workers", str(cfg.workers), "--executor", cfg.executor,
-           *(["--ray-address", cfg.ray_address] if cfg.ray_address else []),
-           *(["--partnet-dir", cfg.partnet_dir] if cfg.partnet_dir else [])]
+    def sim_flags(workers: int) -> list[str]:
+        return ["--workers", str(workers), "--executor", cfg.executor,
+                *(["--ray-address", cfg.ray_address] if cfg.ray_address else []),
+                *(["--partnet-dir", cfg.partnet_dir] if cfg.partnet_dir else [])]
+
+    sim = sim_flags(cfg.workers)
     categories = cfg.eval_categories()
     if cfg.partnet_dir:
         print(cfg.describe_partnet(), flush=True)
@@ -283,20 +285,25 @@ def main(argv=None) -> int:
         trainings.append(Step(f"train {label(a, k)}", "agents.train",
                               ["--agent", a, "--data", data, "--out", checkpoint_dir(out, a, k), *flags,
                                "--seed", str(cfg.seed + k)], after=(f"train {label(base, k)}",) if base else ()))
-    run_steps(trainings, lambda module: train_main, jobs=cfg.train_jobs, threads=cfg.train_threads,
+    run_steps(trainings, train_main, jobs=cfg.train_jobs, threads=cfg.train_threads,
               log_dir=f"{out}/logs")
     step("ceiling", ceiling_main, ["--categories", categories, "--episodes", str(cfg.episodes), *sim, *image,
                                    "--out", f"{out}/ceiling", *common], "evaluation.ceiling")
     runs, evaluations, at_once = [], [], cfg.evaluations_at_once()
+    if at_once > 1:
+        workers, threads = cfg.eval_share()
+        eval_sim = [*sim_flags(workers), "--agent-threads", str(threads)]
+    else:
+        eval_sim = sim
     for a, k in models:
         ck = ["--checkpoint", checkpoint_dir(out, a, k)] if a in learned else []
         run = f"{out}/eval/{label(a, k)}"
         evaluations.append(Step(f"evaluate {label(a, k)}", "evaluation.run",
                                 ["--agent", a, *ck, "--label", label(a, k), "--categories", categories, "--episodes",
-                                 str(cfg.episodes), *(cfg.eval_sim(sim) if at_once > 1 else sim), *image,
+                                 str(cfg.episodes), *eval_sim, *image,
                                  "--out", run, *common]))
         runs.append(run)
-    run_steps(evaluations, lambda module: eval_main, jobs=at_once, log_dir=f"{out}/logs")
+    run_steps(evaluations, eval_main, jobs=at_once, log_dir=f"{out}/logs")
     tables = cfg.tables or f"{out}/tables"
     step("tables", tables_main, ["--runs", *runs, "--ceiling", f"{out}/ceiling", "--out", tables, "--reference"],
          "evaluation.tables")

@@ -53,7 +53,7 @@ class Step:
     after: tuple[str, ...] = ()
 
 
-def run_steps(steps: list[Step], main_of, jobs: int = 1, threads: int = 0, log_dir: str | Path = "logs") -> None:
+def run_steps(steps: list[Step], main, jobs: int = 1, threads: int = 0, log_dir: str | Path = "logs") -> None:
     """Run `steps`, each after the steps of the batch it waits for (`after`).
 
     jobs == 1: one after the other in this process (step()), torch at `threads` threads (0: as they are).
@@ -61,12 +61,12 @@ def run_steps(steps: list[Step], main_of, jobs: int = 1, threads: int = 0, log_d
     and MKL_NUM_THREADS set to `threads` unless it is 0), started in list order as soon as the steps it
     waits for have finished; its output goes to LOG_DIR/<name>.log, its wall time to STEP_SECONDS. A step
     that fails lets the running ones finish, starts no other, shows the end of its log and stops the job
-    with its exit code (finished work is kept: rerunning resumes). `main_of(module)`: the CLI's main, for
-    jobs == 1."""
+    with its exit code (finished work is kept: rerunning resumes). `main`: the steps' CLI's main function,
+    for jobs == 1 (every step of a batch runs the same CLI)."""
     if jobs <= 1:
         with torch_threads(threads):
             for s in steps:
-                step(s.name, main_of(s.module), s.argv, s.module)
+                step(s.name, main, s.argv, s.module)
         return
     names = {s.name for s in steps}
     pending = list(steps)

@@ -828,7 +828,7 @@ def test_trained_weights_do_not_depend_on_how_many_trainings_run_at_once(demos, 
                       "--seed", str(k), "--no-progress"]) for k in (0, 1)]
 
     threads = 2 if torch.get_num_threads() == 1 else 1  # not what this process has: its setting must take
-    run_steps(trainings(tmp_path / "one"), lambda module: train_main, jobs=1, threads=threads)
+    run_steps(trainings(tmp_path / "one"), train_main, jobs=1, threads=threads)
     assert torch.get_num_threads() != threads  # put back
     run_steps(trainings(tmp_path / "two"), None, jobs=2, threads=threads, log_dir=tmp_path / "logs")
     for k in (0, 1):
