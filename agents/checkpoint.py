@@ -166,7 +166,8 @@ def previous_training(directory, config: dict, added: dict | None = None) -> dic
     prev = read_config(directory).get("training", {})
     old = {**(added or {}), **prev.get("config", {})}
     old = {k: v for k, v in old.items() if k not in RUN_ONLY}
-    new = {k: v for k, v in config.items() if k not in RUN_ONLY}
+    # as the record was written: JSON (a tuple-valued setting, such as ManipLLM's --tasks, reads back as a list)
+    new = json.loads(json.dumps({k: v for k, v in config.items() if k not in RUN_ONLY}))
     if old != new:
         diff = ", ".join(f"{k}={old.get(k)!r} there, {new.get(k)!r} now" for k in sorted(set(old) | set(new))
                          if old.get(k) != new.get(k))

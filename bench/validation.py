@@ -12,7 +12,11 @@ The protocol (docs/training.md, "Choosing the recipe"):
   categories, 100 of pseudo-unseen ones);
 - each candidate (CANDIDATES: an agent and its agents.train flags, on top of the main job's budget) is
   trained, evaluated, and compared with `default` episode by episode on each group (paired bootstrap over
-  categories, exact McNemar); Where2Act, `random` and `oracle` run on the same list for scale;
+  categories, exact McNemar; a ManipLLM variant with the `manipllm` candidate where it is listed: the
+  table's `compared_with`); Where2Act, `random` and `oracle` run on the same list for scale;
+- ManipLLM candidates adapt the `twin` candidate (the Transformer twin trained as the main job trains it;
+  --base), and their rows add the fraction of answers that parsed per group and their trainer's held-out
+  answers (issue 27);
 - each robomamba candidate with a backbone of its own is probed (agents.robomamba.probe: the read-outs of
   category and contact pixel at every stage; the pixel read-outs also on a pseudo-unseen probing
   collection); a head-only candidate shares its backbone's read-outs.
@@ -40,8 +44,9 @@ PSEUDO_UNSEEN = ("Microwave", "Box", "Pliers", "Dispenser")  # a door, a lid, a 
 VAL_SEED = 1
 OBJECT, MNV2, DROP = ("--view", "object"), ("--vision", "mobilenet_v2"), ("--category-dropout", "0.5")
 HEAD_ONLY = ("--stages", "head")
-# name: (agent, agents.train flags besides data, out, seed and the budget; a candidate whose backbone it
-# starts from (--init: then it trains a fresh head only, on that co-trained backbone), or None)
+# name: (agent, agents.train flags besides data, out, seed and the budget; a candidate whose checkpoint it
+# starts from, or None: robomamba's --init (a fresh head only, on that co-trained backbone), ManipLLM's --base
+# (the Transformer twin it adapts): START_FLAG)
 CANDIDATES = {
     "default": ("robomamba", (), None),
     "catdrop": ("robomamba", DROP, None),
@@ -70,7 +75,15 @@ CANDIDATES = {
     "image": ("robomamba", ("--view", "image"), None),
     "nocatdrop": ("robomamba", (*HEAD_ONLY, "--category-dropout", "0"), "default"),
     "where2act": ("where2act", (), None),
+    # ManipLLM's recipe (issue 27: the fraction of its greedy answers that parse): the Transformer twin it builds
+    # on (trained like the main job's), then ManipLLM candidates with that twin as --base
+    "twin": ("transformer", (), None),
+    "manipllm": ("manipllm", (), "twin"),
+    "manipllm-masked": ("manipllm", ("--tasks", "pose,masked,category,affordance"), "twin"),  # the first default
+    "manipllm-pose": ("manipllm", ("--tasks", "pose"), "twin"),
 }
+# the flag that hands an agent the checkpoint its candidate starts from (default --init: a head on that backbone)
+START_FLAG = {"manipllm": "--base"}
 BASELINES = ("random", "oracle")
 
 
@@ -85,13 +98,14 @@ class ValidationConfig:
     qa_steps: int = option(800, "sim-QA co-training steps (the main job's)")
     head_epochs: int = option(8, "policy-head epochs (the main job's)")
     where2act_epochs: int = option(6, "Where2Act epochs (the main job's)")
+    manipllm_steps: int = option(1600, "ManipLLM's optimisation steps (the main job's)")
     probe_samples: int = option(15, "demos per pseudo-unseen category in the probing collection")
     seed: int = option(0, "seed of collection and training (the work list's is VAL_SEED = 1)")
     workers: int = option(2, "simulation worker processes")
 
     def __post_init__(self):
-        check_at_least(self, samples=1, episodes=1, qa_steps=1, head_epochs=1, where2act_epochs=1, probe_samples=1,
-                       workers=0)
+        check_at_least(self, samples=1, episodes=1, qa_steps=1, head_epochs=1, where2act_epochs=1, manipllm_steps=1,
+                       probe_samples=1, workers=0)
         bad = [c for c in self.names() if c not in CANDIDATES]
         if bad or "default" not in self.names():
             raise ConfigError("candidates", self.candidates, f"name 'default' and any of: {', '.join(CANDIDATES)}")
@@ -116,18 +130,36 @@ def regroup(run: dict) -> dict:
                         for r in run["records"]], "runs": run["runs"]}
 
 
-def candidate_row(cfg: ValidationConfig, name: str, run: dict, base: dict) -> dict:
+def reference(name: str, names: list[str]) -> str:
+    """The candidate `name` is compared with: its agent's own default where it is a candidate (`manipllm` for
+    the ManipLLM variants), else `default`."""
+    agent = CANDIDATES.get(name, (name, (), None))[0]
+    return agent if agent in CANDIDATES and agent in names and agent != name else "default"
+
+
+def parse_rate(records: list[dict], group: str) -> float:
+    """The fraction of a group's episodes whose answer parsed (ManipLLM: the rest failed `unparsable_answer`)."""
+    rs = [r for r in records if r.get("group") == group]
+    bad = sum(str(r.get("failure_reason", "")).startswith("unparsable_answer") for r in rs)
+    return round(1 - bad / len(rs), 4) if rs else float("nan")
+
+
+def candidate_row(cfg: ValidationConfig, name: str, run: dict, runs: dict) -> dict:
     from agents.checkpoint import read_config
     from evaluation.results.paired import compare
     from evaluation.results.stats import split_rate
 
     agent, flags, init = CANDIDATES.get(name, (name, (), None))
-    row = {"candidate": name, "agent": agent, "flags": " ".join(flags), "init": init}
+    ref = reference(name, list(runs))
+    row = {"candidate": name, "agent": agent, "flags": " ".join(flags), "init": init,
+           "compared_with": None if name == "default" else ref}
     for group, label in (("seen", "trained"), ("unseen", "pseudo_unseen")):
         rate, lo, hi = split_rate(run["records"], group, "success")
         row.update({label: round(rate, 4), f"{label}_ci_low": round(lo, 4), f"{label}_ci_high": round(hi, 4)})
+        if agent == "manipllm":
+            row[f"{label}_parse_rate"] = parse_rate(run["records"], group)
     if name != "default":
-        t = compare(run, base, "success", per_category=False)
+        t = compare(run, runs[ref], "success", per_category=False)
         for group, label in (("seen", "trained"), ("unseen", "pseudo_unseen")):
             r = t[t.split == group].iloc[0]
             row.update({f"{label}_vs_default": round(r["diff"], 4), f"{label}_vs_default_ci_low": round(r.ci_low, 4),
@@ -148,6 +180,10 @@ def candidate_row(cfg: ValidationConfig, name: str, run: dict, base: dict) -> di
                     "head_pixel_l1_val_blind": (head.get("val_blind") or {}).get("pixel_l1"),
                     "constant_pixel_l1_val": (head.get("val_constant") or {}).get("pixel_l1"),
                     "train_s": round(sum((s or {}).get("wall_s", 0) or 0 for s in stages.values()), 1)})
+        if agent == "manipllm":  # its trainer's greedy answers on held-out instances of the trained categories
+            val = training.get("val") or {}
+            row.update({"answers_parse_rate_val": val.get("parse_rate"),
+                        "answers_category_val": val.get("category_accuracy"), "train_s": training.get("wall_s")})
         if row["head_pixel_l1_val_blind"] and row["constant_pixel_l1_val"]:
             row["blind_vs_constant"] = round(row["head_pixel_l1_val_blind"] / row["constant_pixel_l1_val"], 3)
     runs = [x for info in run["runs"] for x in info.get("runs", []) if x.get("episodes")]
@@ -208,14 +244,15 @@ def main(argv=None) -> int:
     for name in names:
         agent, flags, init = CANDIDATES[name]
         ck = out / "checkpoints" / name
-        budget = (["--qa-steps", str(cfg.qa_steps), "--epochs", str(cfg.head_epochs)] if agent != "where2act"
-                  else ["--epochs", str(cfg.where2act_epochs)])
-        start = ["--init", str(out / "checkpoints" / init)] if init else []
+        budget = {"where2act": ["--epochs", str(cfg.where2act_epochs)],
+                  "manipllm": ["--steps", str(cfg.manipllm_steps)]}.get(
+            agent, ["--qa-steps", str(cfg.qa_steps), "--epochs", str(cfg.head_epochs)])
+        start = [START_FLAG.get(agent, "--init"), str(out / "checkpoints" / init)] if init else []
         step(f"train {name}", train_main, ["--agent", agent, "--data", str(data), "--out", str(ck), *start, *budget,
                                            *flags, "--seed", str(cfg.seed), "--no-progress"], "agents.train")
         step(f"evaluate {name}", eval_main, ["--agent", agent, "--checkpoint", str(ck), "--label", name, *work,
                                              "--quiet", "--out", str(out / "eval" / name)], "evaluation.run")
-        if agent != "where2act" and not init:  # a head-only candidate has its init's backbone: the same read-outs
+        if agent == "robomamba" and not init:  # a head-only candidate has its init's backbone: the same read-outs
             step(f"probe {name}", probe_main, ["--checkpoint", str(ck), "--data", str(data), "--unseen-data",
                                                str(probe_data), "--no-heads", "--no-progress",
                                                "--out", str(out / "probe" / name)], "agents.robomamba.probe")
@@ -223,7 +260,7 @@ def main(argv=None) -> int:
         step(f"evaluate {b}", eval_main, ["--agent", b, "--label", b, *work, "--quiet", "--out", str(out / "eval" / b)],
              "evaluation.run")
     runs = {n: regroup(load_run(out / "eval" / n)) for n in [*names, *BASELINES]}
-    df = pd.DataFrame([candidate_row(cfg, n, runs[n], runs["default"]) for n in runs])
+    df = pd.DataFrame([candidate_row(cfg, n, runs[n], runs) for n in runs])
     atomic_write_text(table / "validation.csv", df.to_csv(index=False))
     atomic_write_text(table / "comparisons.csv", comparisons_table(runs, criteria=["success"]).to_csv(index=False))
     readouts = [pd.read_csv(out / "probe" / n / "readouts.csv").assign(candidate=n) for n in names
@@ -239,7 +276,7 @@ def main(argv=None) -> int:
          "versions": versions(), "wall_s": round(time.perf_counter() - t0, 1), "steps_s": dict(STEP_SECONDS)},
         indent=2) + "\n")
     shown = ["candidate", "trained", "pseudo_unseen", "trained_vs_default", "pseudo_unseen_vs_default",
-             "qa_category_val", "blind_vs_constant"]
+             "qa_category_val", "blind_vs_constant", "trained_parse_rate", "pseudo_unseen_parse_rate"]
     print(df[[c for c in shown if c in df]].to_string(index=False))
     return done(f"validation: {len(names)} candidates in {(time.perf_counter() - t0) / 60:.1f} min; {table}")
 

@@ -1,7 +1,7 @@
 """The whole benchmark on the built-in procedural objects (or a PartNet-Mobility directory), end to end:
 collect -> train -> evaluate -> tables.
 
-    python -m evaluation.pipeline                          # the README's main job (~99 min on 2 CPU cores)
+    python -m evaluation.pipeline                          # the README's main job (~88 min on 2 CPU cores)
     python -m evaluation.pipeline --partnet-dir DIR --out out/partnet   # the same on real objects
     python -m evaluation.pipeline --train-seeds 1 --episodes 30     # a quicker one (~34 min on 2 cores)
     python -m evaluation.pipeline --samples 500 --qa-steps 4000      # the full-size benchmark
@@ -14,7 +14,9 @@ collect -> train -> evaluate -> tables.
    takes (its PIPELINE_FLAGS) and the extra datasets it asks for (its PIPELINE_DATA: UMPNet's exploration
    collection, --explore-samples, is collected only then); an agent that builds on another (its
    PIPELINE_BASE: ManipLLM and RoboFlamingo on the twin) gets that agent's checkpoint of the same training
-   seed, trained first (also where --agents does not name it);
+   seed, trained first (also where --agents does not name it); each training with one torch thread
+   (--train-threads: the models do not depend on the machine's core count), one per core at a time
+   (--train-jobs; two on 2 cores);
 3. search the ceiling of the work list (evaluation.ceiling);
 4. evaluate every agent (every training seed) on the same episodes of the test instances of all 30
    categories (or of --categories; demos are then collected on the seen ones among them); where the
@@ -53,6 +55,8 @@ from sim_envs.cli import check_partnet_dir, partnet_option
 
 from .steps import STEP_SECONDS, Step, checkpoint_dir, label, run_steps, step  # noqa: F401  (their home; callers import them here too)
 
+MAX_TRAIN_JOBS = 4  # --train-jobs 0's cap: each training holds its dataset in memory
+
 
 @dataclass
 class PipelineConfig(ConfigBase):
@@ -81,15 +85,16 @@ class PipelineConfig(ConfigBase):
     explore_samples: int = option(30, "successful trials per seen category of the exploration collection (uniform "
                                       "directions over the hemisphere, failures kept) that UMPNet trains on too")
     train_seeds: int = option(3, "training seeds per learned agent (seed, seed + 1, ...; the tables give their spread)")
-    train_jobs: int = option(1, "trainings run at once, each in its own process with --train-threads threads, its "
-                                "output in OUT/logs (1: one after the other in this process). The trained models do "
-                                "not depend on it; their recorded training times do. For machines with more cores "
-                                "than one small training uses: on 2 cores, two 1-thread trainings at once train only "
-                                "2-22%% faster than one 2-thread training after another (bench/README.md)")
-    train_threads: int = option(0, "torch threads of each training (0: torch's default, one per core). Some agents' "
-                                   "trained weights depend on it (where2act, umpnet, manipllm and roboflamingo differ "
-                                   "between 1 and 2 threads; robomamba, the twin and flowbot3d do not): a fixed count "
-                                   "gives the same models on machines with other core counts")
+    train_jobs: int = option(0, "trainings run at once, each in its own process with --train-threads threads, its "
+                                "output in OUT/logs; 1: one after the other in this process; 0: one per "
+                                f"--train-threads cores, at most {MAX_TRAIN_JOBS} (2 on 2 cores: two 1-thread "
+                                "trainings at once train about 11%% faster than one 2-thread training after another; "
+                                "bench/README.md). The trained models do not depend on it; their recorded training "
+                                "times do")
+    train_threads: int = option(1, "torch threads of each training (0: torch's default, one per core). The trained "
+                                   "weights depend on it (at the main job's budget every learned agent but "
+                                   "flowbot3d's differ between 1 and 2 threads): a fixed count gives the same models "
+                                   "on machines with other core counts")
     eval_jobs: int = option(0, "evaluations run at once, each in its own process with --workers / EVAL_JOBS "
                                "simulation workers (at least 1) and the agent threads it would have alone (the cores "
                                "--workers leave free, at least 1), its output in OUT/logs; 1: one after the other in "
@@ -107,7 +112,7 @@ class PipelineConfig(ConfigBase):
 
         check_at_least(self, workers=0, samples=1, episodes=1, qa_steps=1, head_epochs=1, where2act_epochs=1,
                        umpnet_epochs=1, flowbot3d_epochs=1, manipllm_steps=1, explore_samples=1,
-                       train_seeds=1, image_size=16, film=0, train_jobs=1, train_threads=0, eval_jobs=0)
+                       train_seeds=1, image_size=16, film=0, train_jobs=0, train_threads=0, eval_jobs=0)
         if self.train_jobs > 1 and not self.train_threads:
             raise ConfigError("train_jobs", self.train_jobs, "several trainings at once need --train-threads (each "
                                                              "one's torch threads; 1 on a 2-core machine)")
@@ -142,6 +147,15 @@ class PipelineConfig(ConfigBase):
         from .config import EvalConfig
 
         return EvalConfig(workers=self.workers, executor=self.executor).torch_threads()
+
+    def trainings_at_once(self) -> int:
+        """--train-jobs, or (0) one per --train-threads cores, at most MAX_TRAIN_JOBS (1 where --train-threads is 0:
+        a training with every core)."""
+        if self.train_jobs:
+            return self.train_jobs
+        if not self.train_threads:
+            return 1
+        return max(1, min(MAX_TRAIN_JOBS, (os.cpu_count() or 1) // self.train_threads))
 
     def evaluations_at_once(self) -> int:
         """--eval-jobs, or (0) 2 where the local workers leave the agent one thread, else 1."""
@@ -285,7 +299,7 @@ def main(argv=None) -> int:
         trainings.append(Step(f"train {label(a, k)}", "agents.train",
                               ["--agent", a, "--data", data, "--out", checkpoint_dir(out, a, k), *flags,
                                "--seed", str(cfg.seed + k)], after=(f"train {label(base, k)}",) if base else ()))
-    run_steps(trainings, train_main, jobs=cfg.train_jobs, threads=cfg.train_threads,
+    run_steps(trainings, train_main, jobs=cfg.trainings_at_once(), threads=cfg.train_threads,
               log_dir=f"{out}/logs")
     step("ceiling", ceiling_main, ["--categories", categories, "--episodes", str(cfg.episodes), *sim, *image,
                                    "--out", f"{out}/ceiling", *common], "evaluation.ceiling")
@@ -320,7 +334,8 @@ def main(argv=None) -> int:
     def record() -> None:
         atomic_write_text(f"{tables}/pipeline.json", json.dumps(
             {"command": command.strip(), "config": dataclasses.asdict(cfg),
-             "wall_s": round(time.perf_counter() - t0, 1), "evaluations_at_once": at_once,
+             "wall_s": round(time.perf_counter() - t0, 1), "trainings_at_once": cfg.trainings_at_once(),
+             "evaluations_at_once": at_once,
              "steps_s": STEP_SECONDS, "machine": _machine(), "runs": [os.path.basename(r) for r in runs],
              "ceiling": "ceiling"}, indent=2) + "\n")
 

@@ -81,6 +81,8 @@ def test_a_trainable_plugin_agent_trains_and_runs_in_the_main_job(installed, tmp
     assert all(v["matches_evaluation"] is True and (tables / "media/videos" / v["file"]).is_file() for v in videos)
     page = (tables / "report" / "index.html").read_text()
     assert "centre_offset@s0" in page and '"../media/videos/random/drawer_00000.mp4"' in page
-    # rerun: every step resumes with nothing to do, training included
+    # rerun: every step resumes with nothing to do, training included (the trainings run two at a time on 2
+    # cores, each in its own process with its output in OUT/logs; one at a time, in this process, elsewhere)
     again = subprocess.run(cmd, env=installed, cwd=ROOT, capture_output=True, text=True)
-    assert again.returncode == 0 and "already trained with these settings" in again.stdout, again.stderr[-2000:]
+    said = again.stdout + "".join(f.read_text() for f in sorted((out / "logs").glob("train_*.log")))
+    assert again.returncode == 0 and said.count("already trained with these settings") == 2, again.stderr[-2000:]

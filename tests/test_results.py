@@ -146,6 +146,8 @@ def test_validation_tables_recompute_from_their_records(table):
             rate, lo, hi = split_rate(runs[row.candidate]["records"], group, "success")
             assert (row[label], row[f"{label}_ci_low"], row[f"{label}_ci_high"]) == pytest.approx(
                 (round(rate, 4), round(lo, 4), round(hi, 4)), abs=1e-9), (row.candidate, label)
+            if row.get("agent") == "manipllm":  # the fraction of its answers that parsed, from the failure reasons
+                assert row[f"{label}_parse_rate"] == validation.parse_rate(runs[row.candidate]["records"], group)
     recomputed = comparisons_table(runs, criteria=["success"])
     committed = pd.read_csv(root / "comparisons.csv")
     pd.testing.assert_frame_equal(recomputed.reset_index(drop=True), committed, check_dtype=False, atol=1e-9)

@@ -814,6 +814,20 @@ def test_run_steps_runs_steps_at_once_after_the_steps_they_wait_for(tmp_path, mo
         ["ps", "-eo", "args"], capture_output=True, text=True).stdout
 
 
+def test_the_main_job_trains_one_model_per_core_at_one_thread_by_default(monkeypatch):
+    """--train-jobs 0 (the default): one training per --train-threads cores, at most MAX_TRAIN_JOBS; with
+    --train-threads 0 (torch's default threads) one at a time; an explicit count is kept."""
+    from evaluation import pipeline
+    from evaluation.pipeline import MAX_TRAIN_JOBS, PipelineConfig
+
+    cfg = PipelineConfig()
+    assert (cfg.train_jobs, cfg.train_threads) == (0, 1)
+    for cores, threads, jobs in ((2, 1, 2), (1, 1, 1), (64, 1, MAX_TRAIN_JOBS), (8, 4, 2), (8, 0, 1), (3, 2, 1)):
+        monkeypatch.setattr(pipeline.os, "cpu_count", lambda c=cores: c)
+        assert PipelineConfig(train_threads=threads).trainings_at_once() == jobs, (cores, threads)
+    assert PipelineConfig(train_jobs=3, train_threads=1).trainings_at_once() == 3
+
+
 def test_trained_weights_do_not_depend_on_how_many_trainings_run_at_once(demos, tmp_path):
     """--train-jobs 2 (each training in its own process at --train-threads) trains the same weights, bit for bit,
     as --train-jobs 1 (one after the other in this process at those threads), for an agent whose weights change
@@ -834,6 +848,6 @@ def test_trained_weights_do_not_depend_on_how_many_trainings_run_at_once(demos, 
     for k in (0, 1):
         one = (tmp_path / "one" / f"s{k}" / "model.safetensors").read_bytes()
         assert one == (tmp_path / "two" / f"s{k}" / "model.safetensors").read_bytes(), k
-    r = run_main("evaluation.pipeline", "--train-jobs", "2", "--out", tmp_path / "job")
+    r = run_main("evaluation.pipeline", "--train-jobs", "2", "--train-threads", "0", "--out", tmp_path / "job")
     assert r.returncode == 2 and "--train-jobs 2" in r.stderr and "--train-threads" in r.stderr, r.stderr
     assert r.stderr.count("\n") == 1 and not (tmp_path / "job").exists()

@@ -4,6 +4,7 @@ does not parse. RoboFlamingo: resampler and gated cross-attention on the frozen 
 checkpoints, bad options, the main job's wiring."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -116,6 +117,21 @@ def test_only_the_adapters_and_the_projector_train(trained):
     for val in (rec["val"], rec["val_blind"]):
         assert val["answers"] == 2 and 0 <= val["parse_rate"] <= 1 and len(val["examples"]) == 2
     assert sum(rec["questions_per_task"].values()) == cfg.steps * cfg.batch
+    assert set(rec["questions_per_task"]) == {"pose", "category", "affordance"}  # the default: no masked task
+
+
+def test_a_finished_training_is_not_redone(trained):
+    """Rerunning the trainer with the same settings finds the checkpoint and trains nothing, though its tuple-valued
+    setting (--tasks) reads back from the record's JSON as a list; another setting is refused in one line."""
+    from agents.baselines.manipllm.train import train
+
+    _, cfg, rec = trained
+    said = []
+    assert isinstance(cfg.tasks, tuple)
+    again = train(cfg, log=said.append)["stages"]["train"]
+    assert again == json.loads(json.dumps(rec)) and "nothing to do" in said[0]
+    with pytest.raises(ValueError, match="tasks="):
+        train(dataclasses.replace(cfg, tasks=("pose",)))
 
 
 @pytest.mark.parametrize("bias_tuning", [True, False])

@@ -14,6 +14,11 @@ on the answer tokens only, over a mixture of ManipLLM's tasks, each about one su
     affordance  "is the point at row r col c on the part    yes / no (our stand-in for ManipLLM's affordance
                 to pull ?"                                  prior: which points the movable part covers)
 
+The default mixture leaves the masked task out (--tasks pose,masked,category,affordance puts it back): on the
+validation work list (docs/training.md, bench/validation.py), with it 0.575 of the greedy answers on trained
+categories parsed (most of the others dropped a digit of a number or the contact point), without it 0.965,
+and success rose from 0.38 to 0.61 there (paired, p < 1e-6); the training steps are 7% shorter too.
+
 The record holds, on the held-out instances, greedy answers to the manipulation prompt: the fraction
 that parses, the category and joint accuracies, the contact point's L1 error in the view beside the best
 constant point's, and the up axis's angular error.
@@ -36,6 +41,7 @@ PIPELINE_FLAGS = {"manipllm_steps": "--steps"}
 # the trained agent this trainer builds on, and its flag: the main job passes the same training seed's checkpoint
 PIPELINE_BASE = ("transformer", "--base")
 TASKS = ("pose", "masked", "category", "affordance")
+DEFAULT_TASKS = ("pose", "category", "affordance")  # the masked task off: see the docstring
 MASKED_STEPS = (2, 3, 4)  # answer steps whose numbers the masked task hides: the point, up, front
 QUESTION_TOKENS = 128  # a masked question holds a whole answer
 
@@ -57,7 +63,9 @@ class TrainConfig(ConfigBase):
     frame: str = option("surface", "the frame the answer's directions are written in: surface (the surface at the "
                                    "contact pixel as the observed depth shows it, as robomamba's default head: "
                                    "agents.frames), world (z up) or camera (ManipLLM's)", choices=FRAMES)
-    tasks: tuple = option(TASKS, "comma-separated training tasks: pose (always), masked, category, affordance")
+    tasks: tuple = option(DEFAULT_TASKS, "comma-separated training tasks: pose (always), masked (ManipLLM's masked "
+                                         "coordinates; off by default: it breaks the answers' number format), "
+                                         "category, affordance")
     steps: int = option(1600, "optimisation steps")
     batch: int = option(16, "questions per step")
     lr: float = option(1e-2, "peak learning rate (warm-up then cosine decay; LLaMA-Adapter's: 9e-3)")
