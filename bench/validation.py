@@ -139,8 +139,10 @@ def reference(name: str, names: list[str]) -> str:
 
 def parse_rate(records: list[dict], group: str) -> float:
     """The fraction of a group's episodes whose answer parsed (ManipLLM: the rest failed `unparsable_answer`)."""
+    from agents.baselines.manipllm.answer import UNPARSABLE
+
     rs = [r for r in records if r.get("group") == group]
-    bad = sum(str(r.get("failure_reason", "")).startswith("unparsable_answer") for r in rs)
+    bad = sum(str(r.get("failure_reason", "")).startswith(UNPARSABLE) for r in rs)
     return round(1 - bad / len(rs), 4) if rs else float("nan")
 
 

@@ -299,8 +299,8 @@ def main(argv=None) -> int:
         trainings.append(Step(f"train {label(a, k)}", "agents.train",
                               ["--agent", a, "--data", data, "--out", checkpoint_dir(out, a, k), *flags,
                                "--seed", str(cfg.seed + k)], after=(f"train {label(base, k)}",) if base else ()))
-    run_steps(trainings, train_main, jobs=cfg.trainings_at_once(), threads=cfg.train_threads,
-              log_dir=f"{out}/logs")
+    train_at_once = cfg.trainings_at_once()
+    run_steps(trainings, train_main, jobs=train_at_once, threads=cfg.train_threads, log_dir=f"{out}/logs")
     step("ceiling", ceiling_main, ["--categories", categories, "--episodes", str(cfg.episodes), *sim, *image,
                                    "--out", f"{out}/ceiling", *common], "evaluation.ceiling")
     runs, evaluations, at_once = [], [], cfg.evaluations_at_once()
@@ -334,7 +334,7 @@ def main(argv=None) -> int:
     def record() -> None:
         atomic_write_text(f"{tables}/pipeline.json", json.dumps(
             {"command": command.strip(), "config": dataclasses.asdict(cfg),
-             "wall_s": round(time.perf_counter() - t0, 1), "trainings_at_once": cfg.trainings_at_once(),
+             "wall_s": round(time.perf_counter() - t0, 1), "trainings_at_once": train_at_once,
              "evaluations_at_once": at_once,
              "steps_s": STEP_SECONDS, "machine": _machine(), "runs": [os.path.basename(r) for r in runs],
              "ceiling": "ceiling"}, indent=2) + "\n")

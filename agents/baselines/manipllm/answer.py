@@ -17,6 +17,7 @@ import numpy as np
 GRID = 100  # contact-point resolution: row and column in 0..99 of the view
 SEP = ";"
 AXES = ("up", "front")  # the gripper's approach axis and its forward (x) axis, in that order
+UNPARSABLE = "unparsable_answer"  # the failure reason an episode records for an answer that does not parse
 
 
 class UnparsableAnswer(ValueError):
@@ -26,7 +27,7 @@ class UnparsableAnswer(ValueError):
     def __init__(self, text: str, why: str):
         super().__init__(f"{why}: {text!r}")
         shown = text if len(text) <= 240 else text[:240] + "..."
-        self.failure_reason = f"unparsable_answer: {why}: {shown!r}"
+        self.failure_reason = f"{UNPARSABLE}: {why}: {shown!r}"
         self.text, self.why = text, why
 
 
