@@ -146,10 +146,11 @@ def read_config(directory) -> dict:
 RUN_ONLY = ("out", "stages", "progress", "qa_eval")  # training settings that do not change the weights
 
 
-def finished_training(cfg, log=print) -> dict | None:
+def finished_training(cfg, log=print, added: dict | None = None) -> dict | None:
     """A one-stage trainer's result ({"stages": {"train": record}}) when `cfg.out` already holds its
-    checkpoint trained with these settings (nothing to redo), else None; ValueError as previous_training."""
-    prev = previous_training(cfg.out, cfg.to_dict())
+    checkpoint trained with these settings (nothing to redo), else None; ValueError and `added` as
+    previous_training."""
+    prev = previous_training(cfg.out, cfg.to_dict(), added)
     if prev is None:
         return None
     log(f"{cfg.out}: already trained with these settings; nothing to do")

@@ -44,6 +44,7 @@ PSEUDO_UNSEEN = ("Microwave", "Box", "Pliers", "Dispenser")  # a door, a lid, a 
 VAL_SEED = 1
 OBJECT, MNV2, DROP = ("--view", "object"), ("--vision", "mobilenet_v2"), ("--category-dropout", "0.5")
 HEAD_ONLY = ("--stages", "head")
+WORDS = ("--answer-format", "words")  # ManipLLM's first answer form (agents/baselines/manipllm/answer.py)
 # name: (agent, agents.train flags besides data, out, seed and the budget; a candidate whose checkpoint it
 # starts from, or None: robomamba's --init (a fresh head only, on that co-trained backbone), ManipLLM's --base
 # (the Transformer twin it adapts): START_FLAG)
@@ -78,9 +79,12 @@ CANDIDATES = {
     # ManipLLM's recipe (issue 27: the fraction of its greedy answers that parse): the Transformer twin it builds
     # on (trained like the main job's), then ManipLLM candidates with that twin as --base
     "twin": ("transformer", (), None),
-    "manipllm": ("manipllm", (), "twin"),
-    "manipllm-masked": ("manipllm", ("--tasks", "pose,masked,category,affordance"), "twin"),  # the first default
-    "manipllm-pose": ("manipllm", ("--tasks", "pose"), "twin"),
+    # (the answer's form pinned to the first one, 'words', in the task mixtures' candidates: what their table measured)
+    "manipllm": ("manipllm", WORDS, "twin"),
+    "manipllm-masked": ("manipllm", ("--tasks", "pose,masked,category,affordance", *WORDS), "twin"),  # first default
+    "manipllm-pose": ("manipllm", ("--tasks", "pose", *WORDS), "twin"),
+    "manipllm-token": ("manipllm", ("--answer-format", "token"), "twin"),
+    "manipllm-labelled": ("manipllm", ("--answer-format", "labelled"), "twin"),
 }
 # the flag that hands an agent the checkpoint its candidate starts from (default --init: a head on that backbone)
 START_FLAG = {"manipllm": "--base"}

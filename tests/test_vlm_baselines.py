@@ -12,26 +12,46 @@ import numpy as np
 import pytest
 import torch
 
-from agents.baselines.manipllm.answer import UnparsableAnswer, format_answer, mask_step, parse_answer
+from agents.baselines.manipllm.answer import (
+    FORMATS,
+    UnparsableAnswer,
+    category_text,
+    format_answer,
+    mask_step,
+    parse_answer,
+)
 
 GOOD = ("storage furniture ; prismatic ; row 4 7 col 1 2 ; up 0 . 1 2 , - 0 . 9 9 , 0 . 0 1 ; "
         "front - 1 . 0 0 , 0 . 0 0 , 0 . 0 5")
+# the same answer in each form
+GOOD_IN = {"words": GOOD, "token": GOOD.replace("storage furniture", "storagefurniture"),
+           "labelled": ("storagefurniture ; prismatic ; row 4 7 col 1 2 ; up one 0 . 1 2 two - 0 . 9 9 three 0 . 0 1 ; "
+                        "front one - 1 . 0 0 two 0 . 0 0 three 0 . 0 5")}
+LABELLED = GOOD_IN["labelled"]
 
 
 # ------------------------------------------------------------------------------------------ the answer
-def test_an_answer_round_trips_through_its_text():
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_answer_round_trips_through_its_text(fmt):
     rng = np.random.default_rng(0)
+    name = category_text("StorageFurniture", fmt)
+    assert name == {"words": "storage furniture"}.get(fmt, "storagefurniture")
     for _ in range(50):
         pos = rng.uniform(0, 1, 2)
         up, fw = (v / np.linalg.norm(v) for v in rng.normal(size=(2, 3)))
-        text = format_answer("storage furniture", "revolute", pos, up, fw)
-        a = parse_answer(text)
-        assert a["category"] == "storage furniture" and a["joint"] == "revolute"
+        text = format_answer(name, "revolute", pos, up, fw, fmt)
+        a = parse_answer(text, fmt)
+        assert a["category"] == name and a["joint"] == "revolute"
         assert np.all(np.abs(np.asarray(a["pos"]) - pos) <= 0.5 / 100 + 1e-9)  # the 100 x 100 grid's cell centre
         assert np.all(np.abs(a["up"] - up) <= 0.005 + 1e-9) and np.all(np.abs(a["forward"] - fw) <= 0.005 + 1e-9)
-    a = parse_answer(GOOD)
+    assert format_answer(name, "prismatic", (0.475, 0.125), (0.12, -0.99, 0.01), (-1, 0, 0.05), fmt) == GOOD_IN[fmt]
+    a = parse_answer(GOOD_IN[fmt], fmt)
     assert a["pos"] == (0.475, 0.125) and np.allclose(a["up"], [0.12, -0.99, 0.01])
     assert np.allclose(a["forward"], [-1, 0, 0.05])
+    for other in set(FORMATS) - {fmt}:  # the strict parser takes only its own form (words reads a one-word name too)
+        if (fmt, other) != ("words", "token"):
+            with pytest.raises(UnparsableAnswer):
+                parse_answer(GOOD_IN[other], fmt)
 
 
 @pytest.mark.parametrize("text, why", [
@@ -48,6 +68,23 @@ def test_an_answer_of_another_form_is_unparsable_with_its_reason(text, why):
     with pytest.raises(UnparsableAnswer) as e:
         parse_answer(text)
     assert e.value.failure_reason.startswith(f"unparsable_answer: {why}") and repr(text)[:20] in e.value.failure_reason
+
+
+@pytest.mark.parametrize("fmt, text, why", [
+    ("token", GOOD, "the category is not one word"),
+    ("labelled", GOOD_IN["token"], "the up axis's components are not labelled one, two, three"),
+    ("labelled", LABELLED.replace("two - 0 . 9 9 ", ""), "the up axis's components are not labelled"),
+    ("labelled", LABELLED + " three 0 . 0 2", "the front axis's components are not labelled"),
+    ("labelled", LABELLED.replace("front one", "front 0 . 1 0 one"), "the front axis's components are not labelled"),
+    ("labelled", LABELLED.replace("two 0 . 0 0", "two 0 . 0"), "a component is not of the form"),
+    ("labelled", LABELLED.replace("col 1 2", "col 1 2 0"), "the contact point is not"),
+])
+def test_the_other_forms_are_as_strict(fmt, text, why):
+    with pytest.raises(UnparsableAnswer) as e:
+        parse_answer(text, fmt)
+    assert e.value.failure_reason.startswith(f"unparsable_answer: {why}"), e.value.failure_reason
+    with pytest.raises(ValueError, match="answer format 'json': allowed: words, token, labelled"):
+        parse_answer(text, "json")
 
 
 def test_the_masked_task_hides_one_steps_numbers():
@@ -134,6 +171,26 @@ def test_a_finished_training_is_not_redone(trained):
         train(dataclasses.replace(cfg, tasks=("pose",)))
 
 
+def test_a_checkpoint_from_before_the_answer_forms_reads_as_words(trained, tmp_path):
+    """A checkpoint written before --answer-format existed has the first form, words: its model parses words, and
+    its training resumes with --answer-format words and is refused in one line with another form."""
+    from agents.baselines.manipllm.config import ManipLLMConfig
+    from agents.baselines.manipllm.train import ADDED_SETTINGS
+    from agents.checkpoint import finished_training
+
+    _, cfg, _ = trained
+    meta = json.loads((Path(cfg.out) / "config.json").read_text())
+    for settings in (meta["training"]["config"], meta["model_config"]):
+        del settings["answer_format"]
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "config.json").write_text(json.dumps(meta))
+    assert ManipLLMConfig(**meta["model_config"]).answer_format == "words"
+    old = dataclasses.replace(cfg, out=str(tmp_path / "old"), answer_format="words")
+    assert finished_training(old, log=lambda *a: None, added=ADDED_SETTINGS) is not None
+    with pytest.raises(ValueError, match="answer_format='words' there, 'labelled' now"):
+        finished_training(dataclasses.replace(old, answer_format="labelled"), added=ADDED_SETTINGS)
+
+
 @pytest.mark.parametrize("bias_tuning", [True, False])
 def test_fresh_adapters_leave_the_twins_logits_unchanged(twin, bias_tuning):
     """At initialisation (gates and biases at 0, scales at 1) ManipLLM's LM computes exactly the twin's logits;
@@ -169,7 +226,7 @@ def test_validation_scores_the_true_answer_as_right_and_a_broken_one_as_unparsed
     agent = factory.load(cfg.out, agent="manipllm")
     data = load(cfg.data, agent.model.cfg.image_size, holdout_fraction=cfg.holdout, progress=False,
                 view=agent.model.cfg.view_spec())
-    text, pos, up = answers(data, "world")
+    text, pos, up = answers(data, "world", agent.mcfg.answer_format)
     idx, train_idx = np.arange(4), np.arange(4, len(data))
     said = iter([text[i] for i in idx] + ["row 4"] * 4)
     monkeypatch.setattr(ManipLLMModel, "generate_answer",
@@ -198,18 +255,24 @@ def test_it_answers_acts_from_the_text_and_reloads_to_the_same_answers(trained, 
     from agents.frames import observation_basis
 
     assert agent.mcfg.frame == "surface" and {"depth", "intrinsics"} <= set(agent.observation_keys)
-    a = agent.action(obs, GOOD)
+    good = GOOD_IN[agent.mcfg.answer_format]  # the checkpoint's form is the one its answers are parsed in
+    assert agent.mcfg.answer_format == cfg.answer_format
+    a = agent.action(obs, good)
     assert obs["object_mask"][int(a[0]), int(a[1])]
     S = observation_basis(obs, int(a[0]), int(a[1]))
     assert np.allclose(S.T @ a[2:5], [0.12, -0.99, 0.01], atol=1e-6)
     assert np.allclose(S.T @ a[5:8], [-1, 0, 0.05], atol=1e-6)
     agent.model.mcfg = agent.mcfg.replace(frame="world")  # the world frame: cam2world's rotation
-    w = agent.action(obs, GOOD)
+    w = agent.action(obs, good)
     R = np.asarray(obs["cam2world"])[:3, :3]
     assert np.allclose(R @ w[2:5], [0.12, -0.99, 0.01], atol=1e-6) and np.allclose(R @ w[5:8], [-1, 0, 0.05], atol=1e-6)
     agent.model.mcfg = agent.mcfg.replace(frame="surface")
-    monkeypatch.setattr(ManipLLMAgent, "answer", lambda self, o, prompt=None, view=None: GOOD)
+    monkeypatch.setattr(ManipLLMAgent, "answer", lambda self, o, prompt=None, view=None: good)
     assert np.array_equal(agent.act([obs, obs]), np.stack([a, a]))
+    for other in set(FORMATS) - {agent.mcfg.answer_format}:  # another form's answer is not this model's
+        if (agent.mcfg.answer_format, other) != ("words", "token"):
+            with pytest.raises(UnparsableAnswer):
+                agent.action(obs, GOOD_IN[other])
 
 
 def test_an_answer_that_does_not_parse_is_a_recorded_failure(trained, tmp_path, monkeypatch):
@@ -233,6 +296,7 @@ def test_an_answer_that_does_not_parse_is_a_recorded_failure(trained, tmp_path, 
     ("manipllm", ["--tasks", "masked"], "--tasks masked: allowed"),
     ("manipllm", ["--steps", "0"], "--steps 0: must be"),
     ("manipllm", ["--frame", "tool"], "invalid choice: 'tool'"),
+    ("manipllm", ["--answer-format", "json"], "invalid choice: 'json'"),
     ("manipllm", ["--category-dropout", "1"], "--category-dropout 1.0: must be in [0, 1)"),
     ("manipllm", ["--base", "/nonexistent"], "base='/nonexistent': not a trained transformer checkpoint"),
     ("roboflamingo", ["--stages", "qa,fly"], "--stages qa,fly: allowed: qa, policy"),

@@ -63,7 +63,7 @@ class ManipLLMAgent(Agent):
 
     def action(self, observation: dict, text: str, view=None) -> np.ndarray:
         """The 8-number action an answer means for this observation; UnparsableAnswer if it has no meaning."""
-        a = parse_answer(text)
+        a = parse_answer(text, self.mcfg.answer_format)
         box, _ = view or self.view(observation)
         h, w = np.asarray(observation["rgb"]).shape[:2]
         row, col = self.model.cfg.view_spec().pixel(a["pos"], box, h, w, observation.get("object_mask"))

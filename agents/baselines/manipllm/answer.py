@@ -1,14 +1,21 @@
 """ManipLLM's chain-of-thought answer: the text the model learns to write and the parser that turns its
 greedy answer back into the 8-number action.
 
-    storage furniture ; prismatic ; row 4 7 col 1 2 ; up 0 . 1 2 , - 0 . 9 9 , 0 . 0 1 ; front 0 . 9 9 , ...
+Five steps, separated by ';': the object's category, which kind of part moves (the target joint's type),
+the contact point as two-digit row and column of a 100 x 100 grid over the model's view, and the gripper's
+up (approach) and forward axes, three components each with two decimals. Every number is written digit by
+digit, because the word-level vocabulary of the tiny models knows the digits, '-' and '.' but not numbers.
+Three forms (FORMATS; a checkpoint records its own):
 
-Four steps, separated by ';': the object's category (its words), which kind of part moves (the target
-joint's type), the contact point as two-digit row and column of a 100 x 100 grid over the model's view,
-and the gripper's up (approach) and forward axes, three components each with two decimals. Every
-number is written digit by digit, because the word-level vocabulary of the tiny models knows the
-digits, '-', '.' and ',' but not numbers. The parser is strict: an answer that does not have exactly
-this form is unparsable (the evaluation records `unparsable_answer` with the text), never repaired.
+    words     storage furniture ; prismatic ; row 4 7 col 1 2 ; up 0 . 1 2 , - 0 . 9 9 , 0 . 0 1 ; front ...
+    token     storagefurniture ; prismatic ; row 4 7 col 1 2 ; up 0 . 1 2 , - 0 . 9 9 , 0 . 0 1 ; front ...
+    labelled  storagefurniture ; prismatic ; row 4 7 col 1 2 ; up one 0 . 1 2 two - 0 . 9 9 three 0 . 0 1 ; front ...
+
+`words` (the first) names the category by its words, one to two of them; `token` by its one-word name in the
+vocabulary, so that every answer's steps start at the same place whatever the category; `labelled` also names
+each component, so that which component comes next is written in the text rather than counted. The parser is
+strict: an answer that does not have exactly its checkpoint's form is unparsable (the evaluation records
+`unparsable_answer` with the text), never repaired.
 """
 from __future__ import annotations
 
@@ -17,6 +24,8 @@ import numpy as np
 GRID = 100  # contact-point resolution: row and column in 0..99 of the view
 SEP = ";"
 AXES = ("up", "front")  # the gripper's approach axis and its forward (x) axis, in that order
+FORMATS = ("words", "token", "labelled")  # the answer's forms: see the docstring
+LABELS = ("one", "two", "three")  # the `labelled` form's names of an axis's components
 UNPARSABLE = "unparsable_answer"  # the failure reason an episode records for an answer that does not parse
 
 
@@ -44,10 +53,32 @@ def cell(pos: float) -> int:
     return min(GRID - 1, max(0, int(float(pos) * GRID)))
 
 
-def format_answer(category: str, joint_type: str, pos, up, forward) -> str:
-    """The training target: `pos` (row, col) in [0, 1] of the view, `up` and `forward` unit 3-vectors."""
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"answer format {fmt!r}: allowed: {', '.join(FORMATS)}")
+    return fmt
+
+
+def category_text(category: str, fmt: str = "words") -> str:
+    """How an answer of form `fmt` names the category (its name as in sim_envs.categories, e.g. 'StorageFurniture'):
+    its lower-case words ('storage furniture') or its one-word name ('storagefurniture')."""
+    from sim_envs.categories import category_words
+
+    return category_words(category).lower() if check_format(fmt) == "words" else category.lower()
+
+
+def _axis(vec, fmt: str) -> str:
+    if fmt == "labelled":
+        return " ".join(f"{label} {number_words(v)}" for label, v in zip(LABELS, vec))
+    return " , ".join(number_words(v) for v in vec)
+
+
+def format_answer(category: str, joint_type: str, pos, up, forward, fmt: str = "words") -> str:
+    """The training target: `category` as the answer names it (category_text), `pos` (row, col) in [0, 1] of the
+    view, `up` and `forward` unit 3-vectors, in the form `fmt`."""
+    check_format(fmt)
     r, c = cell(pos[0]), cell(pos[1])
-    axes = [f"{name} " + " , ".join(number_words(v) for v in vec) for name, vec in zip(AXES, (up, forward))]
+    axes = [f"{name} {_axis(vec, fmt)}" for name, vec in zip(AXES, (up, forward))]
     return f" {SEP} ".join([category, joint_type, f"row {r // 10} {r % 10} col {c // 10} {c % 10}", *axes])
 
 
@@ -71,15 +102,32 @@ def _number(words: list[str], text: str) -> float:
                    + _digit(w[3], text, "a component") / 100)
 
 
-def parse_answer(text: str) -> dict:
+def _components(words: list[str], name: str, text: str, fmt: str) -> list[list[str]]:
+    """An axis step's words after its name -> each component's words."""
+    if fmt != "labelled":
+        comps = [c.split() for c in " ".join(words).split(",")]
+    else:
+        at = [k for k, w in enumerate(words) if w in LABELS]
+        if [words[k] for k in at] != list(LABELS) or (at and at[0] != 0):
+            raise UnparsableAnswer(text, f"the {name} axis's components are not labelled {', '.join(LABELS)}")
+        comps = [words[a + 1: b] for a, b in zip(at, at[1:] + [len(words)])]
+    if len(comps) != 3:
+        raise UnparsableAnswer(text, f"the {name} axis has {len(comps)} components, expected 3")
+    return comps
+
+
+def parse_answer(text: str, fmt: str = "words") -> dict:
     """{'category': words, 'joint': word, 'pos': (row, col) in [0, 1] of the view (the cell's centre),
-    'up': (3,), 'forward': (3,)}; UnparsableAnswer says what is wrong."""
+    'up': (3,), 'forward': (3,)} of an answer of form `fmt`; UnparsableAnswer says what is wrong."""
+    check_format(fmt)
     parts = steps(text)
     if len(parts) != 5:
         raise UnparsableAnswer(text, f"{len(parts)} steps, expected 5")
     category, joint, point, *axes = parts
     if not category or len(joint) != 1:
         raise UnparsableAnswer(text, "no category or no single joint word")
+    if fmt != "words" and len(category) != 1:
+        raise UnparsableAnswer(text, "the category is not one word")
     if len(point) != 6 or point[0] != "row" or point[3] != "col":
         raise UnparsableAnswer(text, "the contact point is not 'row d d col d d'")
     r = 10 * _digit(point[1], text, "a row digit") + _digit(point[2], text, "a row digit")
@@ -88,10 +136,7 @@ def parse_answer(text: str) -> dict:
     for name, words in zip(AXES, axes):
         if words[:1] != [name]:
             raise UnparsableAnswer(text, f"the {name} step does not start with '{name}'")
-        comps = " ".join(words[1:]).split(",")
-        if len(comps) != 3:
-            raise UnparsableAnswer(text, f"the {name} axis has {len(comps)} components, expected 3")
-        vec = np.array([_number(x.split(), text) for x in comps])
+        vec = np.array([_number(x, text) for x in _components(words[1:], name, text, fmt)])
         if np.linalg.norm(vec) < 1e-6:
             raise UnparsableAnswer(text, f"the {name} axis is zero")
         vecs.append(vec)

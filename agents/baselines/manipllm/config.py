@@ -5,6 +5,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from ...frames import FRAMES
+from .answer import check_format
 
 
 @dataclass
@@ -22,12 +23,15 @@ class ManipLLMConfig:
     # the observation's cam2world, as robomamba's default head does), 'camera' (ManipLLM's) or 'surface' (the
     # surface at the contact pixel as the observed depth shows it: agents.frames)
     frame: str = "world"
+    # the answer's form (answer.FORMATS): 'words' in checkpoints written before the others existed
+    answer_format: str = "words"
     max_answer_tokens: int = 64  # greedy decoding stops here (an answer is about 50 tokens)
     preset: str = "tiny"
 
     def __post_init__(self):
         if self.frame not in FRAMES:
             raise ValueError(f"frame={self.frame!r}: allowed: {', '.join(FRAMES)}")
+        check_format(self.answer_format)
         if self.adapter_len < 1 or self.adapter_layers < 1 or self.max_answer_tokens < 1:
             raise ValueError("adapter_len, adapter_layers and max_answer_tokens must be >= 1")
 
