@@ -25,7 +25,7 @@ same place. On the same validation list, with the words 0.965 of the answers on 
 a two-word name the contact point's digits came out shifted by one place (`row 6 col 4 7 0`), after a one-word
 name `front` often gained a component. With the one-word name 0.99 parsed (0.97 against 0.91 on the pseudo-unseen
 categories), success level (-0.01 [-0.07, +0.05]). Components named `one`, `two`, `three` (--answer-format
-labelled) parsed less (0.855: their numbers lost digits).
+labelled) parsed less (0.855: components of `front` gained a second point).
 
 The record holds, on the held-out instances, greedy answers to the manipulation prompt: the fraction
 that parses, the category and joint accuracies, the contact point's L1 error in the view beside the best
