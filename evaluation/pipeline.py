@@ -3,7 +3,7 @@ collect -> train -> evaluate -> tables.
 
     python -m evaluation.pipeline                          # the README's main job (~88 min on 2 CPU cores)
     python -m evaluation.pipeline --partnet-dir DIR --out out/partnet   # the same on real objects
-    python -m evaluation.pipeline --train-seeds 1 --episodes 30     # a quicker one (~34 min on 2 cores)
+    python -m evaluation.pipeline --train-seeds 1 --episodes 30     # a quicker one (~33 min on 2 cores)
     python -m evaluation.pipeline --samples 500 --qa-steps 4000      # the full-size benchmark
 
 1. collect demos (successes and failures) on the train instances of the 20 seen categories;
